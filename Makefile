@@ -1,0 +1,53 @@
+# congvu-mail: the two commands that matter are `make staging` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+ACT := source scripts/env.sh &&
+SCENARIO ?=
+
+.PHONY: help setup venv image staging staging-down staging-status lint unit integration molecule test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: ## install host packages, the virtualenv, collections and the base image (idempotent)
+	scripts/bootstrap
+	scripts/build-image
+
+venv: ## create/refresh the project virtualenv only
+	scripts/bootstrap --venv
+
+image: ## build the Debian 12 systemd base image if missing or outdated
+	scripts/build-image
+
+staging: setup ## bring up the demo province on local podman containers
+	./stage up
+
+staging-down: ## remove the staging containers
+	./stage down
+
+staging-status: ## show the staging containers
+	./stage status
+
+lint: venv ## ruff, yamllint, ansible-lint (production profile)
+	$(ACT) scripts/lint
+
+unit: venv ## pytest unit tests of the policy engine and plugins
+	$(ACT) pytest -q tests/unit
+
+integration: venv ## ansible-playbook level tests (filters load, errors fail the play)
+	$(ACT) pytest -q tests/integration
+
+molecule: setup ## all molecule scenarios, or one: make molecule SCENARIO=common
+	$(ACT) scripts/molecule-all $(SCENARIO)
+
+test: setup ## everything CI runs: lint, unit, integration, molecule
+	$(ACT) scripts/lint
+	$(ACT) pytest -q tests/unit tests/integration
+	$(ACT) scripts/molecule-all
+
+bench: venv ## benchmarks (see bench/README.md)
+	$(ACT) python bench/naming_bench.py
+
+clean: ## remove caches and the virtualenv (not the image)
+	rm -rf .venv .cache collections
