@@ -1,0 +1,724 @@
+"""Mail address naming: one scheme per province (docs/naming.md).
+
+    scheme = make_scheme(policy["naming"], catalogue)
+    scheme.org_address("stttt")                     # 'stttt@hanam.gov.vn'
+    result = scheme.assign(people, existing, taken)
+    result.addresses                                # person id -> address, input order
+    result.needs_operator                           # every case the tool must not decide alone
+
+Guarantees of :meth:`Scheme.assign`:
+
+* an address in ``existing`` is never changed; new people are assigned in input order, after
+  explicit overrides, so reordering or adding people never changes an address already issued;
+* every person needing an operator decision is reported in one pass, with a reason, the rule and
+  a deterministic suggestion in the scheme's own shape (never an address anybody holds);
+* bad input (duplicate ids, unknown organisations, unparsable dates) raises one
+  :class:`~congvu.errors.NamingError` listing every bad entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from congvu.errors import NamingError, PolicyError
+from congvu.fold import NameParts, split_name, vn_ascii
+from congvu.orgs import (
+    LOCAL_RE,
+    Catalogue,
+    cantho_long_abbr,
+    check_for_scheme,
+    derive_abbr,
+    load_catalogue,
+)
+
+__all__ = ["SCHEMES", "OperatorCase", "Person", "Result", "Scheme", "make_scheme", "validate_naming"]
+
+SCHEMES = ("hanam", "gialai", "cantho", "hagiang", "ninhbinh")
+MAX_LOCAL = 64  # RFC 5321 section 4.5.3.1.1
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+NAMING_DEFAULTS: dict[str, Any] = {
+    "sequence_start": 2,
+    "birth_date_format": "%d%m%Y",
+    "catalogue": None,
+}
+PERSON_FIELDS = ("id", "full_name", "org", "birth_date", "home_town", "birthplace", "address", "surname")
+
+
+def validate_naming(section: Any, source: str = "<policy>") -> dict[str, Any]:
+    """Check a policy file's ``naming:`` mapping deeply and return it with defaults filled in.
+
+    Keys: ``scheme`` (required, one of :data:`SCHEMES`), ``domain`` (required, the province's
+    mail domain; Gia Lai subdomains hang below it), ``sequence_start`` (int ≥ 1, default 2: the
+    number the second holder of a Hà Giang/Ninh Bình name gets), ``birth_date_format`` (strftime
+    format of the birth-date tie-breaker, default ``%d%m%Y``), ``catalogue`` (optional path of the
+    organisation catalogue). Raises :class:`PolicyError` naming ``source`` and the key.
+    """
+    if not isinstance(section, Mapping):
+        raise PolicyError(f"must be a mapping, got {type(section).__name__}", source=source, key="naming")
+    for key in sorted(set(section) - {"scheme", "domain", *NAMING_DEFAULTS}):
+        raise PolicyError(f"unknown key (allowed: scheme, domain, {', '.join(NAMING_DEFAULTS)})",
+                          source=source, key=f"naming.{key}")
+    out = {**NAMING_DEFAULTS, **section}
+    if out.get("scheme") not in SCHEMES:
+        raise PolicyError(f"must be one of {', '.join(SCHEMES)}, got {out.get('scheme')!r}",
+                          source=source, key="naming.scheme")
+    domain = out.get("domain")
+    if not isinstance(domain, str) or not DOMAIN_RE.match(domain):
+        raise PolicyError(f"must be a lower-case domain name such as hanam.gov.vn, got {domain!r}",
+                          source=source, key="naming.domain")
+    start = out["sequence_start"]
+    if not isinstance(start, int) or isinstance(start, bool) or start < 1:
+        raise PolicyError(f"must be an integer >= 1, got {start!r}", source=source,
+                          key="naming.sequence_start")
+    fmt = out["birth_date_format"]
+    sample = dt.date(1987, 11, 23).strftime(fmt) if isinstance(fmt, str) else ""
+    if not isinstance(fmt, str) or not re.fullmatch(r"[a-z0-9]+", sample) or "87" not in sample:
+        raise PolicyError(f"must be a strftime format giving lower-case letters and digits with at "
+                          f"least the year (e.g. %d%m%Y), got {fmt!r}", source=source,
+                          key="naming.birth_date_format")
+    if out["catalogue"] is not None and not isinstance(out["catalogue"], str):
+        raise PolicyError(f"must be a file path, got {out['catalogue']!r}", source=source,
+                          key="naming.catalogue")
+    return out
+
+
+@dataclass(frozen=True)
+class Person:
+    """One roster entry. ``address`` is an explicit override (validated, Art-specific domain)."""
+
+    id: str
+    full_name: str
+    org: str
+    birth_date: dt.date | None = None
+    home_town: str | None = None
+    birthplace: str | None = None
+    address: str | None = None
+    surname: str | None = None
+
+    @classmethod
+    def coerce(cls, data: Person | Mapping[str, Any], where: str) -> Person:
+        """A Person from a Person or a mapping (roster YAML); NamingError naming ``where``."""
+        if isinstance(data, Person):
+            return data
+        if not isinstance(data, Mapping):
+            raise NamingError(f"a person is a mapping, got {type(data).__name__}", source=where,
+                              rule="roster")
+        unknown = sorted(set(data) - set(PERSON_FIELDS))
+        if unknown:
+            raise NamingError(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(PERSON_FIELDS)})",
+                              source=where, rule="roster")
+        values = dict(data)
+        if values.get("id") is not None and not isinstance(values["id"], str):
+            values["id"] = str(values["id"])
+        for key in ("id", "full_name", "org"):
+            if not isinstance(values.get(key), str) or not values[key].strip():
+                raise NamingError(f"missing or empty {key!r}", source=where, key=key, rule="roster")
+        for key in ("home_town", "birthplace", "address", "surname"):
+            if values.get(key) is not None and not isinstance(values[key], str):
+                raise NamingError(f"must be text, got {values[key]!r}", source=where, key=key,
+                                  rule="roster")
+        birth = values.get("birth_date")
+        if isinstance(birth, dt.datetime):
+            birth = birth.date()
+        elif isinstance(birth, str):
+            try:
+                birth = dt.date.fromisoformat(birth.strip())
+            except ValueError:
+                raise NamingError(f"birth date {birth!r} is not YYYY-MM-DD", source=where,
+                                  key="birth_date", rule="roster") from None
+        elif birth is not None and not isinstance(birth, dt.date):
+            raise NamingError(f"birth date must be YYYY-MM-DD, got {birth!r}", source=where,
+                              key="birth_date", rule="roster")
+        values["birth_date"] = birth
+        return cls(**{k: values.get(k) for k in PERSON_FIELDS})
+
+
+@dataclass(frozen=True)
+class OperatorCase:
+    """A person the tool must not name alone: reason, rule (article) and a suggested address."""
+
+    person_id: str
+    full_name: str
+    org: str
+    reason: str
+    rule: str
+    suggestion: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    """Outcome of :meth:`Scheme.assign`."""
+
+    addresses: dict[str, str] = field(default_factory=dict)
+    """Every person with an address (kept or new), in input order."""
+    new: dict[str, str] = field(default_factory=dict)
+    """Only the addresses issued by this run."""
+    needs_operator: list[OperatorCase] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.needs_operator
+
+    def raise_for_problems(self, source: str | None = None) -> None:
+        """Raise one NamingError listing every operator case (for callers that cannot ask)."""
+        if self.needs_operator:
+            lines = [f"{c.person_id} ({c.full_name}, {c.org}): {c.reason} [{c.rule}]"
+                     + (f"; suggestion {c.suggestion}" if c.suggestion else "")
+                     for c in self.needs_operator]
+            raise NamingError(f"{len(lines)} person(s) need an operator decision:\n  " + "\n  ".join(lines),
+                              source=source, rule="naming")
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A person's name pieces folded to lower-case ASCII, with the initials precomputed."""
+
+    surname: tuple[str, ...]
+    middles: tuple[str, ...]
+    given: str
+    full: str
+    sur_ini: str  # initials of the surname word(s)
+    mid_ini: str  # initials of the middle names, one letter each
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> str:
+    return _NOT_ALNUM.sub("", vn_ascii(word, lower=True, sep="", hyphen="drop"))
+
+
+@lru_cache(maxsize=262144)
+def _fold_full(full_name: str, surname: str | None) -> _Name:
+    """Split and fold a full name (cached: rosters repeat names a lot)."""
+    parts: NameParts = split_name(full_name, surname=surname)
+    sur = tuple(f for f in map(_fold_word, parts.surname_words) if f)
+    mids = tuple(f for f in map(_fold_word, parts.middles) if f)
+    given = _fold_word(parts.given)
+    return _Name(sur, mids, given, "".join(sur) + "".join(mids) + given,
+                 "".join(w[0] for w in sur), "".join(w[0] for w in mids))
+
+
+def _fold_place(text: str | None) -> str:
+    return "" if not text else re.sub(r"[^a-z0-9]", "", vn_ascii(text, lower=True, sep="", hyphen="drop"))
+
+
+class _Ctx:
+    """Addresses in use during one assign run."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self.reserved: set[str] = set()  # suggestions handed to the operator
+        self.names: dict[tuple[str, str], int] = defaultdict(int)  # (scope, folded full name) -> holders
+
+    def free(self, address: str) -> bool:
+        local = address.partition("@")[0]
+        return address not in self.taken and address not in self.reserved and len(local) <= MAX_LOCAL
+
+
+class Scheme:
+    """Base of the five province schemes; see the subclasses for each regulation's rules."""
+
+    name = ""
+    article = ""
+
+    def __init__(self, naming: Mapping[str, Any], catalogue: Catalogue) -> None:
+        self.naming = dict(naming)
+        self.domain: str = naming["domain"]
+        self.catalogue = catalogue
+        self.sequence_start: int = naming["sequence_start"]
+        self.birth_date_format: str = naming["birth_date_format"]
+        self._org_local: dict[str, str] = {}
+        self._domains: dict[str, str] = {}
+        self._agencies: dict[str, str] = {}
+        self._compute_org_locals()
+        self._check_org_addresses()
+
+    # --- organisations ------------------------------------------------------------------------
+
+    def abbr(self, code: str) -> str:
+        return derive_abbr(self.catalogue[code], self.name)
+
+    def _compute_org_locals(self) -> None:
+        for code in self.catalogue:
+            self._local(code)
+
+    def _local(self, code: str) -> str:
+        """Memoised local part; parents are computed first whatever the catalogue order."""
+        if code not in self._org_local:
+            self._org_local[code] = self._org_local_of(code)
+        return self._org_local[code]
+
+    def _org_local_of(self, code: str) -> str:
+        org = self.catalogue[code]
+        if org.address:
+            return org.address
+        if org.kind == "unit":
+            return f"{self.abbr(code)}.{self._local(org.parent)}"
+        return self.abbr(code)
+
+    def org_domain(self, code: str) -> str:
+        """The domain of an organisation's mailbox and of its people's addresses."""
+        return self.domain
+
+    def org_local(self, code: str) -> str:
+        self.catalogue.get_org(code)
+        return self._org_local[code]
+
+    def org_address(self, code: str) -> str:
+        """The organisation's own mailbox address."""
+        return f"{self.org_local(code)}@{self.org_domain(code)}"
+
+    def org_addresses(self) -> dict[str, str]:
+        """Every organisation's mailbox, in catalogue order."""
+        return {code: self.org_address(code) for code in self.catalogue}
+
+    def _check_org_addresses(self) -> None:
+        seen: dict[str, str] = {}
+        problems = []
+        for code in self.catalogue:
+            address = self.org_address(code)
+            local = address.partition("@")[0]
+            if not LOCAL_RE.match(local) or len(local) > MAX_LOCAL:
+                problems.append(f"{code}: derived local part {local!r} is not a valid mailbox name; "
+                                "set 'abbr' or 'address' in the catalogue")
+            if address in seen:
+                problems.append(f"{code}: address {address} is already the mailbox of {seen[address]!r}; "
+                                "set a different 'abbr' or 'address' in the catalogue")
+            seen.setdefault(address, code)
+        if problems:
+            raise NamingError(f"{len(problems)} organisation address problem(s):\n  " + "\n  ".join(problems),
+                              source=self.catalogue.source, rule=self.article)
+
+    # --- people -------------------------------------------------------------------------------
+
+    def person_domain(self, person: Person) -> str:
+        return self.org_domain(person.org)
+
+    def name_scope(self, person: Person) -> str:
+        """Where identical full names count as a clash ("cùng cơ quan")."""
+        return self.agency_code(person.org)
+
+    def agency_code(self, code: str) -> str:
+        """Code of the nearest non-unit organisation (memoised)."""
+        if code not in self._agencies:
+            self._agencies[code] = self.catalogue.agency_of(code).code
+        return self._agencies[code]
+
+    def fold_name(self, person: Person) -> _Name:
+        name = _fold_full(person.full_name, person.surname)
+        if not name.given:
+            raise NamingError(f"given name of {person.full_name!r} folds to nothing", source=person.id,
+                              rule="split_name")
+        return name
+
+    def extras(self, person: Person) -> list[str]:
+        """Distinguishing parts in the seeds' order: birth date, home town, birthplace."""
+        out = []
+        if person.birth_date:
+            out.append(person.birth_date.strftime(self.birth_date_format))
+        for place in (person.home_town, person.birthplace):
+            folded = _fold_place(place)
+            if folded:
+                out.append(folded)
+        return out
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str | OperatorCase:
+        raise NotImplementedError
+
+    def _first_free(self, locals_: Iterable[str], domain: str, ctx: _Ctx) -> str | None:
+        for local in locals_:
+            address = f"{local}@{domain}"
+            if ctx.free(address):
+                return address
+        return None
+
+    def _numbered(self, stem: str, suffix: str, domain: str, ctx: _Ctx) -> str:
+        n = self.sequence_start
+        while True:
+            address = f"{stem}{n}{suffix}@{domain}"
+            if ctx.free(address):
+                return address
+            n += 1
+
+    def _operator(self, person: Person, ctx: _Ctx, reason: str, suggestion: str) -> OperatorCase:
+        ctx.reserved.add(suggestion)
+        return OperatorCase(person.id, person.full_name, person.org, reason, self.article, suggestion)
+
+    def check_override(self, person: Person, address: str, ctx: _Ctx | None = None) -> str | None:
+        """Why an explicit address cannot be used, or None when it can."""
+        if not isinstance(address, str) or address.count("@") != 1:
+            return f"override {address!r} is not local@domain"
+        local, _, domain = address.partition("@")
+        if not LOCAL_RE.match(local) or len(local) > MAX_LOCAL:
+            return (f"override {address!r}: the local part must be lower-case ASCII letters and digits "
+                    f"joined by '.', '-' or '_', at most {MAX_LOCAL} characters")
+        expected = self.person_domain(person)
+        if domain != expected:
+            return f"override {address!r} must end in @{expected}"
+        if ctx is not None and address in ctx.taken:
+            return f"override {address!r} is already taken"
+        return None
+
+    def prepare(self, new: list[tuple[Person, _Name]], ctx: _Ctx) -> None:
+        """Hook run once before automatic assignment (Gia Lai uses it)."""
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def assign(self, people: Iterable[Person | Mapping[str, Any]], existing: Mapping[str, str] | None = None,
+               taken: Iterable[str] = (), *, source: str = "<roster>") -> Result:
+        """Assign addresses to ``people`` (see the module docstring for the guarantees).
+
+        ``existing`` maps person id → address already issued (from the directory); ``taken`` lists
+        further addresses in use (aliases, addresses of people no longer on the roster). Every
+        organisation mailbox of the catalogue is taken too.
+        """
+        existing = dict(existing or {})
+        persons: list[Person] = []
+        problems: list[str] = []
+        seen_ids: dict[str, int] = {}
+        for index, raw in enumerate(people):
+            where = f"{source}: people[{index}]"
+            try:
+                person = Person.coerce(raw, where)
+                if person.id in seen_ids:
+                    raise NamingError(f"duplicate id {person.id!r} (first at people[{seen_ids[person.id]}])",
+                                      source=where, key="id", rule="roster")
+                self.catalogue.get_org(person.org, where=where)
+                _fold_full(person.full_name, person.surname)
+            except NamingError as exc:
+                problems.append(str(exc))
+                continue
+            seen_ids[person.id] = index
+            persons.append(person)
+        holders: dict[str, str] = {}
+        for pid, address in existing.items():
+            if not isinstance(address, str) or "@" not in address:
+                problems.append(f"{source}: existing[{pid!r}]: {address!r} is not an address")
+                continue
+            address = address.lower()
+            if address in holders:
+                problems.append(f"{source}: existing: {address} is held by both {holders[address]!r} "
+                                f"and {pid!r}")
+            holders[address] = pid
+        if problems:
+            raise NamingError(f"{len(problems)} problem(s) in the input:\n  " + "\n  ".join(problems),
+                              source=source, rule="roster")
+
+        ctx = _Ctx()
+        ctx.taken.update(self.org_addresses().values())
+        ctx.taken.update(a.lower() for a in taken)
+        ctx.taken.update(holders)
+        result = Result()
+        folded: dict[str, _Name] = {}
+        for person in persons:
+            try:
+                folded[person.id] = self.fold_name(person)
+            except NamingError as exc:
+                raise NamingError(exc.message, source=source, key=f"person {person.id}",
+                                  rule=exc.rule) from None
+        # 1. addresses already issued never change
+        for person in persons:
+            if person.id in existing:
+                result.addresses[person.id] = existing[person.id].lower()
+                ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
+        # 2. explicit overrides, before any automatic choice can take them
+        pending: list[Person] = []
+        for person in persons:
+            if person.id in existing:
+                if person.address and person.address.lower() != existing[person.id].lower():
+                    result.needs_operator.append(OperatorCase(
+                        person.id, person.full_name, person.org,
+                        f"override {person.address} differs from the issued address "
+                        f"{existing[person.id]}; an issued address is renamed by the account tooling "
+                        "(keeping the old one as an alias), not by naming", "override", None))
+                continue
+            if person.address:
+                why = self.check_override(person, person.address, ctx)
+                if why is None:
+                    ctx.taken.add(person.address)
+                    result.new[person.id] = person.address
+                    ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
+                    continue
+                pending.append(person)
+                result.needs_operator.append(OperatorCase(person.id, person.full_name, person.org, why,
+                                                          "override", None))
+                continue
+            pending.append(person)
+        # 3. everybody else, in input order
+        invalid_override = {c.person_id: i for i, c in enumerate(result.needs_operator)}
+        self.prepare([(p, folded[p.id]) for p in pending if p.id not in invalid_override], ctx)
+        for person in pending:
+            choice = self.choose(person, folded[person.id], ctx)
+            if person.id in invalid_override:
+                # The override is unusable: suggest what the scheme would give, keep it for them.
+                suggestion = choice.suggestion if isinstance(choice, OperatorCase) else choice
+                if suggestion:
+                    ctx.reserved.add(suggestion)
+                index = invalid_override[person.id]
+                case = result.needs_operator[index]
+                result.needs_operator[index] = OperatorCase(case.person_id, case.full_name, case.org,
+                                                            case.reason, case.rule, suggestion)
+                continue
+            if isinstance(choice, OperatorCase):
+                result.needs_operator.append(choice)
+                continue
+            ctx.taken.add(choice)
+            result.new[person.id] = choice
+            ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
+        order = {p.id: i for i, p in enumerate(persons)}
+        result.addresses = {pid: a for pid, a in sorted({**result.addresses, **result.new}.items(),
+                                                        key=lambda kv: order[kv[0]])}
+        result.needs_operator.sort(key=lambda c: order[c.person_id])
+        return result
+
+
+class HaNam(Scheme):
+    """Hà Nam Art 5: ``nguyenthithanhha@``; clash elsewhere ``.<clash code>``; same agency: extras."""
+
+    name = "hanam"
+    article = "Hà Nam Art 5"
+
+    def _org_local_of(self, code: str) -> str:
+        org = self.catalogue[code]
+        if org.address:
+            return org.address
+        abbr = self.abbr(code)
+        if org.kind == "district":  # Art 5.1.b: ubnd<district abbr>
+            return f"ubnd{abbr}"
+        if org.kind == "commune":  # Art 5.1.c: ubnd<commune name>.<district abbr>
+            parent = self.catalogue[org.parent] if org.parent else None
+            if parent is not None and parent.kind == "district":
+                return f"ubnd{abbr}.{self.abbr(parent.code)}"
+            return f"ubnd{abbr}"
+        if org.kind == "unit":  # Art 5.1.d, đ: <unit abbr>.<agency or district abbr>
+            parent = self.catalogue[org.parent]
+            ref = self.abbr(parent.code) if parent.kind in ("agency", "district", "province") \
+                else self._local(parent.code)
+            return f"{abbr}.{ref}"
+        return abbr
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str | OperatorCase:
+        domain = self.domain
+        full = name.full
+        code = self.catalogue.clash_code_of(person.org)
+        agency = self.catalogue[self.agency_code(person.org)]
+        same_agency = ctx.names[(agency.code, full)] > 0
+        if not same_agency:
+            # Art 5.2.a: the plain full name; Art 5.2.b: later holders from other agencies add
+            # ".<two-letter code>" (nguyenvanhung.ld, nguyenvannam.tl).
+            found = self._first_free([full, f"{full}.{code}"], domain, ctx)
+            if found:
+                return found
+        # Art 5.2.c: same agency — the general form plus date of birth, home town, birthplace.
+        extras = self.extras(person)
+        found = self._first_free([f"{full}{x}" for x in extras], domain, ctx)
+        if found:
+            return found
+        why = (f"an identical full name already exists in {agency.name}" if same_agency
+               else f"{full}@ and {full}.{code}@ are both taken")
+        need = "all distinguishing parts give taken addresses" if extras else \
+            "no birth date, home town or birthplace to distinguish"
+        return self._operator(person, ctx, f"{why}; {need} (Hà Nam Art 5.2.c)",
+                              self._numbered(full, "", domain, ctx))
+
+
+class GiaLai(Scheme):
+    """Gia Lai Art 4: a subdomain per agency/commune; ``quynhhtn@skhcn.gialai.gov.vn``."""
+
+    name = "gialai"
+    article = "Gia Lai Art 4"
+
+    def _org_local_of(self, code: str) -> str:
+        org = self.catalogue[code]
+        if org.address:
+            return org.address
+        if org.kind == "unit":  # Art 4.1.c: <unit name or abbr>@<agency>.gialai.gov.vn
+            return self.abbr(code)
+        return self.label(code)  # agency/commune mailbox: <label>@<label>.gialai.gov.vn
+
+    def label(self, code: str) -> str:
+        """Subdomain label of the organisation owning ``code``'s subdomain (Art 4.1.a, b)."""
+        top = self.catalogue.top_of(code)
+        return top.subdomain or derive_abbr(top, self.name)
+
+    def org_domain(self, code: str) -> str:
+        if code not in self._domains:
+            org = self.catalogue[code]
+            if org.kind == "province" and not org.subdomain:
+                self._domains[code] = self.domain
+            else:
+                self._domains[code] = f"{self.label(code)}.{self.domain}"
+        return self._domains[code]
+
+    def name_scope(self, person: Person) -> str:
+        return self.org_domain(person.org)
+
+    @staticmethod
+    @lru_cache(maxsize=65536)
+    def _forms(name: _Name) -> tuple[str, str | None]:
+        # Art 4.2.a: given name in full + initials of surname and middle names.
+        base = name.given + name.sur_ini + name.mid_ini
+        if not name.middles:
+            return base, None
+        # Art 4.2.b: the middle name next to the given name in full before it, then the initials
+        # of the surname and the other middle names (Trương Hoàng Tiến Minh → tienminhth).
+        return base, name.middles[-1] + name.given + name.sur_ini + name.mid_ini[:-1]
+
+    def prepare(self, new: list[tuple[Person, _Name]], ctx: _Ctx) -> None:
+        # Art 4.2.b example: when people with different full names but the same short form are
+        # named together, all of them take the long form (tanminhth, tienminhth).
+        groups: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for person, name in new:
+            base, long = self._forms(name)
+            if long:
+                groups[(self.org_domain(person.org), base)].add(name.full)
+        self._prefer_long = {key for key, fulls in groups.items()
+                             if len(fulls) > 1 and f"{key[1]}@{key[0]}" not in ctx.taken}
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str | OperatorCase:
+        domain = self.org_domain(person.org)
+        base, long = self._forms(name)
+        if ctx.names[(domain, name.full)] == 0:
+            forms = [base, long] if long else [base]
+            if (domain, base) in getattr(self, "_prefer_long", set()):
+                forms.reverse()
+            found = self._first_free(forms, domain, ctx)
+            if found:
+                return found
+        # Art 4.2.c: identical full name — general form + birth date, home town, birthplace.
+        extras = self.extras(person)
+        found = self._first_free([f"{base}{x}" for x in extras], domain, ctx)
+        if found:
+            return found
+        why = (f"an identical full name already exists at {domain}" if ctx.names[(domain, name.full)]
+               else "the short and long forms are both taken")
+        need = "all distinguishing parts give taken addresses" if extras else \
+            "no birth date, home town or birthplace to distinguish"
+        return self._operator(person, ctx, f"{why}; {need} (Gia Lai Art 4.2.c)",
+                              self._numbered(base, "", domain, ctx))
+
+
+class CanTho(Scheme):
+    """Cần Thơ Art 4.2: nvminh → nvanminh → nguyenvanminh → the operator decides."""
+
+    name = "cantho"
+    article = "Cần Thơ Art 4.2.d"
+
+    def _compute_org_locals(self) -> None:
+        # Art 4.2.a: agency abbreviations must not clash; the later agency takes a longer form
+        # (Sở Nội vụ → sonv, Sở Ngoại vụ → songoaivu).
+        used: set[str] = set()
+        for code, org in self.catalogue.items():
+            if org.kind == "unit":
+                continue
+            local = self._org_local_of(code)
+            if not org.abbr and not org.address and local in used:
+                local = cantho_long_abbr(org)
+            self._org_local[code] = local
+            used.add(local)
+        super()._compute_org_locals()
+
+    def _org_local_of(self, code: str) -> str:
+        org = self.catalogue[code]
+        if org.address:  # Art 4.2.b: another agreed name (vpubndninhkieu)
+            return org.address
+        if org.kind == "unit":  # Art 4.2.b: <unit>.<agency abbr>
+            return f"{self.abbr(code)}.{self._local(org.parent)}"
+        if org.kind in ("district", "commune"):
+            return f"ubnd{self.abbr(code)}"
+        return self.abbr(code)
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str | OperatorCase:
+        sur_ini = name.sur_ini
+        forms = [sur_ini + name.mid_ini + name.given,  # Art 4.2.c: nvminh
+                 sur_ini + "".join(name.middles) + name.given,  # Art 4.2.d, second: nvanminh
+                 name.full]  # Art 4.2.d, third: nguyenvanminh
+        forms = list(dict.fromkeys(forms))
+        found = self._first_free(forms, self.domain, ctx)
+        if found:
+            return found
+        # Art 4.2.d: the fourth and later are named by the operator.
+        suggestion = self._first_free([f"{forms[0]}{x}" for x in self.extras(person)[:1]], self.domain, ctx)
+        return self._operator(person, ctx, f"{', '.join(f + '@' for f in forms)} are all taken: the fourth "
+                              "and later holders are named by the operator (Cần Thơ Art 4.2.d)",
+                              suggestion or self._numbered(name.full, "", self.domain, ctx))
+
+
+class HaGiang(Scheme):
+    """Hà Giang Art 4: ``nvminh.stttt@``; same name in the unit: ``nvminh2.stttt@``."""
+
+    name = "hagiang"
+    article = "Hà Giang Art 4"
+
+    def name_scope(self, person: Person) -> str:
+        return person.org
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str:
+        # Art 4.2: initials of surname and middle names + given name, "." the unit mailbox name.
+        stem = name.sur_ini + name.mid_ini + name.given
+        suffix = "." + self._org_local[person.org]
+        found = self._first_free([stem + suffix], self.domain, ctx)
+        # Art 4.2: a number right after the name part on a clash inside the unit.
+        return found or self._numbered(stem, suffix, self.domain, ctx)
+
+
+class NinhBinh(Scheme):
+    """Ninh Bình Art 5: ``minhnv.stttt@``; identical names in the agency: ``minhnv2.stttt@``."""
+
+    name = "ninhbinh"
+    article = "Ninh Bình Art 5"
+
+    def _org_local_of(self, code: str) -> str:
+        org = self.catalogue[code]
+        if org.address:
+            return org.address
+        if org.kind == "commune" and org.parent and self.catalogue[org.parent].kind == "district":
+            return f"{self.abbr(code)}.{self._local(org.parent)}"  # Art 5.1.b: <xã>.<huyện>
+        if org.kind in ("unit", "agency") and org.parent and self.catalogue[org.parent].kind != "province":
+            # Art 5.1.a, c: <sub abbr>.<parent's address local part>
+            return f"{self.abbr(code)}.{self._local(org.parent)}"
+        return self.abbr(code)
+
+    def choose(self, person: Person, name: _Name, ctx: _Ctx) -> str:
+        # Art 5.2.a: given name + initials of surname and middle names, "." the agency abbreviation.
+        stem = name.given + name.sur_ini + name.mid_ini
+        suffix = "." + self._org_local[self.agency_code(person.org)]
+        found = self._first_free([stem + suffix], self.domain, ctx)
+        # Art 5.2.b: a sequence number right after the name part.
+        return found or self._numbered(stem, suffix, self.domain, ctx)
+
+
+_CLASSES: dict[str, type[Scheme]] = {c.name: c for c in (HaNam, GiaLai, CanTho, HaGiang, NinhBinh)}
+
+
+def make_scheme(naming_section: Mapping[str, Any], catalogue: Catalogue | Mapping[str, Any] | str | Path |
+                None = None, *, source: str = "<policy>") -> Scheme:
+    """Build the province's scheme from its policy ``naming:`` section and organisation catalogue.
+
+    ``catalogue`` is a loaded :class:`Catalogue`, a mapping, or a YAML path; when None, the
+    section's ``catalogue`` key names the file.
+    """
+    section = validate_naming(naming_section, source)
+    scheme_name = section["scheme"]
+    if catalogue is None:
+        if not section["catalogue"]:
+            raise PolicyError("no organisation catalogue given (pass one or set naming.catalogue)",
+                              source=source, key="naming.catalogue")
+        catalogue = section["catalogue"]
+    if isinstance(catalogue, Catalogue):
+        check_for_scheme(catalogue, scheme_name)
+    else:
+        catalogue = load_catalogue(catalogue, scheme=scheme_name)
+    return _CLASSES[scheme_name](section, catalogue)
