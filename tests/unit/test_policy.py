@@ -1,0 +1,365 @@
+"""Province policy files and their validator (congvu.policy)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from congvu.errors import PolicyError
+from congvu.policy import PROVINCES, SCHEMA, deep_merge, load_policy, parse_duration, policy_path
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "policies"
+
+
+def _policy(province: str, overrides=None) -> dict:
+    return load_policy(POLICIES / f"{province}.yml", overrides)
+
+
+def _variant(tmp_path: Path, province: str, old: str, new: str) -> Path:
+    """A copy of a real policy file with one textual change (keeps comments and line numbers)."""
+    text = (POLICIES / f"{province}.yml").read_text(encoding="utf-8")
+    assert old in text, f"test setup: {old!r} not in {province}.yml"
+    path = tmp_path / f"{province}.yml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _error(path: Path, overrides=None) -> PolicyError:
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, overrides)
+    return info.value
+
+
+# --- the five real files ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_every_province_file_loads_and_is_normalised(province):
+    policy = _policy(province)
+    assert policy["province"]["code"] == province
+    assert policy["naming"]["scheme"] == province
+    assert policy["naming"]["domain"] == policy["domains"]["primary"]
+    assert policy["source"].endswith(f"{province}.yml")
+    # sizes in bytes, durations in days
+    assert isinstance(policy["attachments"]["max_size"], int)
+    assert all(isinstance(policy["passwords"][r]["max_age"], int | type(None))
+               for r in ("user", "admin", "organisation"))
+    assert isinstance(policy["logs"]["retention"], int)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", policy["province"]["in_force"])
+    assert policy["derived"]["message_size_limit"] > policy["attachments"]["max_size"]
+    # forwarding never leaves state-issued domains (Hà Nam Art 4.5, Ninh Bình Art 12.5)
+    assert all(d.endswith(".gov.vn") for d in policy["forwarding"]["allowed_domains"])
+
+
+def test_hanam_values():
+    p = _policy("hanam")
+    assert p["quota"]["personal"] == 2_000_000_000  # Hà Nam Art 8.1.b
+    assert p["quota"]["unit"] == p["quota"]["agency"] == 10_000_000_000  # Hà Nam Art 8.1.b
+    assert p["attachments"]["max_size"] == 20_000_000  # Hà Nam Art 8.1.b
+    assert p["passwords"]["user"]["min_length"] == 8  # Hà Nam Art 8.2.b
+    assert p["passwords"]["user"]["special_chars"] == "!@#%$*&"  # Hà Nam Art 8.2.b
+    assert p["passwords"]["user"]["max_age"] == 90  # Hà Nam Art 8.2.a
+    assert p["lifecycle"]["inactivity_lock"] == 90  # Hà Nam Art 7.2.a
+    assert p["lifecycle"]["inactivity_measure"] == "mail"  # Hà Nam Art 7.2.a
+    assert p["lifecycle"]["default_password_lock"] == 30  # Hà Nam Art 7.2.d
+    assert p["lifecycle"]["reclaim_after"] == 180  # Hà Nam Art 6.2.c
+    assert p["lifecycle"]["locked_mailbox_receives"] is True  # Hà Nam Art 7.1
+    assert p["operations"]["downtime_notice_working_days"] == 2  # Hà Nam Art 10.5
+
+
+def test_gialai_values():
+    p = _policy("gialai")
+    assert p["domains"]["organisation_subdomains"] is True  # Gia Lai Art 2.2, Art 4
+    assert "binhdinh.gov.vn" in p["derived"]["domains_all"]  # replaces Bình Định 55/2011
+    assert p["passwords"]["user"]["min_length"] == 12  # Gia Lai Art 9.2
+    assert p["logs"]["retention"] >= 90  # Gia Lai Art 7.2
+    assert p["quota"]["warning_percent"]  # Gia Lai Art 7.3.d
+    assert p["lifecycle"]["inactivity_measure"] == "any"  # Gia Lai Art 6.2.a
+    assert p["lifecycle"]["reclaim_measure"] == "login"  # Gia Lai Art 5.4
+    assert p["operations"]["incident_report_hours"] == 24  # Gia Lai Art 8.3.d
+
+
+def test_cantho_values():
+    p = _policy("cantho")
+    assert p["quota"]["personal"] == 5_000_000_000  # Cần Thơ Art 4.1.c
+    assert p["quota"]["unit"] == 10_000_000_000  # Cần Thơ Art 4.1.b
+    assert p["quota"]["agency"] is None  # Cần Thơ Art 4.1.a: unlimited
+    assert p["passwords"]["organisation"]["max_age"] == 60  # Cần Thơ Art 11.4
+    assert p["passwords"]["user"]["max_age"] == 90  # Cần Thơ Art 10.3
+    assert p["lifecycle"]["reclaim_notice_working_days"] == 15  # Cần Thơ Art 5.4
+    assert p["retention"]["organisation_delete"] == "keep_copy"  # Cần Thơ Art 11.3
+    assert p["retention"]["organisation_folders"] == ["INBOX", "Sent"]  # Cần Thơ Art 11.3
+    assert p["display_name"]["format"] == "{full_name} - {agency}"  # Cần Thơ Art 4.2.đ
+
+
+def test_hagiang_values():
+    p = _policy("hagiang")
+    assert p["classified"]["action"] == "reject"  # Hà Giang Art 3.4
+    assert p["backup"]["weekday"] == "friday"  # Hà Giang Art 10.2.d
+    assert p["passwords"]["user"]["must_change_initial"] is True  # Hà Giang Art 12.1
+    assert p["lifecycle"]["inactivity_lock"] is None  # Hà Giang Art 5: on request only
+
+
+def test_ninhbinh_values():
+    p = _policy("ninhbinh")
+    assert p["passwords"]["admin"]["min_length"] == 10  # Ninh Bình Art 11.1
+    assert p["passwords"]["user"]["min_length"] == 8  # Ninh Bình Art 11.1
+    assert p["passwords"]["admin"]["max_age"] == 90  # Ninh Bình Art 11.2
+    assert p["passwords"]["user"]["max_age"] == 180  # Ninh Bình Art 11.2
+    assert {".exe", ".com", ".dll", ".net"} <= set(p["attachments"]["blocked_extensions"])  # Art 2.7
+    assert p["attachments"]["encrypted_archives"] == "flag"  # Ninh Bình Art 11.6 "hạn chế"
+    assert p["lifecycle"]["inactivity_lock"] == 180  # Ninh Bình Art 7.1
+    assert p["lifecycle"]["leaver_deadline_working_days"] == 3  # Ninh Bình Art 7.2
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_every_value_is_commented(province):
+    """Each value line carries an article or a default note, on the line or above it in its block."""
+    lines = (POLICIES / f"{province}.yml").read_text(encoding="utf-8").splitlines()
+    section = None
+    uncommented = []
+    for i, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith("#") or line.startswith("---"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            section = line.split(":")[0]
+            continue
+        if section in ("province", "regulation") or line.lstrip().startswith("- "):
+            continue
+        _key, _, value = line.strip().partition(":")
+        if not value.strip() or "#" in value:
+            continue  # a block header, or an inline comment
+        # look upwards within the parent block for a comment line
+        j, covered = i - 1, False
+        while j >= 0:
+            above = lines[j]
+            above_indent = len(above) - len(above.lstrip())
+            if above.lstrip().startswith("#"):
+                covered = True
+                break
+            if above.strip() and above_indent < indent:
+                break
+            j -= 1
+        if not covered:
+            uncommented.append(f"{province}.yml:{i + 1}: {line.strip()}")
+    assert not uncommented, "values without an article or default note:\n" + "\n".join(uncommented)
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_every_bound_cites_its_province(province):
+    policy = _policy(province)
+    name = policy["province"]["name"]
+    assert policy["regulation"], "each province fixes at least one bound"
+    for path, bound in policy["regulation"].items():
+        assert bound["article"].startswith(f"{name} Art "), path
+
+
+# --- overrides --------------------------------------------------------------------------------------
+
+def test_override_within_bounds_is_applied():
+    p = _policy("hanam", {"quota": {"personal": "3GiB"}, "passwords": {"user": {"min_length": 10}}})
+    assert p["quota"]["personal"] == 3 * 2**30
+    assert p["passwords"]["user"]["min_length"] == 10
+    assert p["passwords"]["user"]["max_age"] == 90  # deep merge keeps the siblings
+
+
+def test_override_cannot_go_below_hanam_quota():
+    err = _error(POLICIES / "hanam.yml", {"quota": {"personal": "1GB"}})
+    text = str(err)
+    assert "congvu_policy_overrides" in text and "hanam.yml" in text
+    assert "quota.personal" in text
+    assert "Hà Nam Art 8.1.b" in text and ">= 2GB" in text
+
+
+def test_override_cannot_weaken_password_minimum():
+    err = _error(POLICIES / "ninhbinh.yml", {"passwords": {"admin": {"min_length": 9}}})
+    assert "passwords.admin.min_length" in str(err)
+    assert "Ninh Bình Art 11.1" in str(err) and ">= 10" in str(err)
+
+
+def test_override_cannot_lengthen_cantho_organisation_interval():
+    err = _error(POLICIES / "cantho.yml", {"passwords": {"organisation": {"max_age": "3 months"}}})
+    assert "passwords.organisation.max_age" in str(err)
+    assert "Cần Thơ Art 11.4" in str(err) and "<= 60 days" in str(err)
+
+
+def test_override_cannot_forward_outside_state_domains():
+    err = _error(POLICIES / "hanam.yml", {"forwarding": {"allowed_domains": ["gmail.com", "*.gov.vn"]}})
+    assert "forwarding.allowed_domains" in str(err)
+    assert "gmail.com" in str(err) and "Hà Nam Art 4.5" in str(err)
+
+
+def test_override_cannot_unblock_ninhbinh_executables():
+    err = _error(POLICIES / "ninhbinh.yml", {"attachments": {"blocked_extensions": [".bat"]}})
+    assert "attachments.blocked_extensions" in str(err) and "Ninh Bình Art 11.6" in str(err)
+    assert ".exe" in str(err)
+
+
+@pytest.mark.parametrize("section", ["regulation", "province"])
+def test_override_cannot_touch_fixed_sections(section):
+    err = _error(POLICIES / "hanam.yml", {section: {}})
+    assert err.source == "congvu_policy_overrides"
+    assert err.key == section and err.rule == "fixed by the regulation"
+
+
+def test_override_unknown_key_names_the_override():
+    err = _error(POLICIES / "hanam.yml", {"quota": {"personnal": "3GB"}})
+    assert err.source == "congvu_policy_overrides"
+    assert err.key == "quota.personnal" and err.rule == "known keys"
+
+
+def test_override_must_be_a_mapping():
+    err = _error(POLICIES / "hanam.yml", ["quota"])
+    assert err.source == "congvu_policy_overrides" and err.rule == "type: mapping"
+
+
+def test_gialai_warning_cannot_be_switched_off():
+    err = _error(POLICIES / "gialai.yml", {"quota": {"warning_percent": []}})
+    assert "quota.warning_percent" in str(err) and "Gia Lai Art 7.3.d" in str(err)
+
+
+def test_several_problems_are_reported_together():
+    err = _error(POLICIES / "hanam.yml", {"quota": {"personal": "1GB", "unit": "-1"},
+                                          "passwords": {"user": {"max_age": "-3 days"}}})
+    assert str(err).startswith(f"{POLICIES / 'hanam.yml'}: 3 problems")
+    keys = {p["key"] for p in err.problems}
+    assert keys == {"quota.personal", "quota.unit", "passwords.user.max_age"}
+    assert "duration >= 0" in str(err)
+
+
+def test_deep_merge_replaces_lists_and_keeps_base():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 4}
+    merged = deep_merge(base, {"a": {"c": [3]}})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 4}
+    assert base["a"]["c"] == [1, 2]
+
+
+# --- bad policy files: each names the file, the key and the rule ------------------------------------
+
+def test_fixture_hanam_personal_quota_under_2gb():
+    path = FIXTURES / "hanam_quota_too_small.yml"
+    err = _error(path)
+    assert str(path) in str(err)
+    assert err.key == "quota.personal"
+    assert err.rule == "Hà Nam Art 8.1.b: >= 2GB"
+    assert "1.5GB" in str(err)
+
+
+def test_fixture_cantho_personal_quota_over_5gb():
+    path = FIXTURES / "cantho_quota_too_big.yml"
+    err = _error(path)
+    assert str(path) in str(err)
+    assert err.key == "quota.personal"
+    assert err.rule == "Cần Thơ Art 4.1.c: <= 5GB"
+
+
+@pytest.mark.parametrize(("province", "old", "new", "key", "rule"), [
+    ("hanam", "  personal: 2GB", "  personnal: 2GB", "quota.personnal", "known keys"),
+    ("hanam", "  personal: 2GB", "  other: 2GB", "quota.personal", "required"),
+    ("hanam", "    min_length: 8  # Art 8.2.b:", "    min_length: eight  # Art 8.2.b:",
+     "passwords.user.min_length", "type: integer"),
+    ("hanam", "    min_length: 8  # Art 8.2.b:", "    min_length: 7  # Art 8.2.b:",
+     "passwords.user.min_length", "Hà Nam Art 8.2.b: >= 8"),
+    ("hanam", "  max_size: 20MB", "  max_size: 25MB", "attachments.max_size", "Hà Nam Art 8.1.b: <= 20MB"),
+    ("hanam", "  max_size: 20MB", "  max_size: twenty", "attachments.max_size", "size syntax"),
+    ("hanam", "  retention: 3 months", "  retention: -2", "logs.retention", "duration >= 0"),
+    ("hanam", "  retention: 3 months", "  retention: 3 fortnights", "logs.retention", "duration syntax"),
+    ("hanam", "  encrypted_archives: flag", "  encrypted_archives: maybe", "attachments.encrypted_archives",
+     "one of allow|flag|reject"),
+    ("hanam", "  organisation_subdomains: false", "  organisation_subdomains: 'no'",
+     "domains.organisation_subdomains", "type: boolean"),
+    ("hanam", "  primary: hanam.gov.vn", "  primary: Hanam.gov.vn", "domains.primary",
+     "RFC 1035 domain, lower case"),
+    ("hanam", "  scheme: hanam", "  scheme: hanoi", "naming.scheme",
+     "one of hanam|gialai|cantho|hagiang|ninhbinh"),
+    ("hanam", "  domain: hanam.gov.vn  # Art 5", "  domain: hanam.gov.com  # Art 5", "naming.domain",
+     "naming.domain in domains"),
+    ("hanam", "  warning_percent: [90, 95]", "  warning_percent: [95, 90]", "quota.warning_percent",
+     "ascending"),
+    ("hanam", "  warning_percent: [90, 95]", "  warning_percent: [90, 120]", "quota.warning_percent[1]",
+     "<= 99"),
+    ("hanam", '  time: "23:00"', '  time: "25:00"', "backup.time", "a time as HH:MM (24 h)"),
+    ("hanam", "  format: \"{full_name} - {agency}\"", "  format: \"{name}\"", "display_name.format",
+     "known fields"),
+    ("hanam", "  in_force: 2023-06-23", "  in_force: 23/06/2023", "province.in_force", "ISO 8601 date"),
+    ("hanam", "  reclaim_after: 6 months", "  reclaim_after: 2 months", "lifecycle.reclaim_after",
+     "reclaim_after >= inactivity_lock"),
+    ("hanam", "  quota.personal: {min: 2GB, article: Hà Nam Art 8.1.b}", "  quota.personal: {min: 2GB}",
+     "regulation.quota.personal.article", "required"),
+    ("hanam", "  quota.personal: {", "  quota.personel: {", "regulation.quota.personel", "known keys"),
+    ("hanam", "  quota.personal: {min: 2GB,", "  quota.personal: {least: 2GB,", "regulation.quota.personal",
+     "known keys"),
+    ("hanam", "  quota.personal: {min: 2GB,", "  quota.personal: {min: 2 gigs,",
+     "regulation.quota.personal.min", "size syntax"),
+    ("ninhbinh", "    min_length: 10\n", "    min_length: 6\n", "passwords.admin.min_length",
+     "Ninh Bình Art 11.1: >= 10"),
+    ("cantho", "  agency: unlimited", "  agency: lots", "quota.agency", "size syntax"),
+    ("hagiang", "  action: reject", "  action: hold", "classified.action", "Hà Giang Art 3.4: == 'reject'"),
+    ("hagiang", "  weekday: friday", "  weekday: monday", "backup.weekday",
+     "Hà Giang Art 10.2.d: == 'friday'"),
+])
+def test_bad_value_names_file_key_and_rule(tmp_path, province, old, new, key, rule):
+    path = _variant(tmp_path, province, old, new)
+    err = _error(path)
+    problems = getattr(err, "problems", [])
+    assert any(p["key"] == key and p["rule"] == rule for p in problems), str(err)
+    text = str(err)
+    assert str(path) in text and key in text and rule in text
+
+
+@pytest.mark.parametrize(("name", "rule"), [
+    ("bad_yaml.yml", "YAML syntax"),
+    ("duplicate_key.yml", "YAML syntax"),
+    ("empty.yml", "type: mapping"),
+    ("not_mapping.yml", "type: mapping"),
+])
+def test_unreadable_files(name, rule):
+    path = FIXTURES / name
+    err = _error(path)
+    assert str(path) in str(err) and err.rule == rule
+
+
+def test_duplicate_key_is_named():
+    err = _error(FIXTURES / "duplicate_key.yml")
+    assert "duplicate key 'code'" in str(err) and err.key == "line 4"
+
+
+def test_missing_file():
+    err = _error(Path("/nonexistent/hanam.yml"))
+    assert "/nonexistent/hanam.yml" in str(err) and err.rule == "readable file"
+
+
+def test_policy_path_rejects_path_tricks():
+    assert policy_path("hanam", "/x") == Path("/x/hanam.yml")
+    with pytest.raises(PolicyError) as info:
+        policy_path("../etc/passwd", "/x")
+    assert info.value.key == "congvu_province"
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    (0, 0), (15, 15), ("3 months", 90), ("1 month", 30), ("2 weeks", 14), ("1 year", 365), ("10 days", 10),
+])
+def test_parse_duration(text, days):
+    assert parse_duration(text) == days
+
+
+def test_parse_duration_errors():
+    assert parse_duration(None, nullable=True) is None
+    assert parse_duration("never", nullable=True) is None
+    for bad in (-1, "-3 days", "soon", True, 1.5):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError):
+        parse_duration(None)
+
+
+def test_schema_and_files_agree():
+    """Every top-level key of the schema appears in every file, and nothing else does."""
+    for province in PROVINCES:
+        data = yaml.safe_load((POLICIES / f"{province}.yml").read_text(encoding="utf-8"))
+        assert set(data) == set(SCHEMA), province
