@@ -1,0 +1,474 @@
+"""Accounts reconciliation: the directory as it is, the roster as it should be, and the changes between.
+
+Pure planning, no LDAP import: :func:`plan` takes the entries one subtree search returned and
+gives the list of LDAP operations (:class:`Change`) that bring the directory to the roster, plus
+what to report (created, changed, leaving, pending operator decisions). ``library/congvu_reconcile.py``
+reads the directory, calls :func:`plan` and applies the changes in batches.
+
+Rules (docs/accounts.md):
+
+* A person is matched by the roster's "Mã cán bộ", stored in ``employeeNumber``. Their address, once
+  issued, never changes (re-apply, reordered roster, renamed person, move to another organisation).
+* New people get addresses from the province's naming scheme (``congvu.naming``), every address in
+  the directory counting as taken, in the order of their ids (so the file order does not matter).
+* People the scheme cannot name alone (Cần Thơ's fourth namesake, identical names in one Hà Nam or
+  Gia Lai agency without a distinguishing detail...) are *pending*: the plan holds them and their
+  suggestions, and the module applies nothing until the operator has approved an address for each.
+* A managed person missing from the roster is never deleted: ``congvuLeavingSince`` is set once;
+  the lifecycle rules act on it. A leaver who comes back has it removed.
+* New accounts (people and organisation mailboxes) get an initial password derived from a secret
+  the controller generates per run (see :func:`derive_password`) and ``congvuMustChangePassword:
+  TRUE`` (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
+* Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from congvu.errors import CongvuError
+from congvu.fold import split_name
+from congvu.naming import Person as NamingPerson
+from congvu.naming import Scheme
+from congvu.passwords import AMBIGUOUS, DEFAULT_GENERATED_LENGTH, password_violations
+from congvu.roster import Person, Roster
+
+__all__ = ["PASSWORD_PLACEHOLDER", "Change", "Plan", "base_dn", "derive_password", "org_dns", "plan"]
+
+#: Stands for the initial password hash in a planned entry; the module replaces it.
+PASSWORD_PLACEHOLDER = "{CRYPT}(initial password)"
+PERSON_CLASSES = ["top", "inetOrgPerson", "congvuMailAccount"]
+ORG_CLASSES = ["top", "organization", "congvuOrganisation"]
+GROUP_CLASSES = ["top", "groupOfNames"]
+#: Person attributes the roster owns: compared and replaced on every run.
+PERSON_MANAGED = ("cn", "sn", "givenName", "displayName", "congvuPosition", "congvuBirthDate",
+                  "congvuOrganisationDN")
+#: Attributes only written when the entry is created (the lifecycle and the users own them later).
+CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "congvuAccountState", "congvuStateChanged",
+               "congvuMailQuota", "pwdPolicySubentry")
+ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr", "mail", "associatedDomain")
+MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
+#: Attributes read by the one subtree search.
+SEARCH_ATTRS = sorted({"objectClass", "uid", "mail", "employeeNumber", "congvuMailboxClass",
+                       "congvuMailAlias", "congvuLeavingSince", "member", "o", *PERSON_MANAGED,
+                       *ORG_MANAGED, *MAILBOX_MANAGED})
+_CANON = {a.lower(): a for a in (*SEARCH_ATTRS, *CREATE_ONLY, "congvuMailboxClass")}
+
+
+class ReconcileError(CongvuError):
+    """The inputs cannot be reconciled (the message lists every problem)."""
+
+
+def base_dn(domain: str) -> str:
+    """``hanam.gov.vn`` → ``dc=hanam,dc=gov,dc=vn`` (docs/directory.md)."""
+    return ",".join(f"dc={part}" for part in domain.split("."))
+
+
+def org_dns(catalogue: Mapping[str, Any], base: str) -> dict[str, str]:
+    """Organisation code → DN. Units nest under their parent; every other organisation sits directly
+    under ``ou=organisations`` (its own delegated admins manage it: Gia Lai Art 5.2)."""
+    out: dict[str, str] = {}
+
+    def dn(code: str) -> str:
+        if code not in out:
+            org = catalogue[code]
+            parent = (dn(org.parent) if org.kind == "unit" and org.parent
+                      else f"ou=organisations,{base}")
+            out[code] = f"o={code},{parent}"
+        return out[code]
+
+    for code in catalogue:
+        dn(code)
+    return out
+
+
+def _norm(dn: str) -> str:
+    return dn.replace(" ", "").lower()
+
+
+# --- initial passwords --------------------------------------------------------------------------
+
+class _Stream:
+    """Deterministic bytes: HMAC-SHA256(secret, key || counter), a standard PRF construction."""
+
+    def __init__(self, secret: str, key: str) -> None:
+        self.secret, self.key, self.counter, self.buf = secret.encode(), key.encode(), 0, b""
+
+    def below(self, n: int) -> int:
+        """Uniform integer in [0, n) by rejection sampling on single bytes (n <= 256)."""
+        limit = 256 - 256 % n
+        while True:
+            if not self.buf:
+                self.counter += 1
+                self.buf = hmac.new(self.secret, self.key + b"\0" + str(self.counter).encode(),
+                                    hashlib.sha256).digest()
+            byte, self.buf = self.buf[0], self.buf[1:]
+            if byte < limit:
+                return byte % n
+
+
+def derive_password(secret: str, key: str, policy: Mapping[str, Any], role: str = "user") -> str:
+    """The initial password of account ``key`` for this run's ``secret`` (at least 256 bits, random).
+
+    Same construction as :func:`congvu.passwords.generate_password` (one character of each required
+    class, unambiguous characters, shuffled) but drawn from HMAC-SHA256(secret, key): the module on
+    the LDAP host stores only the hash and returns no password; the controller, holding the same
+    secret, derives the passwords of the accounts the module reports as created and writes them into
+    the vault-encrypted credential files. The secret is never stored.
+    """
+    if len(secret) < 32:
+        raise ReconcileError("the initial-password secret must be at least 32 characters",
+                             key="password_secret", rule="secret length")
+    rules = policy["passwords"][role]
+    size = max(rules["min_length"], DEFAULT_GENERATED_LENGTH)
+    pools = {"upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "lower": "abcdefghijklmnopqrstuvwxyz",
+             "digit": "0123456789", "special": rules["special_chars"]}
+    pools = {n: "".join(c for c in chars if c not in AMBIGUOUS) for n, chars in pools.items()}
+    wanted = [c for c in ("upper", "lower", "digit", "special") if c in rules["classes"]] or [
+        "lower", "upper", "digit"]
+    alphabet = "".join(pools[n] for n in wanted if n != "special") or pools["special"]
+    stream = _Stream(secret, f"{role}:{key}")
+    chars = [pools[n][stream.below(len(pools[n]))] for n in wanted]
+    chars += [alphabet[stream.below(len(alphabet))] for _ in range(size - len(chars))]
+    for i in range(len(chars) - 1, 0, -1):
+        j = stream.below(i + 1)
+        chars[i], chars[j] = chars[j], chars[i]
+    password = "".join(chars)
+    if password_violations(password, policy, role):  # pragma: no cover - guarded by construction
+        raise ReconcileError("derived password breaks the policy", key=f"passwords.{role}", rule="generator")
+    return password
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+@dataclass
+class Change:
+    """One LDAP operation. ``attrs``: the whole entry (add) or attribute → new values, ``[]`` meaning
+    delete (modify). ``before``: current values of the changed attributes (for the diff)."""
+
+    op: str  # add | modify | move
+    dn: str
+    kind: str  # organisation | group | mailbox | person
+    key: str  # person id or organisation code
+    attrs: dict[str, list[str]] = field(default_factory=dict)
+    before: dict[str, list[str]] = field(default_factory=dict)
+    new_dn: str = ""
+    why: str = ""
+
+    def as_ldif(self) -> tuple[str, str]:
+        """(before, after) texts for ``--diff``; password hashes never appear."""
+        def show(attrs: Mapping[str, list[str]]) -> str:
+            lines = []
+            for name, values in attrs.items():
+                for value in values:
+                    shown = "(initial password, not shown)" if name == "userPassword" else value
+                    lines.append(f"{name}: {shown}")
+            return "\n".join(lines)
+        if self.op == "add":
+            return "", f"dn: {self.dn}\n{show(self.attrs)}\n"
+        if self.op == "move":
+            return f"dn: {self.dn}\n", f"dn: {self.new_dn}\n"
+        return (f"dn: {self.dn}\n{show(self.before)}\n", f"dn: {self.dn}\n{show(self.attrs)}\n")
+
+
+@dataclass
+class Plan:
+    """Everything one run would do, and what to tell the operator."""
+
+    changes: list[Change] = field(default_factory=list)
+    created: list[dict[str, str]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    leaving: list[dict[str, str]] = field(default_factory=list)
+    returning: list[dict[str, str]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    credentials: list[dict[str, str]] = field(default_factory=list)
+    """Accounts needing an initial password: key, role, dn, mail, name, agency (code)."""
+    unmanaged: int = 0
+
+    def summary(self) -> dict[str, int]:
+        return {"created": len(self.created), "changed": len(self.changed), "leaving": len(self.leaving),
+                "returning": len(self.returning), "pending": len(self.pending),
+                "operations": len(self.changes), "unmanaged": self.unmanaged}
+
+
+def _entries(current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]]) -> dict[str, dict[str, list[str]]]:
+    """Normalise search results: lower-cased DN → {canonical attribute: [str values]} (+ ``dn``)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for dn, attrs in current:
+        entry: dict[str, list[str]] = {"dn": [dn]}
+        for name, values in attrs.items():
+            canon = _CANON.get(name.lower(), name)
+            entry[canon] = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+        out[_norm(dn)] = entry
+    return out
+
+
+def _first(entry: Mapping[str, list[str]] | None, name: str) -> str:
+    values = entry.get(name) if entry else None
+    return values[0] if values else ""
+
+
+def _diff(entry: Mapping[str, list[str]], desired: Mapping[str, list[str]], managed: Iterable[str],
+          dn_attrs: Iterable[str] = ()) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Changed attributes: {name: new values}, {name: old values}. DN-valued ones compare normalised."""
+    new, old = {}, {}
+    dn_like = set(dn_attrs)
+    for name in managed:
+        want = desired.get(name, [])
+        have = entry.get(name, [])
+        if name in dn_like:
+            same = sorted(map(_norm, want)) == sorted(map(_norm, have))
+        else:
+            same = sorted(want) == sorted(have)
+        if not same:
+            new[name], old[name] = want, have
+    return new, old
+
+
+def _display_name(fmt: str, full_name: str, agency: str, unit: str, parts: Any) -> str:
+    if not fmt:
+        return full_name
+    text = fmt.format(full_name=full_name, agency=agency, unit=unit, given_name=parts.given,
+                      surname=parts.surname)
+    return " ".join(text.replace(" -  - ", " - ").split()).strip(" -")
+
+
+def _quota(policy: Mapping[str, Any], kind: str) -> str:
+    value = (policy.get("quota") or {}).get(kind)
+    return "0" if value is None else str(int(value))  # 0: unlimited (docs/directory.md)
+
+
+def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
+         current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]], now: str,
+         overrides: Mapping[str, str] | None = None, aliases: Mapping[str, Iterable[str]] | None = None,
+         admins: Iterable[str] = (), password_policies: Mapping[str, str] | None = None) -> Plan:
+    """Plan the changes bringing ``current`` (one subtree search) to ``roster``.
+
+    ``now``: the run's time as LDAP GeneralizedTime (``20260510083000Z``). ``overrides``: approved
+    operator addresses, person id → address (local part or full address). ``aliases``: primary
+    address → further addresses (added, never removed: an issued address stays deliverable).
+    ``admins``: person ids who are their organisation's delegated admins (``cn=admins``, Gia Lai Art
+    5.2, 10.8). ``password_policies``: role → ppolicy DN (``pwdPolicySubentry``), optional.
+    """
+    catalogue = scheme.catalogue
+    base = base_dn(policy["domains"]["primary"])
+    dns = org_dns(catalogue, base)
+    entries = _entries(current)
+    ppol = dict(password_policies or {})
+    fmt = (policy.get("display_name") or {}).get("format") or ""
+    result = Plan()
+    admins = set(admins) | {p.id for p in roster if p.admin}
+
+    # -- what the directory holds ------------------------------------------------------------
+    by_id: dict[str, dict[str, list[str]]] = {}
+    mailboxes: dict[str, dict[str, list[str]]] = {}  # org DN (normalised) → its own mailbox entry
+    taken: set[str] = set()
+    for entry in entries.values():
+        classes = {c.lower() for c in entry.get("objectClass", [])}
+        if "congvumailaccount" not in classes:
+            continue
+        taken.update(m.lower() for m in entry.get("mail", []) + entry.get("congvuMailAlias", []))
+        mailbox_class = _first(entry, "congvuMailboxClass")
+        pid = _first(entry, "employeeNumber")
+        if mailbox_class == "personal" and pid:
+            by_id[pid] = entry
+        elif mailbox_class in ("unit", "agency") and entry.get("congvuOrganisationDN"):
+            mailboxes[_norm(entry["congvuOrganisationDN"][0])] = entry
+        else:
+            result.unmanaged += 1
+
+    # -- organisations, their mailboxes, admin groups ----------------------------------------
+    primary = policy["domains"]["primary"]
+    for code, org in catalogue.items():
+        dn = dns[code]
+        address = scheme.org_address(code)
+        domain = scheme.org_domain(code)
+        desired = {"objectClass": ORG_CLASSES, "o": [code], "displayName": [org.name],
+                   "congvuOrgKind": [org.kind], "congvuOrgAbbr": [scheme.abbr(code)], "mail": [address]}
+        if org.clash_code:
+            desired["congvuOrgCode"] = [org.clash_code]
+        owns_domain = domain != primary and catalogue.top_of(code).code == code
+        if owns_domain:
+            desired["associatedDomain"] = [domain]  # Gia Lai Art 4.1: the organisation's subdomain
+        _converge(result, entries.get(_norm(dn)), dn, desired, ORG_MANAGED, "organisation", code)
+        # its own mailbox: agency or unit class (Cần Thơ Art 4.1 quotas; docs/directory.md)
+        box_class = "unit" if org.kind == "unit" else "agency"
+        local = address.partition("@")[0]
+        box = mailboxes.get(_norm(dn))
+        agency = catalogue.agency_of(code)
+        desired_box = {"cn": [org.name], "sn": [org.name], "displayName": [org.name],
+                       "congvuOrganisationDN": [dn]}
+        if box is None:
+            box_dn = f"uid={local},{dn}"
+            attrs = {"objectClass": PERSON_CLASSES, "uid": [local], "mail": [address], **desired_box,
+                     "congvuMailboxClass": [box_class], "congvuMailQuota": [_quota(policy, box_class)],
+                     "congvuAccountState": ["active"], "congvuStateChanged": [now],
+                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+            if aliases and aliases.get(address):
+                attrs["congvuMailAlias"] = sorted(set(aliases[address]))
+            if ppol.get("organisation"):
+                attrs["pwdPolicySubentry"] = [ppol["organisation"]]
+            result.changes.append(Change("add", box_dn, "mailbox", code, attrs,
+                                         why="new organisation mailbox"))
+            result.created.append({"kind": "mailbox", "key": code, "mail": address, "name": org.name,
+                                   "org": code})
+            result.credentials.append({"key": f"org:{code}", "role": "organisation", "dn": box_dn,
+                                       "mail": address, "name": org.name, "agency": agency.code})
+            taken.add(address)
+        else:
+            want = dict(desired_box)
+            old_mail = _first(box, "mail")
+            want_aliases = set(box.get("congvuMailAlias", [])) | set((aliases or {}).get(address, []))
+            names = list(MAILBOX_MANAGED)
+            if old_mail.lower() != address:
+                # The catalogue renamed the organisation: new address, the old one stays an alias.
+                want["mail"] = [address]
+                want_aliases.add(old_mail.lower())
+                names.append("mail")
+            want["congvuMailAlias"] = sorted(want_aliases - {address})
+            names.append("congvuMailAlias")
+            new, old = _diff(box, want, names, ("congvuOrganisationDN",))
+            if new:
+                result.changes.append(Change("modify", box["dn"][0], "mailbox", code, new, old,
+                                             why="organisation mailbox"))
+                result.changed.append({"kind": "mailbox", "key": code, "mail": address,
+                                       "attributes": sorted(new)})
+
+    # -- people: addresses -------------------------------------------------------------------
+    people = sorted(roster, key=lambda p: p.id)
+    overrides = dict(overrides or {})
+    existing = {p.id: _first(by_id[p.id], "mail") for p in people if p.id in by_id}
+    to_name = []
+    for person in people:
+        address = overrides.get(person.id) or person.address or None
+        if address and "@" not in address:
+            address = f"{address}@{scheme.person_domain(_naming_person(person, None))}"
+        to_name.append(_naming_person(person, None if person.id in existing else address))
+    taken_elsewhere = taken - {a.lower() for a in existing.values()}
+    assigned = scheme.assign(to_name, existing, taken_elsewhere,
+                             source=", ".join(roster.sources) or "<roster>")
+    for case in assigned.needs_operator:
+        item = case.as_dict()
+        item["where"] = roster.people[case.person_id].where
+        result.pending.append(item)
+
+    # -- people: entries ---------------------------------------------------------------------
+    group_members: dict[str, list[str]] = {}
+    for person in people:
+        address = assigned.addresses.get(person.id)
+        if address is None:
+            continue  # pending: nothing is written for them until the operator decides
+        org_dn = dns[person.org]
+        parts = split_name(person.name)
+        agency = catalogue.agency_of(person.org)
+        unit = catalogue[person.org].name if catalogue[person.org].kind == "unit" else ""
+        desired = {"cn": [person.name], "sn": [parts.surname or parts.given], "givenName": [parts.given],
+                   "displayName": [_display_name(fmt, person.name, agency.name, unit, parts)],
+                   "congvuPosition": [person.position] if person.position else [],
+                   "congvuBirthDate": [person.birth_date], "congvuOrganisationDN": [org_dn]}
+        entry = by_id.get(person.id)
+        role = "admin" if person.id in admins else "user"
+        if entry is None:
+            local = address.partition("@")[0]
+            dn = f"uid={local},{org_dn}"
+            attrs = {"objectClass": PERSON_CLASSES, "uid": [local], "mail": [address],
+                     "employeeNumber": [person.id], **{k: v for k, v in desired.items() if v},
+                     "congvuMailboxClass": ["personal"], "congvuMailQuota": [_quota(policy, "personal")],
+                     "congvuAccountState": ["active"], "congvuStateChanged": [now],
+                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+            if aliases and aliases.get(address):
+                attrs["congvuMailAlias"] = sorted(set(aliases[address]))
+            if ppol.get(role):
+                attrs["pwdPolicySubentry"] = [ppol[role]]
+            result.changes.append(Change("add", dn, "person", person.id, attrs, why=person.where))
+            result.created.append({"kind": "person", "key": person.id, "mail": address, "name": person.name,
+                                   "org": person.org})
+            result.credentials.append({"key": person.id, "role": role, "dn": dn, "mail": address,
+                                       "name": person.name, "agency": catalogue.top_of(person.org).code})
+        else:
+            dn = entry["dn"][0]
+            parent = dn.split(",", 1)[1]
+            if _norm(parent) != _norm(org_dn):
+                new_dn = f"{dn.split(',', 1)[0]},{org_dn}"
+                result.changes.append(Change("move", dn, "person", person.id, new_dn=new_dn,
+                                             why=f"{person.where}: moved to {person.org}"))
+                dn = new_dn
+            want = dict(desired)
+            names = list(PERSON_MANAGED)
+            if entry.get("congvuLeavingSince"):
+                want["congvuLeavingSince"] = []
+                names.append("congvuLeavingSince")
+                result.returning.append({"key": person.id, "mail": address, "name": person.name})
+            if aliases and aliases.get(address):
+                want["congvuMailAlias"] = sorted(set(entry.get("congvuMailAlias", []))
+                                                 | set(aliases[address]))
+                names.append("congvuMailAlias")
+            new, old = _diff(entry, want, names, ("congvuOrganisationDN",))
+            if new:
+                result.changes.append(Change("modify", dn, "person", person.id, new, old, why=person.where))
+            moved = _norm(dn) != _norm(entry["dn"][0])
+            if new or moved:
+                result.changed.append({"kind": "person", "key": person.id, "mail": address,
+                                       "attributes": sorted(new) + (["dn"] if moved else [])})
+        if person.id in admins:
+            group_members.setdefault(catalogue.top_of(person.org).code, []).append(dn)
+
+    # -- leavers: in the directory, not in the roster ----------------------------------------
+    roster_ids = set(roster.people)
+    for pid in sorted(set(by_id) - roster_ids):
+        entry = by_id[pid]
+        if entry.get("congvuLeavingSince"):
+            continue
+        result.changes.append(Change("modify", entry["dn"][0], "person", pid, {"congvuLeavingSince": [now]},
+                                     {"congvuLeavingSince": []}, why="not in the roster any more"))
+        result.leaving.append({"key": pid, "mail": _first(entry, "mail"), "name": _first(entry, "cn")})
+
+    # -- delegated admin groups of top-level organisations (Gia Lai Art 5.2, 10.8) -----------
+    for code, org in catalogue.items():
+        if org.kind == "unit" and org.parent:
+            continue
+        dn = f"cn=admins,{dns[code]}"
+        members = sorted(group_members.get(code, []), key=_norm) or [dn]  # groupOfNames needs a member
+        desired = {"objectClass": GROUP_CLASSES, "cn": ["admins"], "member": members}
+        _converge(result, entries.get(_norm(dn)), dn, desired, ("member",), "group", code, ("member",))
+    _order(result)
+    return result
+
+
+def _naming_person(person: Person, address: str | None) -> NamingPerson:
+    return NamingPerson(id=person.id, full_name=person.name, org=person.org,
+                        birth_date=_date(person.birth_date), home_town=person.hometown or None,
+                        birthplace=person.birthplace or None, address=address)
+
+
+def _date(text: str):
+    import datetime as dt
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _converge(result: Plan, entry: Mapping[str, list[str]] | None, dn: str, desired: dict[str, list[str]],
+              managed: Iterable[str], kind: str, key: str, dn_attrs: Iterable[str] = ()) -> None:
+    if entry is None:
+        result.changes.append(Change("add", dn, kind, key, desired, why=f"new {kind}"))
+        if kind != "group":
+            result.created.append({"kind": kind, "key": key, "dn": dn})
+        return
+    new, old = _diff(entry, desired, managed, dn_attrs)
+    if new:
+        result.changes.append(Change("modify", entry["dn"][0], kind, key, new, old, why=kind))
+        result.changed.append({"kind": kind, "key": key, "dn": entry["dn"][0], "attributes": sorted(new)})
+
+
+_RANK = {("add", "organisation"): 0, ("modify", "organisation"): 1, ("add", "mailbox"): 2,
+         ("modify", "mailbox"): 3, ("move", "person"): 4, ("add", "person"): 5, ("modify", "person"): 6,
+         ("add", "group"): 7, ("modify", "group"): 8}
+
+
+def _order(result: Plan) -> None:
+    """Parents before children (organisations by depth), then people, then groups."""
+    result.changes.sort(key=lambda c: (_RANK[(c.op, c.kind)],
+                                       c.dn.count(",") if c.kind == "organisation" else 0))

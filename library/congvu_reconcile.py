@@ -1,0 +1,454 @@
+#!/usr/bin/python
+"""Ansible module congvu_reconcile: bring a province's LDAP directory to its rosters in one task."""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 - Ansible modules put their imports after DOCUMENTATION/EXAMPLES/RETURN
+
+DOCUMENTATION = r"""
+---
+module: congvu_reconcile
+short_description: Bring the congvu LDAP directory to the province's rosters (accounts at scale)
+description:
+  - Reads the whole C(ou=organisations) subtree once, plans with the pure C(congvu.reconcile) engine
+    and applies the changes in batches: organisations and their mailboxes, delegated admin groups
+    (C(cn=admins), Gia Lai Art 5.2), new people with addresses from the province's naming scheme,
+    changed attributes, leavers marked with C(congvuLeavingSince) (never deleted).
+  - An address once issued never changes; new people are named in the order of their ids.
+  - People the naming scheme cannot name alone (Cần Thơ Art 4.2.c fourth namesake, identical names
+    in one agency) are returned in C(pending) with a deterministic suggestion each; while any remain
+    the module writes nothing (C(applied=false)) so that nothing is half-applied.
+  - New accounts get a random initial password derived from O(password_secret) (HMAC-SHA256), stored
+    as C({CRYPT}$6$) with C(congvuMustChangePassword=TRUE). No password is ever returned: the
+    controller derives them from the same secret for the vault-encrypted credential files.
+  - Runs on the LDAP host and binds over C(ldapi:///) with SASL EXTERNAL as root by default. Needs
+    python3-ldap, python3-yaml and python3-passlib there. The pure C(congvu) package travels in
+    module_utils (C(module_utils/congvu) is a symlink to the project's package).
+  - Check mode plans without writing; with C(--diff) every added or changed entry is shown as LDIF
+    (password hashes replaced by a placeholder).
+version_added: "0.1.0"
+author: congvu-mail
+options:
+  policy:
+    description: The province policy file content (parsed YAML), validated with O(policy_source).
+    type: dict
+    required: true
+  policy_source:
+    description: Where the policy came from (for messages).
+    type: str
+    default: policy
+  policy_overrides:
+    description: Operator overrides of the policy (C(congvu_policy_overrides)).
+    type: dict
+    default: {}
+  catalogue:
+    description: The organisation catalogue content (parsed YAML).
+    type: dict
+    required: true
+  catalogue_source:
+    description: Where the catalogue came from (for messages).
+    type: str
+    default: catalogue
+  rosters:
+    description: Roster files, each C(source) (the file name shown in messages) and C(content) (text).
+    type: list
+    elements: dict
+    required: true
+  overrides:
+    description:
+      - The operator-reviewed overrides file content, C(overrides) mapping person id to
+        C({address, approved}). Only approved entries are used.
+    type: dict
+    default: {}
+  aliases:
+    description: Primary address to further addresses (added, never removed).
+    type: dict
+    default: {}
+  password_secret:
+    description: The run's secret (at least 32 characters) the initial passwords derive from.
+    type: str
+    required: true
+  password_policies:
+    description: Role (user, admin, organisation) to ppolicy DN set as C(pwdPolicySubentry) on new entries.
+    type: dict
+    default: {}
+  hash_rounds:
+    description: SHA512-crypt rounds of initial password hashes (see docs/accounts.md for the choice).
+    type: int
+    default: 5000
+  ldap_uri:
+    description: LDAP URI; the default binds with SASL EXTERNAL over the local socket.
+    type: str
+    default: ldapi:///
+  bind_dn:
+    description: Simple bind DN instead of SASL EXTERNAL.
+    type: str
+  bind_pw:
+    description: Password of O(bind_dn).
+    type: str
+  write_mode:
+    description:
+      - C(txn) LDAP transactions (RFC 5805) of O(batch_size) operations, one durable commit each;
+      - C(async) pipelined operations, one durable commit per operation;
+      - C(sync) one operation at a time.
+    type: str
+    choices: [txn, async, sync]
+    default: txn
+  batch_size:
+    description: Operations per transaction.
+    type: int
+    default: 2000
+  now:
+    description: The run's time as GeneralizedTime (tests); default the current UTC time.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Bring the directory to the rosters
+  congvu_reconcile:
+    policy: "{{ lookup('ansible.builtin.file', 'policies/hanam.yml') | from_yaml }}"
+    catalogue: "{{ lookup('ansible.builtin.file', 'data/catalogues/hanam.yml') | from_yaml }}"
+    rosters:
+      - source: data/demo/hanam/stttt.csv
+        content: "{{ lookup('ansible.builtin.file', 'data/demo/hanam/stttt.csv') }}"
+    password_secret: "{{ __accounts_secret }}"
+  register: accounts_reconcile
+"""
+
+RETURN = r"""
+applied:
+  description: Whether the plan was written (false in check mode and while cases are pending).
+  type: bool
+  returned: always
+summary:
+  description: Counts of created, changed, leaving, returning, pending accounts and operations.
+  type: dict
+  returned: always
+created:
+  description: New accounts (kind, key, mail, name, org) - never passwords.
+  type: list
+  returned: always
+modified:
+  description: Accounts and organisations whose attributes changed (with the attribute names).
+  type: list
+  returned: always
+leaving:
+  description: People missing from the roster, now marked with congvuLeavingSince.
+  type: list
+  returned: always
+pending:
+  description: People needing an operator-chosen address, with reason, article and suggestion.
+  type: list
+  returned: always
+credentials:
+  description: For each new account, the key, role, mail, name and agency the controller needs to derive
+    and file its initial password (no password).
+  type: list
+  returned: always
+timings:
+  description: Seconds spent reading, planning, hashing and writing.
+  type: dict
+  returned: always
+"""
+
+import datetime as dt
+import os
+import secrets
+import sys
+import time
+import traceback
+
+# The pure congvu package ships in module_utils; its modules import each other as ``congvu.*``,
+# so the package is registered under that name too. The explicit imports below make AnsiballZ
+# include every file of it.
+import ansible.module_utils.congvu as _congvu_pkg
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+sys.modules.setdefault("congvu", _congvu_pkg)
+try:
+    from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ ships them
+        errors,
+        fold,
+        naming,
+        orgs,
+        passwords,
+        policy,
+        reconcile,
+        roster,
+        sizes,
+    )
+
+    from congvu.errors import CongvuError
+    from congvu.naming import make_scheme
+    from congvu.orgs import load_catalogue
+    from congvu.policy import validate_policy
+    from congvu.reconcile import PASSWORD_PLACEHOLDER, SEARCH_ATTRS, base_dn, derive_password, plan
+    from congvu.roster import load_rosters
+    IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - python3-yaml / python3-passlib missing on the host
+    IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import ldap
+    import ldap.modlist
+    from ldap.controls import RequestControl, SimplePagedResultsControl
+    from ldap.extop import ExtendedRequest
+    LDAP_ERROR = None
+except ImportError:  # pragma: no cover
+    LDAP_ERROR = traceback.format_exc()
+
+try:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt as _crypt  # glibc crypt(3): 2x faster than passlib's builtin backend
+except ImportError:  # pragma: no cover - Python >= 3.13
+    _crypt = None
+
+TXN_START, TXN_SPEC, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
+SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+SEARCH_FILTER = "(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames))"
+
+
+def _hash(item):
+    """``{CRYPT}$6$rounds=N$salt$...`` of one password (runs in a worker process)."""
+    password, rounds = item
+    salt = "".join(secrets.choice(SALT_CHARS) for _ in range(16))
+    if _crypt is not None:
+        return "{CRYPT}" + _crypt.crypt(password, f"$6$rounds={rounds}${salt}$")
+    return passwords.hash_password(password, rounds)
+
+
+def hash_all(items, workers):
+    """Hash in parallel: SHA512-crypt dominates a first load (about 1.3 ms per hash at 5000 rounds)."""
+    if len(items) < 200 or workers <= 1:
+        return [_hash(i) for i in items]
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_hash, items, chunksize=max(50, len(items) // (workers * 8)))
+
+
+class Directory:
+    """The few LDAP operations the module needs (python-ldap)."""
+
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        self.conn = ldap.initialize(params["ldap_uri"], bytes_mode=False)
+        self.conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
+        if params["bind_dn"]:
+            self.conn.simple_bind_s(params["bind_dn"], params["bind_pw"] or "")
+        else:
+            self.conn.sasl_external_bind_s()
+
+    def search(self, base):
+        """Every entry below ``base`` in one paged subtree search."""
+        page = SimplePagedResultsControl(True, size=5000, cookie="")
+        out = []
+        while True:
+            msgid = self.conn.search_ext(base, ldap.SCOPE_SUBTREE, SEARCH_FILTER, SEARCH_ATTRS,
+                                         serverctrls=[page])
+            _, data, _, ctrls = self.conn.result3(msgid)
+            out.extend((dn, attrs) for dn, attrs in data if dn)
+            cookies = [c.cookie for c in ctrls if c.controlType == SimplePagedResultsControl.controlType]
+            if not cookies or not cookies[0]:
+                return out
+            page.cookie = cookies[0]
+
+    @staticmethod
+    def _encode(attrs):
+        return {k: [v.encode("utf-8") for v in vals] for k, vals in attrs.items()}
+
+    def _send(self, change, ctrls):
+        if change.op == "add":
+            return self.conn.add_ext(change.dn, ldap.modlist.addModlist(self._encode(change.attrs)),
+                                     serverctrls=ctrls)
+        if change.op == "modify":
+            mods = [(ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
+                    for name, values in change.attrs.items()]
+            return self.conn.modify_ext(change.dn, mods, serverctrls=ctrls)
+        rdn, _, superior = change.new_dn.partition(",")
+        return self.conn.rename(change.dn, rdn, superior, 1, serverctrls=ctrls)
+
+    def apply(self, changes, mode, batch_size):
+        """Write ``changes`` in order. Raise on the first failed batch, naming the entries."""
+        if mode == "sync":
+            for change in changes:
+                self.conn.result3(self._send(change, None))
+            return
+        if mode == "async":
+            self._pipeline(changes, None)
+            return
+        for start in range(0, len(changes), batch_size):
+            batch = changes[start:start + batch_size]
+            _, txn_id = self.conn.extop_s(ExtendedRequest(TXN_START, None))
+            txn_id = txn_id or b""
+            ctrl = RequestControl(TXN_SPEC, True, txn_id)
+            try:
+                self._pipeline(batch, [ctrl])
+            except ldap.LDAPError:
+                self._end(txn_id, commit=False)
+                raise
+            try:
+                self._end(txn_id, commit=True)
+            except ldap.LDAPError as exc:
+                # The whole transaction is rolled back: replay it one operation at a time to name the
+                # entries at fault (the good ones are written, the run fails; a re-run converges).
+                failures = []
+                for change in batch:
+                    try:
+                        self.conn.result3(self._send(change, None))
+                    except ldap.LDAPError as one:
+                        failures.append(f"{change.op} {change.dn}: {_ldap_text(one)}")
+                raise BatchError(failures or [_ldap_text(exc)]) from None
+
+    def _pipeline(self, changes, ctrls):
+        msgids = [(self._send(change, ctrls), change) for change in changes]
+        failures = []
+        for msgid, change in msgids:
+            try:
+                self.conn.result3(msgid)
+            except ldap.LDAPError as exc:
+                failures.append(f"{change.op} {change.dn}: {_ldap_text(exc)}")
+        if failures:
+            raise BatchError(failures)
+
+    def _end(self, txn_id, commit):
+        # TxnEndReq ::= SEQUENCE { commit BOOLEAN DEFAULT TRUE, identifier OCTET STRING }
+        ident = b"\x04" + bytes([len(txn_id)]) + txn_id
+        body = (b"" if commit else b"\x01\x01\x00") + ident
+        self.conn.extop_s(ExtendedRequest(TXN_END, b"\x30" + bytes([len(body)]) + body))
+
+
+class BatchError(Exception):
+    def __init__(self, failures):
+        self.failures = failures
+        super().__init__("; ".join(failures[:20]))
+
+
+def _ldap_text(exc):
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip() or str(exc)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "policy": {"type": "dict", "required": True},
+            "policy_source": {"type": "str", "default": "policy"},
+            "policy_overrides": {"type": "dict", "default": {}},
+            "catalogue": {"type": "dict", "required": True},
+            "catalogue_source": {"type": "str", "default": "catalogue"},
+            "rosters": {"type": "list", "elements": "dict", "required": True},
+            "overrides": {"type": "dict", "default": {}},
+            "aliases": {"type": "dict", "default": {}},
+            "password_secret": {"type": "str", "required": True, "no_log": True},
+            "password_policies": {"type": "dict", "default": {}, "no_log": False},
+            "hash_rounds": {"type": "int", "default": 5000},
+            "ldap_uri": {"type": "str", "default": "ldapi:///"},
+            "bind_dn": {"type": "str"},
+            "bind_pw": {"type": "str", "no_log": True},
+            "write_mode": {"type": "str", "choices": ["txn", "async", "sync"], "default": "txn"},
+            "batch_size": {"type": "int", "default": 2000},
+            "now": {"type": "str"},
+        },
+        required_together=[["bind_dn", "bind_pw"]],
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("PyYAML and passlib (python3-yaml, python3-passlib)"),
+                         exception=IMPORT_ERROR)
+    if LDAP_ERROR:
+        module.fail_json(msg=missing_required_lib("python-ldap (python3-ldap)"), exception=LDAP_ERROR)
+    p = module.params
+    timings = {}
+    started = time.monotonic()
+    now = p["now"] or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%SZ")
+    try:
+        pol = validate_policy(p["policy"], p["policy_source"], p["policy_overrides"] or None)
+        catalogue = load_catalogue(p["catalogue"], source=p["catalogue_source"])
+        scheme = make_scheme(pol["naming"], catalogue, source=p["policy_source"])
+        files = []
+        for index, item in enumerate(p["rosters"]):
+            if not isinstance(item.get("source"), str) or not isinstance(item.get("content"), str):
+                module.fail_json(msg=f"rosters[{index}] needs 'source' and 'content' (text)")
+            files.append((item["source"], item["content"]))
+        people = load_rosters(files, catalogue)
+        approved = {}
+        for pid, entry in ((p["overrides"] or {}).get("overrides") or {}).items():
+            if isinstance(entry, dict) and entry.get("approved") is True and entry.get("address"):
+                approved[str(pid)] = str(entry["address"]).strip().lower()
+    except CongvuError as exc:
+        module.fail_json(msg=str(exc), problems=getattr(exc, "problems", [str(exc)]))
+    timings["parse"] = round(time.monotonic() - started, 3)
+
+    try:
+        directory = Directory(module)
+        mark = time.monotonic()
+        base = base_dn(pol["domains"]["primary"])
+        current = directory.search(f"ou=organisations,{base}")
+        timings["read"] = round(time.monotonic() - mark, 3)
+    except ldap.LDAPError as exc:
+        module.fail_json(msg=f"cannot read ou=organisations,{base_dn(pol['domains']['primary'])} at "
+                         f"{p['ldap_uri']}: {_ldap_text(exc)} (does the openldap role run first?)")
+
+    mark = time.monotonic()
+    try:
+        result = plan(policy=pol, scheme=scheme, roster=people, current=current, now=now,
+                      overrides=approved, aliases=p["aliases"],
+                      password_policies=p["password_policies"])
+    except CongvuError as exc:
+        module.fail_json(msg=str(exc))
+    timings["plan"] = round(time.monotonic() - mark, 3)
+
+    report = {
+        "summary": result.summary(), "created": result.created, "modified": result.changed,
+        "leaving": result.leaving, "returning": result.returning, "pending": result.pending,
+        "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
+                        for c in result.credentials],
+        "timings": timings, "write_mode": p["write_mode"], "now": now,
+    }
+    if module._diff and result.changes:
+        diffs = []
+        for change in result.changes:
+            before, after = change.as_ldif()
+            diffs.append({"before_header": change.dn, "after_header": change.new_dn or change.dn,
+                          "before": before, "after": after})
+        report["diff"] = diffs
+    changed = bool(result.changes)
+    if result.pending or module.check_mode or not changed:
+        module.exit_json(changed=changed and not result.pending, applied=False, **report)
+
+    # Initial passwords: derived (never returned), hashed in parallel.
+    mark = time.monotonic()
+    by_dn = {c["dn"]: c for c in result.credentials}
+    items = [(derive_password(p["password_secret"], c["key"], pol, c["role"]), p["hash_rounds"])
+             for c in result.credentials]
+    hashes = dict(zip([c["dn"] for c in result.credentials],
+                      hash_all(items, min(os.cpu_count() or 1, 4)), strict=True))
+    for change in result.changes:
+        if change.op == "add" and change.attrs.get("userPassword") == [PASSWORD_PLACEHOLDER]:
+            change.attrs["userPassword"] = [hashes[change.dn]]
+            module.no_log_values.add(hashes[change.dn])
+    del items, by_dn
+    timings["hash"] = round(time.monotonic() - mark, 3)
+
+    mark = time.monotonic()
+    # Organisations first, in their own commits: people need their parents to exist.
+    first = [c for c in result.changes if c.kind in ("organisation", "mailbox")]
+    rest = [c for c in result.changes if c.kind not in ("organisation", "mailbox")]
+    try:
+        directory.apply(first, p["write_mode"], p["batch_size"])
+        directory.apply(rest, p["write_mode"], p["batch_size"])
+    except BatchError as exc:
+        module.fail_json(msg=f"{len(exc.failures)} LDAP write(s) failed; nothing of the failed batch "
+                         "is lost: re-run after fixing", failures=exc.failures[:200], **report)
+    except ldap.LDAPError as exc:
+        module.fail_json(msg=f"LDAP write failed: {_ldap_text(exc)}", **report)
+    timings["write"] = round(time.monotonic() - mark, 3)
+    timings["total"] = round(time.monotonic() - started, 3)
+    module.exit_json(changed=True, applied=True, **report)
+
+
+if __name__ == "__main__":
+    main()
