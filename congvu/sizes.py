@@ -126,7 +126,7 @@ def message_size_limit(attachment_limit: object, *, headroom: int = MESSAGE_HEAD
 
     Postfix measures the whole message as it travels: the attachment grows by 4/3 in base64 plus a CRLF
     every 76 characters, and the headers, text part and MIME boundaries need room too
-    (:data:`MESSAGE_HEADROOM`). With Hà Nam's 20 MB (Art 8.1.b) this gives 28,368,422 bytes: a message
+    (:data:`MESSAGE_HEADROOM`). With Hà Nam's 20 MB (Art 8.1.b) this gives 28,368,424 bytes: a message
     carrying a 20 MB file passes, one carrying 21 MB (28.7 MB encoded) does not.
     """
     limit = parse_size(attachment_limit, key="attachment_limit")
