@@ -212,8 +212,8 @@ def load_catalogue(data: Mapping[str, Any] | str | Path, *, source: str | None =
         elif org.parent not in by_code:
             problems.append(_problem(source, index, entry, f"unknown parent {org.parent!r}"))
         elif org.kind in ALLOWED_PARENTS and by_code[org.parent].kind not in ALLOWED_PARENTS[org.kind]:
-            problems.append(_problem(source, index, entry, f"a {org.kind} cannot sit under a "
-                                     f"{by_code[org.parent].kind} ({org.parent!r})"))
+            problems.append(_problem(source, index, entry, f"a {org.kind} cannot sit under "
+                                     f"{org.parent!r}, which is of kind {by_code[org.parent].kind}"))
     # Cycles: follow parents; a chain longer than the catalogue or revisiting a code is a cycle.
     reported: set[str] = set()
     for org in orgs:

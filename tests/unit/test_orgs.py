@@ -88,9 +88,9 @@ def test_every_problem_reported_with_file_and_entry():
                      "organisations[7] (code 'F'): code must be lower-case",
                      "clash_code 'abc' must be two lower-case ASCII letters",
                      "parent cycle: x1 -> x2 -> x1",
-                     "organisations[10] (code 'k'): a commune cannot sit under a agency"]:
+                     "organisations[10] (code 'k'): a commune cannot sit under 'a', which is of kind agency"]:
         assert expected in text
-    assert text.startswith("cat.yml: 10 problem(s)") or "problem(s)" in text
+    assert text.startswith("cat.yml: 10 problem(s) in the catalogue")
     assert all(line.strip().startswith("cat.yml:") for line in text.splitlines()[1:])
 
 
