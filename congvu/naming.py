@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -356,8 +356,14 @@ class Scheme:
         ctx.reserved.add(suggestion)
         return OperatorCase(person.id, person.full_name, person.org, reason, self.article, suggestion)
 
-    def check_override(self, person: Person, address: str, ctx: _Ctx | None = None) -> str | None:
-        """Why an explicit address cannot be used, or None when it can."""
+    def check_override(self, person: Person | Mapping[str, Any], address: str,
+                       taken: Container[str] = ()) -> str | None:
+        """Why an explicit address cannot be used for ``person``, or None when it can.
+
+        Checks the syntax (lower-case ASCII local part, at most 64 characters), the domain (the
+        person's; in Gia Lai their organisation's subdomain) and that it is not in ``taken``.
+        """
+        person = Person.coerce(person, "override")
         if not isinstance(address, str) or address.count("@") != 1:
             return f"override {address!r} is not local@domain"
         local, _, domain = address.partition("@")
@@ -367,7 +373,7 @@ class Scheme:
         expected = self.person_domain(person)
         if domain != expected:
             return f"override {address!r} must end in @{expected}"
-        if ctx is not None and address in ctx.taken:
+        if address in taken:
             return f"override {address!r} is already taken"
         return None
 
@@ -384,7 +390,8 @@ class Scheme:
         further addresses in use (aliases, addresses of people no longer on the roster). Every
         organisation mailbox of the catalogue is taken too.
         """
-        existing = dict(existing or {})
+        existing = {str(pid): address for pid, address in (existing or {}).items()}
+        taken = list(taken)
         persons: list[Person] = []
         problems: list[str] = []
         seen_ids: dict[str, int] = {}
@@ -412,6 +419,8 @@ class Scheme:
                 problems.append(f"{source}: existing: {address} is held by both {holders[address]!r} "
                                 f"and {pid!r}")
             holders[address] = pid
+        problems += [f"{source}: taken[{i}]: {a!r} is not an address" for i, a in enumerate(taken)
+                     if not isinstance(a, str) or "@" not in a]
         if problems:
             raise NamingError(f"{len(problems)} problem(s) in the input:\n  " + "\n  ".join(problems),
                               source=source, rule="roster")
@@ -445,7 +454,7 @@ class Scheme:
                         "(keeping the old one as an alias), not by naming", "override", None))
                 continue
             if person.address:
-                why = self.check_override(person, person.address, ctx)
+                why = self.check_override(person, person.address, ctx.taken)
                 if why is None:
                     ctx.taken.add(person.address)
                     result.new[person.id] = person.address

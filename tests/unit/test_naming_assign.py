@@ -133,6 +133,15 @@ def test_bad_overrides_are_reported_with_a_suggestion(make, address, reason):
     assert "1" not in result.addresses
 
 
+def test_check_override_public(make):
+    scheme = make("gialai")
+    someone = person("1", "Trần Đình Nguyên", "dakpo")
+    assert scheme.check_override(someone, "nguyen.td@dakpo.gialai.gov.vn") is None
+    taken = {"a@dakpo.gialai.gov.vn"}
+    assert "already taken" in scheme.check_override(someone, "a@dakpo.gialai.gov.vn", taken)
+    assert "must end in @dakpo.gialai.gov.vn" in scheme.check_override(someone, "a@pleiku.gialai.gov.vn")
+
+
 def test_gialai_override_must_use_the_subdomain(make):
     # Gia Lai Art 4.2.a: people live under their organisation's subdomain.
     scheme = make("gialai")
@@ -156,7 +165,8 @@ def test_bad_input_lists_every_entry(make):
               person("4", "Lê Văn Tám", "stttt", birth_date="15/03/1980"),
               person("5", "Lê Văn Tám", "stttt", colour="red"), "not a person"]
     with pytest.raises(NamingError) as info:
-        make("hagiang").assign(people, {"x": "a@hagiang.gov.vn", "y": "A@hagiang.gov.vn"}, source="staff.yml")
+        make("hagiang").assign(people, {"x": "a@hagiang.gov.vn", "y": "A@hagiang.gov.vn", "z": None},
+                               ["b@hagiang.gov.vn", 7], source="staff.yml")
     text = str(info.value)
     for expected in ["staff.yml: people[1]: id: duplicate id '1' (first at people[0])",
                      "people[2]: org: organisation 'nowhere' is not in the catalogue",
@@ -164,8 +174,15 @@ def test_bad_input_lists_every_entry(make):
                      "people[4]: birth_date: birth date '15/03/1980' is not YYYY-MM-DD",
                      "people[5]: unknown field(s) colour",
                      "people[6]: a person is a mapping",
-                     "a@hagiang.gov.vn is held by both 'x' and 'y'"]:
+                     "a@hagiang.gov.vn is held by both 'x' and 'y'",
+                     "existing['z']: None is not an address",
+                     "taken[1]: 7 is not an address"]:
         assert expected in text
+
+
+def test_existing_ids_may_be_numbers(make):
+    result = make("hagiang").assign([person(7, "Nguyễn Văn Minh", "stttt")], {7: "minh@hagiang.gov.vn"})
+    assert result.addresses == {"7": "minh@hagiang.gov.vn"}
 
 
 def test_person_coercion():
