@@ -39,6 +39,8 @@ DISPLAY_FIELDS = ("full_name", "agency", "unit", "given_name", "surname")
 OVERRIDES_SOURCE = "congvu_policy_overrides"
 #: Keys an inventory override may never set: they state what the decision says.
 FIXED_SECTIONS = ("province", "regulation")
+#: Keys load_policy adds to the effective policy; dropped and recomputed when it is validated again.
+COMPUTED_KEYS = frozenset({"source", "derived"})
 #: Days per unit when a duration is written in words. A month counts as 30 days, a year as 365.
 DURATION_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 
@@ -598,7 +600,14 @@ def _check_override_keys(overrides: Mapping, spec: dict, prefix: str, problems: 
 
 
 def validate_policy(data: Any, source: str = "<policy>", overrides: Mapping | None = None) -> dict:
-    """Validate already-parsed policy ``data`` (+ ``overrides``) and return the effective policy."""
+    """Validate already-parsed policy ``data`` (+ ``overrides``) and return the effective policy.
+
+    ``data`` may be the raw file content or an effective policy returned earlier (the ``congvu_policy``
+    fact handed to a module): the computed keys ``source`` and ``derived`` are dropped and recomputed,
+    and normalised values (bytes, days, ISO dates) validate as themselves.
+    """
+    if isinstance(data, Mapping) and COMPUTED_KEYS & set(data):
+        data = {k: v for k, v in data.items() if k not in COMPUTED_KEYS}
     override_keys: set[str] = set()
     if overrides:
         if not isinstance(overrides, Mapping):

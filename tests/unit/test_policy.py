@@ -9,7 +9,15 @@ import pytest
 import yaml
 
 from congvu.errors import PolicyError
-from congvu.policy import PROVINCES, SCHEMA, deep_merge, load_policy, parse_duration, policy_path
+from congvu.policy import (
+    PROVINCES,
+    SCHEMA,
+    deep_merge,
+    load_policy,
+    parse_duration,
+    policy_path,
+    validate_policy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -363,3 +371,14 @@ def test_schema_and_files_agree():
     for province in PROVINCES:
         data = yaml.safe_load((POLICIES / f"{province}.yml").read_text(encoding="utf-8"))
         assert set(data) == set(SCHEMA), province
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_effective_policy_validates_again_unchanged(province):
+    """Modules receive the congvu_policy fact and may validate it again: it must be a fixed point."""
+    first = _policy(province)
+    again = validate_policy(first, first["source"])
+    assert again == first
+    # and overrides still apply on top, still bounded by the regulation
+    with pytest.raises(PolicyError):
+        validate_policy(first, first["source"], {"passwords": {"user": {"min_length": 1}}})
