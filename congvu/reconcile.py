@@ -68,10 +68,13 @@ def base_dn(domain: str) -> str:
     return ",".join(f"dc={part}" for part in domain.split("."))
 
 
-def org_dns(catalogue: Mapping[str, Any], base: str) -> dict[str, str]:
-    """Organisation code → DN. Units nest under their parent; every other organisation sits directly
-    under ``ou=organisations`` (its own delegated admins manage it: Gia Lai Art 5.2)."""
-    out: dict[str, str] = {}
+def org_dns(catalogue: Mapping[str, Any], base: str,
+            found: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Organisation code → DN. An organisation already in the directory stays where it is (``found``:
+    code → DN, e.g. placed by the openldap role); a new unit nests under its parent, every other new
+    organisation sits directly under ``ou=organisations`` (its own delegated admins manage it:
+    Gia Lai Art 5.2)."""
+    out: dict[str, str] = dict(found or {})
 
     def dn(code: str) -> str:
         if code not in out:
@@ -245,7 +248,8 @@ def _quota(policy: Mapping[str, Any], kind: str) -> str:
 def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
          current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]], now: str,
          overrides: Mapping[str, str] | None = None, aliases: Mapping[str, Iterable[str]] | None = None,
-         admins: Iterable[str] = (), password_policies: Mapping[str, str] | None = None) -> Plan:
+         admins: Iterable[str] = (), password_policies: Mapping[str, str] | None = None,
+         manage_organisations: bool = True) -> Plan:
     """Plan the changes bringing ``current`` (one subtree search) to ``roster``.
 
     ``now``: the run's time as LDAP GeneralizedTime (``20260510083000Z``). ``overrides``: approved
@@ -253,11 +257,20 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     address → further addresses (added, never removed: an issued address stays deliverable).
     ``admins``: person ids who are their organisation's delegated admins (``cn=admins``, Gia Lai Art
     5.2, 10.8). ``password_policies``: role → ppolicy DN (``pwdPolicySubentry``), optional.
+    ``manage_organisations``: converge the attributes of existing organisation entries; off when the
+    openldap role owns them (``openldap_organisations``), then missing organisations are still created.
     """
     catalogue = scheme.catalogue
     base = base_dn(policy["domains"]["primary"])
-    dns = org_dns(catalogue, base)
     entries = _entries(current)
+    found = {}
+    for entry in entries.values():
+        if "congvuorganisation" in {c.lower() for c in entry.get("objectClass", [])} and entry.get("o"):
+            code = entry["o"][0]
+            if code in catalogue:
+                found[code] = entry["dn"][0]
+    dns = org_dns(catalogue, base, found)
+    placeholder = f"cn=nobody,ou=groups,{base}"  # the openldap role's empty-group member
     ppol = dict(password_policies or {})
     fmt = (policy.get("display_name") or {}).get("format") or ""
     result = Plan()
@@ -294,7 +307,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         owns_domain = domain != primary and catalogue.top_of(code).code == code
         if owns_domain:
             desired["associatedDomain"] = [domain]  # Gia Lai Art 4.1: the organisation's subdomain
-        _converge(result, entries.get(_norm(dn)), dn, desired, ORG_MANAGED, "organisation", code)
+        _converge(result, entries.get(_norm(dn)), dn, desired, ORG_MANAGED if manage_organisations else (),
+                  "organisation", code)
         # its own mailbox: agency or unit class (Cần Thơ Art 4.1 quotas; docs/directory.md)
         box_class = "unit" if org.kind == "unit" else "agency"
         local = address.partition("@")[0]
@@ -432,7 +446,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         if org.kind == "unit" and org.parent:
             continue
         dn = f"cn=admins,{dns[code]}"
-        members = sorted(group_members.get(code, []), key=_norm) or [dn]  # groupOfNames needs a member
+        members = sorted(group_members.get(code, []), key=_norm) or [placeholder]  # a member is a MUST
         desired = {"objectClass": GROUP_CLASSES, "cn": ["admins"], "member": members}
         _converge(result, entries.get(_norm(dn)), dn, desired, ("member",), "group", code, ("member",))
     _order(result)

@@ -98,6 +98,13 @@ options:
     description: Operations per transaction.
     type: int
     default: 2000
+  manage_organisations:
+    description:
+      - Converge the attributes of existing organisation entries. Set it off when the openldap role
+        owns them (C(openldap_organisations)); missing organisations are created either way and
+        existing ones are never moved.
+    type: bool
+    default: true
   now:
     description: The run's time as GeneralizedTime (tests); default the current UTC time.
     type: str
@@ -351,6 +358,7 @@ def main():
             "write_mode": {"type": "str", "choices": ["txn", "async", "sync"], "default": "txn"},
             "batch_size": {"type": "int", "default": 2000},
             "now": {"type": "str"},
+            "manage_organisations": {"type": "bool", "default": True},
         },
         required_together=[["bind_dn", "bind_pw"]],
         supports_check_mode=True,
@@ -396,7 +404,8 @@ def main():
     try:
         result = plan(policy=pol, scheme=scheme, roster=people, current=current, now=now,
                       overrides=approved, aliases=p["aliases"],
-                      password_policies=p["password_policies"])
+                      password_policies=p["password_policies"],
+                      manage_organisations=p["manage_organisations"])
     except CongvuError as exc:
         module.fail_json(msg=str(exc))
     timings["plan"] = round(time.monotonic() - mark, 3)

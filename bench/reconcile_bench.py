@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Benchmark of congvu_reconcile against a real slapd: 20,000 people, first apply, unchanged re-apply,
+and a naive Ansible loop of community.general.ldap_entry on a sample, extrapolated.
+
+    source scripts/env.sh && python bench/reconcile_bench.py [--people 20000] [--sample 200]
+        [--modes txn,async] [--keep]
+
+It starts a throwaway podman container ``congvu-accounts-bench`` from the project's Debian 12 image,
+installs slapd (Debian's packages, the congvu schema of bench/congvu-schema.ldif), runs every step
+through ``ansible-playbook`` exactly as playbooks/accounts.yml does (AnsiballZ transfer included),
+prints one table and removes the container (unless ``--keep``). Figures go to docs/accounts.md.
+People come from congvu.names (data/vn_names.yml frequencies) over the Hà Nam catalogue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from congvu.names import generate_people  # noqa: E402
+from congvu.orgs import load_catalogue  # noqa: E402
+from congvu.roster import Person, to_csv  # noqa: E402
+
+CONTAINER = "congvu-accounts-bench"
+IMAGE = "localhost/congvu-debian12:latest"
+BASE = "dc=hanam,dc=gov,dc=vn"
+PEERCRED = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
+
+SETUP = f"""
+set -e
+export DEBIAN_FRONTEND=noninteractive
+echo "slapd slapd/domain string hanam.gov.vn" | debconf-set-selections
+echo "slapd slapd/organization string Hanam" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq slapd ldap-utils python3-ldap python3-yaml python3-passlib >/dev/null
+ldapmodify -Q -Y EXTERNAL -H ldapi:/// >/dev/null <<EOF
+dn: olcDatabase={{1}}mdb,cn=config
+changetype: modify
+delete: olcRootPW
+-
+replace: olcRootDN
+olcRootDN: {PEERCRED}
+-
+replace: olcDbMaxSize
+olcDbMaxSize: 4294967296
+EOF
+ldapadd -Q -Y EXTERNAL -H ldapi:/// -f /tmp/congvu-schema.ldif >/dev/null
+printf 'dn: ou=organisations,{BASE}\\nobjectClass: organizationalUnit\\nou: organisations\\n' \
+  | ldapadd -Q -Y EXTERNAL -H ldapi:/// >/dev/null
+"""
+
+WIPE = f"""
+set -e
+ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -b ou=organisations,{BASE} dn 1.1 \
+  | awk '/^dn: /{{print substr($0,5)}}' | awk '{{print length, $0}}' | sort -rn | cut -d' ' -f2- \
+  | grep -v '^ou=organisations' > /tmp/dns || true
+[ -s /tmp/dns ] && ldapdelete -Q -Y EXTERNAL -H ldapi:/// -f /tmp/dns -c >/dev/null 2>&1 || true
+"""
+
+RECONCILE = """
+- name: Reconcile
+  hosts: bench
+  gather_facts: false
+  tasks:
+    - name: Bring the directory to the roster
+      congvu_reconcile:
+        policy: "{{ lookup('ansible.builtin.file', root ~ '/policies/hanam.yml') | from_yaml }}"
+        policy_source: policies/hanam.yml
+        catalogue: "{{ lookup('ansible.builtin.file', root ~ '/data/catalogues/hanam.yml') | from_yaml }}"
+        catalogue_source: data/catalogues/hanam.yml
+        rosters:
+          - source: bench-roster.csv
+            content: "{{ lookup('ansible.builtin.file', roster) }}"
+        password_secret: "{{ secret }}"
+        write_mode: "{{ mode }}"
+      register: result
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ result | ansible.builtin.to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+NAIVE = """
+- name: Naive loop
+  hosts: bench
+  gather_facts: false
+  tasks:
+    - name: One ldap_entry task per person
+      community.general.ldap_entry:
+        server_uri: ldapi:///
+        sasl_class: external
+        dn: "uid={{ item.uid }},o=stttt,ou=organisations,dc=hanam,dc=gov,dc=vn"
+        objectClass: [inetOrgPerson, congvuMailAccount]
+        attributes:
+          cn: "{{ item.cn }}"
+          sn: "{{ item.sn }}"
+          mail: "{{ item.uid }}@hanam.gov.vn"
+          employeeNumber: "{{ item.id }}"
+      loop: "{{ people }}"
+"""
+
+
+def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def in_container(script: str) -> None:
+    sh(["podman", "exec", "-i", CONTAINER, "bash", "-s"], input=script, stdout=subprocess.DEVNULL)
+
+
+def playbook(tmp: Path, text: str, extra: dict) -> float:
+    book = tmp / "play.yml"
+    book.write_text(text)
+    (tmp / "vars.json").write_text(json.dumps(extra))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    start = time.monotonic()
+    sh(["ansible-playbook", "-i", str(tmp / "inventory"), str(book), "-e", f"@{tmp / 'vars.json'}"],
+       cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def roster_csv(count: int, seed: int) -> str:
+    catalogue = load_catalogue(ROOT / "data/catalogues/hanam.yml")
+    people = generate_people(count, list(catalogue), seed=seed, province="hanam", birth_date_share=1.0,
+                             home_town_share=1.0)
+    return to_csv(Person(id=p.id, name=p.full_name, birth_date=p.birth_date.isoformat(), org=p.org,
+                         hometown=p.home_town or "") for p in people)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=20000)
+    parser.add_argument("--sample", type=int, default=200, help="people in the naive ldap_entry loop")
+    parser.add_argument("--modes", default="txn", help="write modes to compare (txn,async,sync)")
+    parser.add_argument("--keep", action="store_true", help="leave the container running")
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="congvu-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        (tmp / "inventory").write_text(
+            f"bench ansible_connection=containers.podman.podman ansible_host={CONTAINER} "
+            "ansible_python_interpreter=/usr/bin/python3\n")
+        roster = tmp / "roster.csv"
+        t0 = time.monotonic()
+        roster.write_text(roster_csv(args.people, seed=20))
+        print(f"generated {args.people} people in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        subprocess.run(["podman", "rm", "-f", CONTAINER], capture_output=True, check=False)
+        sh(["podman", "run", "-d", "--name", CONTAINER, "--cap-add", "SYS_ADMIN", IMAGE, "/sbin/init"],
+           stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(2)
+            sh(["podman", "cp", str(ROOT / "bench/congvu-schema.ldif"), f"{CONTAINER}:/tmp/congvu-schema.ldif"])
+            t0 = time.monotonic()
+            in_container(SETUP)
+            print(f"slapd ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            common = {"root": str(ROOT), "roster": str(roster), "secret": os.urandom(24).hex()}
+            for mode in args.modes.split(","):
+                in_container(WIPE)
+                out = tmp / f"first-{mode}.json"
+                wall = playbook(tmp, RECONCILE, {**common, "mode": mode, "out": str(out)})
+                res = json.loads(out.read_text())
+                t = res["timings"]
+                rows.append((f"first apply ({mode}), {res['summary']['created']} accounts",
+                             f"{wall:.1f}", f"module {t['total']:.1f} s: read {t['read']}, plan {t['plan']}, "
+                             f"hash {t.get('hash', 0)}, write {t.get('write', 0)}"))
+                out = tmp / f"again-{mode}.json"
+                wall = playbook(tmp, RECONCILE, {**common, "mode": mode, "out": str(out)})
+                res = json.loads(out.read_text())
+                t = res["timings"]
+                rows.append((f"unchanged re-apply ({mode}), changed={res['changed']}", f"{wall:.1f}",
+                             f"module: parse {t['parse']}, read {t['read']}, plan {t['plan']}"))
+            sample = [{"uid": f"naive{i}", "cn": f"Naive {i}", "sn": "Naive", "id": f"naive-{i}"}
+                      for i in range(args.sample)]
+            wall = playbook(tmp, NAIVE, {"people": sample})
+            per = wall / args.sample
+            rows.append((f"naive ldap_entry loop, {args.sample} people", f"{wall:.1f}",
+                         f"{per * 1000:.0f} ms/person -> {per * args.people:.0f} s "
+                         f"({per * args.people / 60:.1f} min) for {args.people}"))
+        finally:
+            if not args.keep:
+                subprocess.run(["podman", "rm", "-f", CONTAINER], capture_output=True, check=False)
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'step':<{width}}  {'wall s':>7}  detail")
+    for step, wall, detail in rows:
+        print(f"{step:<{width}}  {wall:>7}  {detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

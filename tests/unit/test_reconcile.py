@@ -1,0 +1,231 @@
+"""Reconcile planning: create, modify, leaving, no-op, reorder stability, operator cases, passwords.
+
+The directory is simulated in memory: a plan's changes are applied to a dict the way slapd would, and
+only the attributes the module's one subtree search asks for are handed back to the next plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from congvu.naming import make_scheme
+from congvu.orgs import load_catalogue
+from congvu.passwords import password_violations
+from congvu.policy import load_policy
+from congvu.reconcile import (
+    PASSWORD_PLACEHOLDER,
+    SEARCH_ATTRS,
+    ReconcileError,
+    derive_password,
+    org_dns,
+    plan,
+)
+from congvu.roster import Person, Roster
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "20261122080000Z"
+LATER = "20261201080000Z"
+SECRET = "s" * 40
+
+
+class Directory:
+    """A tiny stand-in for slapd: entries by DN, changes applied in order."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, list[str]]] = {}
+
+    def current(self):
+        wanted = {a.lower() for a in SEARCH_ATTRS}
+        return [(dn, {k: list(v) for k, v in attrs.items() if k.lower() in wanted})
+                for dn, attrs in self.entries.items()]
+
+    def apply(self, changes) -> None:
+        for change in changes:
+            if change.op == "add":
+                assert change.dn not in self.entries, change.dn
+                parent = change.dn.split(",", 1)[1]
+                assert parent in self.entries or parent.startswith("ou=organisations"), change.dn
+                self.entries[change.dn] = {k: list(v) for k, v in change.attrs.items()}
+            elif change.op == "modify":
+                entry = self.entries[change.dn]
+                for name, values in change.attrs.items():
+                    if values:
+                        entry[name] = list(values)
+                    else:
+                        entry.pop(name, None)
+            else:
+                self.entries[change.new_dn] = self.entries.pop(change.dn)
+
+
+@pytest.fixture(scope="module")
+def hanam():
+    policy = load_policy(ROOT / "policies/hanam.yml")
+    catalogue = load_catalogue(ROOT / "data/catalogues/hanam.yml")
+    return policy, make_scheme(policy["naming"], catalogue)
+
+
+@pytest.fixture(scope="module")
+def cantho():
+    policy = load_policy(ROOT / "policies/cantho.yml")
+    catalogue = load_catalogue(ROOT / "data/catalogues/cantho.yml")
+    return policy, make_scheme(policy["naming"], catalogue)
+
+
+def roster(*people: Person) -> Roster:
+    return Roster({p.id: p for p in people}, ["test.csv"])
+
+
+def person(pid: str, name: str, org: str = "stttt", birth: str = "1985-03-12", **kw) -> Person:
+    return Person(id=pid, name=name, birth_date=birth, org=org, where=f"test.csv:{pid}", **kw)
+
+
+def run(env, directory: Directory, people: Roster, now: str = NOW, **kw):
+    policy, scheme = env
+    result = plan(policy=policy, scheme=scheme, roster=people, current=directory.current(), now=now, **kw)
+    directory.apply(result.changes)
+    return result
+
+
+PEOPLE = (
+    person("HN-1", "Nguyễn Thị Thanh Hà", position="Chuyên viên"),
+    person("HN-2", "Nguyễn Văn Hùng", "stttt", admin=True),
+    person("HN-3", "Trần Văn An", "pttbcxb"),
+)
+
+
+def test_first_apply_creates_organisations_mailboxes_people_and_admin_groups(hanam):
+    directory = Directory()
+    result = run(hanam, directory, roster(*PEOPLE))
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    ha = directory.entries[f"uid=nguyenthithanhha,o=stttt,{base}"]
+    assert ha["mail"] == ["nguyenthithanhha@hanam.gov.vn"]  # Hà Nam Art 5.2.a
+    assert ha["employeeNumber"] == ["HN-1"]
+    assert ha["displayName"] == ["Nguyễn Thị Thanh Hà - Sở Thông tin và Truyền thông"]
+    assert ha["congvuMustChangePassword"] == ["TRUE"]  # Hà Nam Art 8.2.a
+    assert ha["userPassword"] == [PASSWORD_PLACEHOLDER]
+    assert ha["congvuPosition"] == ["Chuyên viên"]
+    assert ha["congvuMailQuota"] == ["2000000000"]  # Hà Nam Art 8.1.b: 2 GB
+    an = directory.entries[f"uid=tranvanan,o=pttbcxb,o=stttt,{base}"]
+    assert an["congvuOrganisationDN"] == [f"o=pttbcxb,o=stttt,{base}"]
+    unit_box = directory.entries[f"uid=pttbcxb.stttt,o=pttbcxb,o=stttt,{base}"]  # Hà Nam Art 5.1.d
+    assert unit_box["congvuMailboxClass"] == ["unit"]
+    admins = directory.entries[f"cn=admins,o=stttt,{base}"]
+    assert admins["member"] == [f"uid=nguyenvanhung,o=stttt,{base}"]  # Gia Lai Art 5.2 model
+    nobody = "cn=nobody,ou=groups,dc=hanam,dc=gov,dc=vn"  # the openldap role's placeholder
+    assert directory.entries[f"cn=admins,o=sldtbxh,{base}"]["member"] == [nobody]
+    kinds = {c["kind"] for c in result.created}
+    assert kinds == {"organisation", "mailbox", "person"}
+    assert {c["key"] for c in result.credentials} >= {"HN-1", "HN-2", "HN-3", "org:stttt"}
+    assert {c["role"] for c in result.credentials if c["key"] == "HN-2"} == {"admin"}
+    assert not result.pending
+
+
+def test_unchanged_reapply_and_reordered_roster_plan_nothing(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    again = run(hanam, directory, roster(*PEOPLE), now=LATER)
+    assert again.changes == []
+    reordered = run(hanam, directory, roster(*reversed(PEOPLE)), now=LATER)
+    assert reordered.changes == []
+    assert reordered.summary()["operations"] == 0
+
+
+def test_file_order_does_not_decide_who_gets_the_plain_address(hanam):
+    twins = (person("B", "Lê Văn Nam", "stttt"), person("A", "Lê Văn Nam", "sldtbxh"))
+    one, two = Directory(), Directory()
+    run(hanam, one, roster(*twins))
+    run(hanam, two, roster(*reversed(twins)))
+    mails = lambda d: sorted(e["mail"][0] for e in d.entries.values() if e.get("employeeNumber"))  # noqa: E731
+    assert mails(one) == mails(two)
+
+
+def test_new_namesake_in_another_agency_gets_the_clash_code(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    newcomer = person("HN-9", "Nguyễn Văn Hùng", "sldtbxh", birth="1970-01-01")
+    result = run(hanam, directory, roster(*PEOPLE, newcomer))
+    # Hà Nam Art 5.2.b: the later namesake gets .<two-letter code of the agency>
+    assert [c["mail"] for c in result.created] == ["nguyenvanhung.ld@hanam.gov.vn"]
+    assert len(result.changes) == 1
+
+
+def test_changed_attributes_are_updated_and_the_address_never_changes(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    promoted = dataclasses.replace(PEOPLE[0], position="Phó Giám đốc")
+    renamed = dataclasses.replace(PEOPLE[2], name="Trần Văn Ân", org="sldtbxh")
+    result = run(hanam, directory, roster(promoted, PEOPLE[1], renamed), now=LATER)
+    by_key = {c["key"]: c for c in result.changed}
+    assert by_key["HN-1"]["attributes"] == ["congvuPosition"]
+    assert set(by_key["HN-3"]["attributes"]) == {"cn", "congvuOrganisationDN", "displayName", "givenName",
+                                                 "dn"}
+    moved = directory.entries["uid=tranvanan,o=sldtbxh,ou=organisations,dc=hanam,dc=gov,dc=vn"]
+    assert moved["mail"] == ["tranvanan@hanam.gov.vn"]
+    assert moved["displayName"] == ["Trần Văn Ân - Sở Lao động - Thương binh và Xã hội"]
+    assert run(hanam, directory, roster(promoted, PEOPLE[1], renamed)).changes == []
+
+
+def test_missing_person_is_marked_leaving_once_then_returns(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    gone = run(hanam, directory, roster(*PEOPLE[:2]), now=LATER)
+    assert [(c["key"], c["mail"]) for c in gone.leaving] == [("HN-3", "tranvanan@hanam.gov.vn")]
+    entry = directory.entries["uid=tranvanan,o=pttbcxb,o=stttt,ou=organisations,dc=hanam,dc=gov,dc=vn"]
+    assert entry["congvuLeavingSince"] == [LATER]
+    assert run(hanam, directory, roster(*PEOPLE[:2])).changes == []  # not deleted, not re-marked
+    # a newcomer cannot take the leaver's address
+    other = run(hanam, directory, roster(*PEOPLE[:2], person("HN-7", "Trần Văn An", "pttbcxb", "1999-09-09")))
+    assert other.created[0]["mail"] != "tranvanan@hanam.gov.vn"
+    back = run(hanam, directory, roster(*PEOPLE))
+    assert [c["key"] for c in back.returning] == ["HN-3"]
+    assert "congvuLeavingSince" not in entry
+
+
+def test_fourth_namesake_waits_for_the_operator_then_takes_the_approved_address(cantho):
+    names = [person(f"CT-{i}", "Nguyễn Văn Minh", "snv", birth=f"198{i}-01-01") for i in range(1, 5)]
+    directory = Directory()
+    first = run(cantho, directory, roster(*names))
+    # Cần Thơ Art 4.2.c: nvminh, nvanminh, nguyenvanminh, then the operator chooses
+    assert sorted(c["mail"] for c in first.created if c["kind"] == "person") == [
+        "nguyenvanminh@cantho.gov.vn", "nvanminh@cantho.gov.vn", "nvminh@cantho.gov.vn"]
+    [case] = first.pending
+    assert case["person_id"] == "CT-4" and case["suggestion"].endswith("@cantho.gov.vn")
+    assert case["where"] == "test.csv:CT-4"
+    assert not any(c.key == "CT-4" for c in first.changes)
+    still = run(cantho, directory, roster(*names))
+    assert still.pending and still.changes == []
+    done = run(cantho, directory, roster(*names), overrides={"CT-4": "minhnv.snv"})
+    assert [c["mail"] for c in done.created] == ["minhnv.snv@cantho.gov.vn"]
+    assert not done.pending
+
+
+def test_check_mode_diff_never_shows_a_password(hanam):
+    result = plan(policy=hanam[0], scheme=hanam[1], roster=roster(*PEOPLE), current=[], now=NOW)
+    text = "".join(c.as_ldif()[1] for c in result.changes)
+    assert "userPassword: (initial password, not shown)" in text
+    assert "{CRYPT}" not in text
+
+
+def test_organisation_dns_nest_units_only(hanam):
+    dns = org_dns(hanam[1].catalogue, "dc=hanam,dc=gov,dc=vn")
+    assert dns["pttbcxb"] == "o=pttbcxb,o=stttt,ou=organisations,dc=hanam,dc=gov,dc=vn"
+    assert dns["tienson"] == "o=tienson,ou=organisations,dc=hanam,dc=gov,dc=vn"
+
+
+@pytest.mark.parametrize("province,role", [("hanam", "user"), ("gialai", "user"), ("ninhbinh", "admin"),
+                                           ("cantho", "organisation")])
+def test_derived_initial_passwords_meet_the_policy(province, role):
+    policy = load_policy(ROOT / f"policies/{province}.yml")
+    passwords = {derive_password(SECRET, f"id-{i}", policy, role) for i in range(200)}
+    assert len(passwords) == 200
+    assert all(not password_violations(p, policy, role) for p in passwords)
+    assert derive_password(SECRET, "id-1", policy, role) == derive_password(SECRET, "id-1", policy, role)
+    assert derive_password(SECRET, "id-1", policy, role) != derive_password("t" * 40, "id-1", policy, role)
+
+
+def test_short_secret_is_refused(hanam):
+    with pytest.raises(ReconcileError):
+        derive_password("short", "x", hanam[0])
