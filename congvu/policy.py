@@ -472,6 +472,10 @@ def _check_regulation(raw: Any, policy: dict, problems: _Problems) -> dict:
             if op not in bound:
                 continue
             listy = op in ("includes", "within")
+            if op in ("min", "max") and leaf.kind not in ("int", "size", "duration"):
+                problems.add(f"{where}.{op}", f"'{op}' only applies to numbers, sizes and durations",
+                             "bound kind")
+                continue
             if listy and leaf.kind != "list":
                 problems.add(f"{where}.{op}", f"'{op}' only applies to lists", "bound kind")
                 continue
