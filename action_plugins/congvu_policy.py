@@ -27,7 +27,9 @@ description:
   - Runs on the controller only; the managed host is not contacted.
 options:
   province:
-    description: Province code (C(hanam), C(gialai), C(cantho), C(hagiang), C(ninhbinh)).
+    description:
+      - Province code (C(hanam), C(gialai), C(cantho), C(hagiang), C(ninhbinh)).
+      - The loaded file's C(province.code) must be this code.
     type: str
   path:
     description: Explicit policy file; overrides C(province) and C(policies_dir).
@@ -96,10 +98,10 @@ class ActionModule(ActionBase):
                            f"got {type(overrides).__name__}"}
         fact_name = args.get("fact_name") or "congvu_policy"
         try:
+            province = args.get("province")
             if args.get("path"):
                 path = os.path.normpath(str(args["path"]))
             else:
-                province = args.get("province")
                 if not province:
                     return {**result, "failed": True,
                             "msg": "congvu_policy: set congvu_province in the inventory "
@@ -107,7 +109,8 @@ class ActionModule(ActionBase):
                 directory = os.path.normpath(str(args.get("policies_dir") or self._default_dir()))
                 path = str(policy_path(str(province), directory))
             result["policy_file"] = path
-            policy = load_policy(path, overrides=_plain(overrides))
+            expected = str(province) if province else None
+            policy = load_policy(path, overrides=_plain(overrides), province=expected)
         except CongvuError as exc:
             problems = getattr(exc, "problems", None)
             out = {**result, "failed": True, "msg": f"congvu_policy: {exc}"}

@@ -641,9 +641,10 @@ def validate_policy(data: Any, source: str = "<policy>", overrides: Mapping | No
     return policy
 
 
-def load_policy(path: str | Path, overrides: Mapping | None = None) -> dict:
+def load_policy(path: str | Path, overrides: Mapping | None = None, *, province: str | None = None) -> dict:
     """Read ``path`` (YAML), merge ``overrides`` over it and return the effective, normalised policy.
 
+    ``province``, when given (the inventory's ``congvu_province``), must be the file's ``province.code``.
     Raises :class:`PolicyError` naming the file, the dotted key and the rule for every problem.
     """
     path = Path(path)
@@ -662,7 +663,11 @@ def load_policy(path: str | Path, overrides: Mapping | None = None) -> dict:
         raise PolicyError(f"invalid YAML: {problem}", source=source, key=where, rule="YAML syntax") from exc
     if data is None:
         raise PolicyError("the file is empty", source=source, key="(top level)", rule="type: mapping")
-    return validate_policy(data, source, overrides)
+    policy = validate_policy(data, source, overrides)
+    if province is not None and policy["province"]["code"] != province:
+        raise PolicyError(f"the file is for {policy['province']['code']!r}, not {province!r}", source=source,
+                          key="province.code", rule="province.code == congvu_province")
+    return policy
 
 
 def policy_path(province: str, policies_dir: str | Path) -> Path:

@@ -184,3 +184,13 @@ def test_action_plugin_explicit_path_and_unknown_option(tmp_path):
 """, encoding="utf-8")
     proc = run_playbook(tmp_path, play)
     assert proc.returncode == 0, output(proc)
+
+
+def test_file_of_another_province_fails_the_play(tmp_path):
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    shutil.copy(ROOT / "policies" / "hanam.yml", policies / "cantho.yml")
+    proc = run_playbook(tmp_path, PLAYBOOK, "-e", "congvu_province=cantho",
+                        "-e", f"congvu_policies_dir={policies}")
+    assert proc.returncode != 0
+    assert "province.code == congvu_province" in output(proc)

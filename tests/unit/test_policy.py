@@ -386,3 +386,13 @@ def test_effective_policy_validates_again_unchanged(province):
     # and overrides still apply on top, still bounded by the regulation
     with pytest.raises(PolicyError):
         validate_policy(first, first["source"], {"passwords": {"user": {"min_length": 1}}})
+
+
+def test_file_must_match_the_inventory_province(tmp_path):
+    path = tmp_path / "cantho.yml"
+    path.write_text((POLICIES / "hanam.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_policy(path)["province"]["code"] == "hanam"
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, province="cantho")
+    assert str(path) in str(info.value)
+    assert info.value.key == "province.code" and info.value.rule == "province.code == congvu_province"
