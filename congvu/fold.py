@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from congvu.errors import NamingError
 
-__all__ = ["NameParts", "initials", "split_name", "vn_ascii", "vn_words"]
+__all__ = ["NameParts", "fold_token", "initials", "split_name", "vn_ascii", "vn_words"]
 
 APOSTROPHE_MODES = ("drop", "keep")
 HYPHEN_MODES = ("keep", "drop", "space")
@@ -97,6 +97,21 @@ def vn_ascii(text: str, *, lower: bool = False, apostrophe: str = "drop", hyphen
         words = " ".join(words).replace(" - ", "-").replace("- ", "-").replace(" -", "-").split(" ")
     result = sep.join(w for w in words if w)
     return result.lower() if lower else result
+
+
+def fold_token(word: str) -> str:
+    """One word folded to lower-case ASCII letters and digits only (``H'Nhiên`` → ``hnhien``).
+
+    The fast path of address building: same result as ``vn_ascii(word, lower=True, sep="")``
+    with apostrophes, dashes and any other punctuation removed.
+    """
+    folded = unicodedata.normalize("NFC", word).translate(_TABLE)
+    if not folded.isascii():
+        folded = vn_ascii(folded, sep="")
+    return _NON_ALNUM.sub("", folded.lower())
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def vn_words(text: str) -> list[str]:

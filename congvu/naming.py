@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from congvu.errors import NamingError, PolicyError
-from congvu.fold import NameParts, split_name, vn_ascii
+from congvu.fold import NameParts, fold_token, split_name
 from congvu.orgs import (
     LOCAL_RE,
     Catalogue,
@@ -191,12 +191,9 @@ class _Name:
     mid_ini: str  # initials of the middle names, one letter each
 
 
-_NOT_ALNUM = re.compile(r"[^a-z0-9]")
-
-
 @lru_cache(maxsize=65536)
 def _fold_word(word: str) -> str:
-    return _NOT_ALNUM.sub("", vn_ascii(word, lower=True, sep="", hyphen="drop"))
+    return fold_token(word)
 
 
 @lru_cache(maxsize=262144)
@@ -211,20 +208,24 @@ def _fold_full(full_name: str, surname: str | None) -> _Name:
 
 
 def _fold_place(text: str | None) -> str:
-    return "" if not text else re.sub(r"[^a-z0-9]", "", vn_ascii(text, lower=True, sep="", hyphen="drop"))
+    return fold_token(text) if text else ""
 
 
 class _Ctx:
     """Addresses in use during one assign run."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set()
-        self.reserved: set[str] = set()  # suggestions handed to the operator
+        self.taken: set[str] = set()  # issued, organisation mailboxes, aliases
+        self.used: set[str] = set()  # taken + suggestions handed to the operator
         self.names: dict[tuple[str, str], int] = defaultdict(int)  # (scope, folded full name) -> holders
+        self.counters: dict[tuple[str, str, str], int] = {}  # next number to try per numbered stem
 
-    def free(self, address: str) -> bool:
-        local = address.partition("@")[0]
-        return address not in self.taken and address not in self.reserved and len(local) <= MAX_LOCAL
+    def take(self, addresses: Iterable[str]) -> None:
+        self.taken.update(addresses)
+        self.used.update(addresses)
+
+    def reserve(self, address: str) -> None:
+        self.used.add(address)
 
 
 class Scheme:
@@ -319,7 +320,7 @@ class Scheme:
     def fold_name(self, person: Person) -> _Name:
         name = _fold_full(person.full_name, person.surname)
         if not name.given:
-            raise NamingError(f"given name of {person.full_name!r} folds to nothing", source=person.id,
+            raise NamingError(f"given name of {person.full_name!r} folds to nothing", key="full_name",
                               rule="split_name")
         return name
 
@@ -338,22 +339,28 @@ class Scheme:
         raise NotImplementedError
 
     def _first_free(self, locals_: Iterable[str], domain: str, ctx: _Ctx) -> str | None:
+        used = ctx.used
         for local in locals_:
             address = f"{local}@{domain}"
-            if ctx.free(address):
+            if address not in used and len(local) <= MAX_LOCAL:
                 return address
         return None
 
     def _numbered(self, stem: str, suffix: str, domain: str, ctx: _Ctx) -> str:
-        n = self.sequence_start
+        # What this returns is always taken or reserved afterwards, so the next search for the
+        # same stem can start after it: linear, not quadratic, in the number of holders.
+        key = (stem, suffix, domain)
+        n = ctx.counters.get(key, self.sequence_start)
         while True:
-            address = f"{stem}{n}{suffix}@{domain}"
-            if ctx.free(address):
+            local = f"{stem}{n}{suffix}"
+            address = f"{local}@{domain}"
+            if address not in ctx.used and len(local) <= MAX_LOCAL:
+                ctx.counters[key] = n + 1
                 return address
             n += 1
 
     def _operator(self, person: Person, ctx: _Ctx, reason: str, suggestion: str) -> OperatorCase:
-        ctx.reserved.add(suggestion)
+        ctx.reserve(suggestion)
         return OperatorCase(person.id, person.full_name, person.org, reason, self.article, suggestion)
 
     def check_override(self, person: Person | Mapping[str, Any], address: str,
@@ -393,6 +400,7 @@ class Scheme:
         existing = {str(pid): address for pid, address in (existing or {}).items()}
         taken = list(taken)
         persons: list[Person] = []
+        folded: dict[str, _Name] = {}
         problems: list[str] = []
         seen_ids: dict[str, int] = {}
         for index, raw in enumerate(people):
@@ -403,9 +411,9 @@ class Scheme:
                     raise NamingError(f"duplicate id {person.id!r} (first at people[{seen_ids[person.id]}])",
                                       source=where, key="id", rule="roster")
                 self.catalogue.get_org(person.org, where=where)
-                _fold_full(person.full_name, person.surname)
+                folded[person.id] = self.fold_name(person)
             except NamingError as exc:
-                problems.append(str(exc))
+                problems.append(str(exc) if exc.source else f"{where}: {exc}")
                 continue
             seen_ids[person.id] = index
             persons.append(person)
@@ -426,17 +434,10 @@ class Scheme:
                               source=source, rule="roster")
 
         ctx = _Ctx()
-        ctx.taken.update(self.org_addresses().values())
-        ctx.taken.update(a.lower() for a in taken)
-        ctx.taken.update(holders)
+        ctx.take(self.org_addresses().values())
+        ctx.take([a.lower() for a in taken])
+        ctx.take(holders)
         result = Result()
-        folded: dict[str, _Name] = {}
-        for person in persons:
-            try:
-                folded[person.id] = self.fold_name(person)
-            except NamingError as exc:
-                raise NamingError(exc.message, source=source, key=f"person {person.id}",
-                                  rule=exc.rule) from None
         # 1. addresses already issued never change
         for person in persons:
             if person.id in existing:
@@ -456,7 +457,7 @@ class Scheme:
             if person.address:
                 why = self.check_override(person, person.address, ctx.taken)
                 if why is None:
-                    ctx.taken.add(person.address)
+                    ctx.take([person.address])
                     result.new[person.id] = person.address
                     ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
                     continue
@@ -474,7 +475,7 @@ class Scheme:
                 # The override is unusable: suggest what the scheme would give, keep it for them.
                 suggestion = choice.suggestion if isinstance(choice, OperatorCase) else choice
                 if suggestion:
-                    ctx.reserved.add(suggestion)
+                    ctx.reserve(suggestion)
                 index = invalid_override[person.id]
                 case = result.needs_operator[index]
                 result.needs_operator[index] = OperatorCase(case.person_id, case.full_name, case.org,
@@ -484,6 +485,7 @@ class Scheme:
                 result.needs_operator.append(choice)
                 continue
             ctx.taken.add(choice)
+            ctx.used.add(choice)
             result.new[person.id] = choice
             ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
         order = {p.id: i for i, p in enumerate(persons)}

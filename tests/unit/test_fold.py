@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from congvu.errors import NamingError
-from congvu.fold import initials, split_name, vn_ascii
+from congvu.fold import fold_token, initials, split_name, vn_ascii
 
 # Every vowel of the Vietnamese alphabet with its six forms: level, huyền, sắc, hỏi, ngã, nặng.
 TONED = {
@@ -138,3 +138,14 @@ def test_split_name_nfd_and_explicit_surname():
 
 def test_initials():
     assert initials(["Đình", "Ước", "H'Nhiên", "Ánh"]) == "duha"
+
+
+@pytest.mark.parametrize(("letter", "expected"), CASES)
+def test_fold_token_agrees_with_vn_ascii(letter, expected):
+    word = f"Đ{letter.upper()}{letter}'-x"
+    assert fold_token(unicodedata.normalize("NFD", word)) == f"d{expected}{expected}x"
+
+
+def test_fold_token_rejects_non_latin():
+    with pytest.raises(NamingError, match="cannot fold"):
+        fold_token("Минь")
