@@ -384,7 +384,7 @@ class Scheme:
             return f"override {address!r} is already taken"
         return None
 
-    def prepare(self, new: list[tuple[Person, _Name]], ctx: _Ctx) -> None:
+    def prepare(self, new: Iterable[tuple[Person, _Name]], ctx: _Ctx) -> None:
         """Hook run once before automatic assignment (Gia Lai uses it)."""
 
     # --- the run ------------------------------------------------------------------------------
@@ -403,17 +403,18 @@ class Scheme:
         folded: dict[str, _Name] = {}
         problems: list[str] = []
         seen_ids: dict[str, int] = {}
+        orgs = self.catalogue
         for index, raw in enumerate(people):
-            where = f"{source}: people[{index}]"
             try:
-                person = Person.coerce(raw, where)
+                person = raw if type(raw) is Person else Person.coerce(raw, f"{source}: people[{index}]")
                 if person.id in seen_ids:
                     raise NamingError(f"duplicate id {person.id!r} (first at people[{seen_ids[person.id]}])",
-                                      source=where, key="id", rule="roster")
-                self.catalogue.get_org(person.org, where=where)
+                                      key="id", rule="roster")
+                if person.org not in orgs:
+                    orgs.get_org(person.org)
                 folded[person.id] = self.fold_name(person)
             except NamingError as exc:
-                problems.append(str(exc) if exc.source else f"{where}: {exc}")
+                problems.append(str(exc) if exc.source else f"{source}: people[{index}]: {exc}")
                 continue
             seen_ids[person.id] = index
             persons.append(person)
@@ -468,7 +469,7 @@ class Scheme:
             pending.append(person)
         # 3. everybody else, in input order
         invalid_override = {c.person_id: i for i, c in enumerate(result.needs_operator)}
-        self.prepare([(p, folded[p.id]) for p in pending if p.id not in invalid_override], ctx)
+        self.prepare(((p, folded[p.id]) for p in pending if p.id not in invalid_override), ctx)
         for person in pending:
             choice = self.choose(person, folded[person.id], ctx)
             if person.id in invalid_override:
@@ -488,9 +489,9 @@ class Scheme:
             ctx.used.add(choice)
             result.new[person.id] = choice
             ctx.names[(self.name_scope(person), folded[person.id].full)] += 1
+        kept, new = result.addresses, result.new
+        result.addresses = {p.id: kept.get(p.id) or new[p.id] for p in persons if p.id in kept or p.id in new}
         order = {p.id: i for i, p in enumerate(persons)}
-        result.addresses = {pid: a for pid, a in sorted({**result.addresses, **result.new}.items(),
-                                                        key=lambda kv: order[kv[0]])}
         result.needs_operator.sort(key=lambda c: order[c.person_id])
         return result
 
@@ -587,7 +588,7 @@ class GiaLai(Scheme):
         # of the surname and the other middle names (Trương Hoàng Tiến Minh → tienminhth).
         return base, name.middles[-1] + name.given + name.sur_ini + name.mid_ini[:-1]
 
-    def prepare(self, new: list[tuple[Person, _Name]], ctx: _Ctx) -> None:
+    def prepare(self, new: Iterable[tuple[Person, _Name]], ctx: _Ctx) -> None:
         # Art 4.2.b example: when people with different full names but the same short form are
         # named together, all of them take the long form (tanminhth, tienminhth).
         groups: dict[tuple[str, str], set[str]] = defaultdict(set)

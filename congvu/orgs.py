@@ -81,6 +81,9 @@ class Catalogue(Mapping[str, Org]):
     def __len__(self) -> int:
         return len(self._orgs)
 
+    def __contains__(self, code: object) -> bool:
+        return code in self._orgs
+
     def get_org(self, code: str, *, where: str | None = None) -> Org:
         """The organisation ``code``, or a NamingError naming the catalogue."""
         try:
