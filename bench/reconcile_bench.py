@@ -15,6 +15,7 @@ People come from congvu.names (data/vn_names.yml frequencies) over the Hà Nam c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -138,13 +139,83 @@ def roster_csv(count: int, seed: int) -> str:
                          hometown=p.home_town or "") for p in people)
 
 
+POSITIONS = {
+    "agency": ["Giám đốc", "Phó Giám đốc", "Chánh Văn phòng", "Trưởng phòng", "Phó Trưởng phòng",
+               "Chuyên viên chính", "Chuyên viên", "Chuyên viên", "Chuyên viên", "Kế toán", "Văn thư"],
+    "district": ["Chủ tịch", "Phó Chủ tịch", "Chánh Văn phòng", "Trưởng phòng", "Chuyên viên",
+                 "Chuyên viên", "Chuyên viên", "Văn thư"],
+    "commune": ["Chủ tịch", "Phó Chủ tịch", "Công chức Văn phòng - Thống kê", "Công chức Tư pháp - Hộ tịch",
+                "Công chức Địa chính - Xây dựng", "Công chức Tài chính - Kế toán"],
+}
+# Hà Nam Art 5.2 examples, so the demo shows the regulation's own cases on staging.
+DEMO_PEOPLE = [
+    ("HN-STTTT-9001", "Nguyễn Thị Thanh Hà", "1985-03-12", "stttt", "Chuyên viên", "Phủ Lý"),
+    ("HN-STTTT-9002", "Nguyễn Văn Hùng", "1979-07-01", "stttt", "Trưởng phòng", "Kim Bảng"),
+    ("HN-SLDTBXH-9003", "Nguyễn Văn Hùng", "1982-11-20", "sldtbxh", "Chuyên viên", "Lý Nhân"),
+    ("HN-THANHLIEM-9004", "Nguyễn Văn Nam", "1975-02-14", "thanhliem", "Phó Chủ tịch", "Thanh Liêm"),
+    ("HN-THANHHA-9005", "Nguyễn Văn Nam", "1990-09-09", "thanhha", "Công chức Tư pháp - Hộ tịch", "Thanh Hà"),
+]
+
+
+def write_demo(out: Path, count: int, seed: int = 2026) -> None:
+    """data/demo/<province>: one roster per top-level organisation (CSV with BOM as Excel writes it;
+    one YAML), a few hundred people with realistic names, positions and genders."""
+    import random
+
+    import yaml
+
+    from congvu.reconcile import org_dns, top_code
+
+    catalogue = load_catalogue(ROOT / "data/catalogues/hanam.yml")
+    names = yaml.safe_load((ROOT / "data/vn_names.yml").read_text(encoding="utf-8"))
+    female = set(names["given_names"]["female"]) - set(names["given_names"]["male"])
+    rng = random.Random(seed)
+    dns = org_dns(catalogue, BASE)
+    people = generate_people(count, list(catalogue), seed=seed, province="hanam", birth_date_share=1.0,
+                             home_town_share=0.6)
+    by_top: dict[str, list[Person]] = {}
+    for p in people:
+        kind = catalogue.agency_of(p.org).kind
+        given = p.full_name.split()[-1]
+        gender = "female" if " Thị " in f" {p.full_name} " or given in female else "male"
+        person = Person(id=f"HN-{p.org.upper()}-{int(p.id[1:]):04d}", name=p.full_name,
+                        birth_date=p.birth_date.isoformat(), org=p.org, gender=gender,
+                        position=rng.choice(POSITIONS.get(kind, POSITIONS["agency"])),
+                        hometown=p.home_town or "")
+        by_top.setdefault(top_code(dns[p.org]), []).append(person)
+    for pid, name, birth, org, position, town in DEMO_PEOPLE:
+        by_top.setdefault(top_code(dns[org]), []).append(Person(
+            id=pid, name=name, birth_date=birth, org=org, position=position, hometown=town,
+            gender="female" if " Thị " in name else "male"))
+    rosters = out / "rosters"
+    rosters.mkdir(parents=True, exist_ok=True)
+    for top, members in by_top.items():
+        members[0] = dataclasses.replace(members[0], admin=True)  # the agency's delegated admin
+        if top == "sldtbxh":
+            entries = [{"Mã cán bộ": m.id, "Họ và tên": m.name, "Ngày sinh": m.birth_date,
+                        "Giới tính": "Nữ" if m.gender == "female" else "Nam", "Đơn vị": m.org,
+                        "Chức vụ": m.position, **({"Quê quán": m.hometown} if m.hometown else {}),
+                        **({"Quản trị": True} if m.admin else {})} for m in members]
+            text = ("# Danh sách cán bộ, công chức - Sở Lao động - Thương binh và Xã hội (dữ liệu mẫu)\n"
+                    + yaml.safe_dump({"organisation": top, "people": entries}, allow_unicode=True,
+                                     sort_keys=False, width=120))
+            (rosters / f"{top}.yml").write_text("---\n" + text, encoding="utf-8")
+        else:
+            (rosters / f"{top}.csv").write_text("\ufeff" + to_csv(members), encoding="utf-8")
+    print(f"wrote {sum(map(len, by_top.values()))} people in {len(by_top)} rosters under {rosters}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=20000)
     parser.add_argument("--sample", type=int, default=200, help="people in the naive ldap_entry loop")
     parser.add_argument("--modes", default="txn", help="write modes to compare (txn,async,sync)")
     parser.add_argument("--keep", action="store_true", help="leave the container running")
+    parser.add_argument("--write-demo", metavar="DIR", help="only write the demo rosters (data/demo/hanam)")
     args = parser.parse_args()
+    if args.write_demo:
+        write_demo(Path(args.write_demo), args.people if args.people != 20000 else 300)
+        return 0
 
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="congvu-bench-") as tmpdir:
@@ -161,7 +232,8 @@ def main() -> int:
            stdout=subprocess.DEVNULL)
         try:
             time.sleep(2)
-            sh(["podman", "cp", str(ROOT / "bench/congvu-schema.ldif"), f"{CONTAINER}:/tmp/congvu-schema.ldif"])
+            sh(["podman", "cp", str(ROOT / "bench/congvu-schema.ldif"),
+                f"{CONTAINER}:/tmp/congvu-schema.ldif"])
             t0 = time.monotonic()
             in_container(SETUP)
             print(f"slapd ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)

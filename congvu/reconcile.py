@@ -89,6 +89,15 @@ def org_dns(catalogue: Mapping[str, Any], base: str,
     return out
 
 
+def top_code(dn: str) -> str:
+    """The top-level organisation of an organisation DN: the ``o=`` right above ``ou=organisations``."""
+    parts = [p.strip() for p in dn.split(",")]
+    for i, part in enumerate(parts):
+        if part.lower() == "ou=organisations" and i > 0:
+            return parts[i - 1].partition("=")[2]
+    return parts[0].partition("=")[2]
+
+
 def _norm(dn: str) -> str:
     return dn.replace(" ", "").lower()
 
@@ -270,6 +279,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             if code in catalogue:
                 found[code] = entry["dn"][0]
     dns = org_dns(catalogue, base, found)
+    top = {code: top_code(dn) for code, dn in dns.items()}  # whose cn=admins manages it (the ACLs)
     placeholder = f"cn=nobody,ou=groups,{base}"  # the openldap role's empty-group member
     ppol = dict(password_policies or {})
     fmt = (policy.get("display_name") or {}).get("format") or ""
@@ -313,7 +323,6 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         box_class = "unit" if org.kind == "unit" else "agency"
         local = address.partition("@")[0]
         box = mailboxes.get(_norm(dn))
-        agency = catalogue.agency_of(code)
         desired_box = {"cn": [org.name], "sn": [org.name], "displayName": [org.name],
                        "congvuOrganisationDN": [dn]}
         if box is None:
@@ -331,7 +340,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             result.created.append({"kind": "mailbox", "key": code, "mail": address, "name": org.name,
                                    "org": code})
             result.credentials.append({"key": f"org:{code}", "role": "organisation", "dn": box_dn,
-                                       "mail": address, "name": org.name, "agency": agency.code})
+                                       "mail": address, "name": org.name, "agency": top[code]})
             taken.add(address)
         else:
             want = dict(desired_box)
@@ -402,7 +411,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             result.created.append({"kind": "person", "key": person.id, "mail": address, "name": person.name,
                                    "org": person.org})
             result.credentials.append({"key": person.id, "role": role, "dn": dn, "mail": address,
-                                       "name": person.name, "agency": catalogue.top_of(person.org).code})
+                                       "name": person.name, "agency": top[person.org]})
         else:
             dn = entry["dn"][0]
             parent = dn.split(",", 1)[1]
@@ -429,7 +438,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                 result.changed.append({"kind": "person", "key": person.id, "mail": address,
                                        "attributes": sorted(new) + (["dn"] if moved else [])})
         if person.id in admins:
-            group_members.setdefault(catalogue.top_of(person.org).code, []).append(dn)
+            group_members.setdefault(top[person.org], []).append(dn)
 
     # -- leavers: in the directory, not in the roster ----------------------------------------
     roster_ids = set(roster.people)
@@ -442,9 +451,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         result.leaving.append({"key": pid, "mail": _first(entry, "mail"), "name": _first(entry, "cn")})
 
     # -- delegated admin groups of top-level organisations (Gia Lai Art 5.2, 10.8) -----------
-    for code, org in catalogue.items():
-        if org.kind == "unit" and org.parent:
-            continue
+    for code in catalogue:
+        if top[code] != code:
+            continue  # only top-level organisations' groups grant rights (docs/directory.md)
         dn = f"cn=admins,{dns[code]}"
         members = sorted(group_members.get(code, []), key=_norm) or [placeholder]  # a member is a MUST
         desired = {"objectClass": GROUP_CLASSES, "cn": ["admins"], "member": members}
@@ -486,3 +495,65 @@ def _order(result: Plan) -> None:
     """Parents before children (organisations by depth), then people, then groups."""
     result.changes.sort(key=lambda c: (_RANK[(c.op, c.kind)],
                                        c.dn.count(",") if c.kind == "organisation" else 0))
+
+
+# --- operator-chosen addresses and initial credentials (controller side) -----------------------
+
+OVERRIDES_HEADER = """\
+# Operator-chosen addresses (docs/accounts.md). congvu_reconcile writes a case here for every person
+# the naming scheme cannot name alone (Cần Thơ Art 4.2.c fourth namesake, identical names in one
+# agency: Hà Nam Art 5.2.c, Gia Lai Art 4.3, ...), with a suggestion in the scheme's own shape.
+# Review each one, change the address if needed, set approved: true and commit this file; the next
+# run creates those accounts. While a case is unapproved the run changes nothing in the directory.
+"""
+
+
+def merge_overrides(current: Mapping[str, Any] | None, pending: Iterable[Mapping[str, Any]]) -> str:
+    """The overrides file text: ``current`` (parsed file, may be empty) plus new ``pending`` cases.
+
+    Existing entries (approved or not) are kept as the operator left them; a new case is added with
+    ``approved: false`` and the suggestion as its address. Entries are sorted by person id.
+    """
+    import yaml
+
+    entries = dict((current or {}).get("overrides") or {})
+    for case in pending:
+        pid = str(case["person_id"])
+        if pid in entries:
+            continue
+        entries[pid] = {"address": case.get("suggestion") or "", "approved": False,
+                        "name": case.get("full_name", ""), "org": case.get("org", ""),
+                        "reason": case.get("reason", ""), "rule": case.get("rule", ""),
+                        "roster": case.get("where", "")}
+    body = yaml.safe_dump({"overrides": dict(sorted(entries.items()))}, allow_unicode=True,
+                          sort_keys=False, width=100, default_flow_style=False)
+    return OVERRIDES_HEADER + "---\n" + body
+
+
+def approved_overrides(data: Mapping[str, Any] | None) -> dict[str, str]:
+    """person id → address of the approved entries of an overrides file."""
+    out = {}
+    for pid, entry in ((data or {}).get("overrides") or {}).items():
+        if isinstance(entry, Mapping) and entry.get("approved") is True and entry.get("address"):
+            out[str(pid)] = str(entry["address"]).strip().lower()
+    return out
+
+
+def initial_credentials(created: Iterable[Mapping[str, str]], secret: str,
+                        policy: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Per agency (top-level organisation code), the new accounts with their initial passwords.
+
+    ``created`` is the module's ``credentials`` list (key, role, mail, name, agency). The texts are in
+    Vietnamese: the files go to each agency's focal person.
+    """
+    out: dict[str, list[dict[str, str]]] = {}
+    for item in created:
+        out.setdefault(item["agency"], []).append({
+            "Địa chỉ thư": item["mail"], "Họ và tên": item["name"],
+            "Loại tài khoản": {"user": "cá nhân", "admin": "quản trị đơn vị",
+                               "organisation": "hộp thư cơ quan/đơn vị"}[item["role"]],
+            "Mật khẩu ban đầu": derive_password(secret, item["key"], policy, item["role"]),
+        })
+    for accounts in out.values():
+        accounts.sort(key=lambda a: a["Địa chỉ thư"])
+    return dict(sorted(out.items()))

@@ -163,7 +163,8 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 
 
-def _decode(raw: bytes, source: str) -> str:
+def decode(raw: bytes, source: str) -> str:
+    """UTF-8 text without BOM, or a RosterError naming the line of the first bad byte."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -332,7 +333,7 @@ def parse_roster(raw: bytes | str, source: str, orgs: Mapping[str, Any] | Iterab
     own = problems is None
     problems = [] if problems is None else problems
     before = len(problems)
-    text = _decode(raw, source) if isinstance(raw, bytes) else raw.lstrip("\ufeff")
+    text = decode(raw, source) if isinstance(raw, bytes) else raw.lstrip("\ufeff")
     index = _org_index(orgs) if orgs is not None else None
     suffix = Path(source).suffix.lower()
     if suffix == ".csv":

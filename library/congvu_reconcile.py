@@ -189,7 +189,14 @@ try:
     from congvu.naming import make_scheme
     from congvu.orgs import load_catalogue
     from congvu.policy import validate_policy
-    from congvu.reconcile import PASSWORD_PLACEHOLDER, SEARCH_ATTRS, base_dn, derive_password, plan
+    from congvu.reconcile import (
+        PASSWORD_PLACEHOLDER,
+        SEARCH_ATTRS,
+        approved_overrides,
+        base_dn,
+        derive_password,
+        plan,
+    )
     from congvu.roster import load_rosters
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - python3-yaml / python3-passlib missing on the host
@@ -382,10 +389,7 @@ def main():
                 module.fail_json(msg=f"rosters[{index}] needs 'source' and 'content' (text)")
             files.append((item["source"], item["content"]))
         people = load_rosters(files, catalogue)
-        approved = {}
-        for pid, entry in ((p["overrides"] or {}).get("overrides") or {}).items():
-            if isinstance(entry, dict) and entry.get("approved") is True and entry.get("address"):
-                approved[str(pid)] = str(entry["address"]).strip().lower()
+        approved = approved_overrides(p["overrides"])
     except CongvuError as exc:
         module.fail_json(msg=str(exc), problems=getattr(exc, "problems", [str(exc)]))
     timings["parse"] = round(time.monotonic() - started, 3)
@@ -426,6 +430,9 @@ def main():
         report["diff"] = diffs
     changed = bool(result.changes)
     if result.pending or module.check_mode or not changed:
+        timings["total"] = round(time.monotonic() - started, 3)
+        cpu = os.times()
+        timings["cpu"] = round(cpu.user + cpu.system, 3)
         module.exit_json(changed=changed and not result.pending, applied=False, **report)
 
     # Initial passwords: derived (never returned), hashed in parallel.
@@ -456,6 +463,9 @@ def main():
         module.fail_json(msg=f"LDAP write failed: {_ldap_text(exc)}", **report)
     timings["write"] = round(time.monotonic() - mark, 3)
     timings["total"] = round(time.monotonic() - started, 3)
+    cpu = os.times()
+    # CPU seconds of the module and its hashing workers: the wall clock depends on the host's load.
+    timings["cpu"] = round(cpu.user + cpu.system + cpu.children_user + cpu.children_system, 3)
     module.exit_json(changed=True, applied=True, **report)
 
 
