@@ -147,12 +147,18 @@ def t_enum(*choices: str) -> Leaf:
 
 
 def t_size(unlimited: bool = False) -> Leaf:
+    """A size in bytes, > 0 (Dovecot reads a quota of 0 as "no limit": write ``unlimited`` for that)."""
     def check(value, key, problems):
         try:
-            return sizes.parse_size(value, allow_unlimited=unlimited)
+            size = sizes.parse_size(value, allow_unlimited=unlimited)
         except CongvuError as exc:
             problems.add(key, exc.message, exc.rule or "size")
             return _MISSING
+        if size == 0:
+            hint = "; write 'unlimited' for no limit" if unlimited else ""
+            problems.add(key, f"a size of 0 is not allowed{hint}", "size > 0")
+            return _MISSING
+        return size
     check.kind = "size"
     return check
 
@@ -364,7 +370,8 @@ def _check_naming(raw: Any, policy: dict, source: str, problems: _Problems) -> d
                      "one of " + "|".join(NAMING_SCHEMES))
     domain = t_domain()(section.get("domain"), "naming.domain", problems)
     domains = policy.get("domains") or {}
-    known = [domains.get("primary"), *(domains.get("extra") or [])]
+    extra = domains.get("extra")
+    known = [domains.get("primary"), *(extra if isinstance(extra, list) else [])]
     if isinstance(domain, str) and domain not in known:
         problems.add("naming.domain", f"{domain!r} is not among domains.primary/domains.extra",
                      "naming.domain in domains")
@@ -485,6 +492,9 @@ def _check_regulation(raw: Any, policy: dict, problems: _Problems) -> dict:
                 value = t_list(leaf.item)(bound[op], f"{where}.{op}", problems)
             else:
                 value = leaf(bound[op], f"{where}.{op}", problems)
+            if op in ("min", "max") and value is None and leaf.kind == "int":
+                problems.add(f"{where}.{op}", f"a '{op}' bound needs a number", "type: integer")
+                continue
             if value is not _MISSING:
                 norm[op] = value
         out[str(path)] = norm

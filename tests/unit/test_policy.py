@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -310,6 +311,12 @@ def test_fixture_cantho_personal_quota_over_5gb():
      "regulation.passwords.user.classes.min", "bound kind"),
     ("ninhbinh", "    min_length: 10\n", "    min_length: 6\n", "passwords.admin.min_length",
      "Ninh Bình Art 11.1: >= 10"),
+    ("gialai", "  extra: [binhdinh.gov.vn]", "  extra: binhdinh.gov.vn", "domains.extra", "type: list"),
+    ("gialai", "  extra: [binhdinh.gov.vn]", "  extra: [binhdinh.gov.vn, binhdinh.gov.vn]",
+     "domains.extra[1]", "no duplicates"),
+    ("hanam", "  primary: hanam.gov.vn", "  primary: 42", "domains.primary", "type: domain"),
+    ("hanam", "  max_size: 20MB", "  max_size: 0", "attachments.max_size", "size > 0"),
+    ("cantho", "  agency: unlimited", "  agency: 0GB", "quota.agency", "size > 0"),
     ("cantho", "  agency: unlimited", "  agency: lots", "quota.agency", "size syntax"),
     ("hagiang", "  action: reject", "  action: hold", "classified.action", "Hà Giang Art 3.4: == 'reject'"),
     ("hagiang", "  weekday: friday", "  weekday: monday", "backup.weekday",
@@ -396,3 +403,30 @@ def test_file_must_match_the_inventory_province(tmp_path):
         load_policy(path, province="cantho")
     assert str(path) in str(info.value)
     assert info.value.key == "province.code" and info.value.rule == "province.code == congvu_province"
+
+
+@pytest.mark.parametrize("province", ["hanam", "cantho"])
+def test_no_bad_value_crashes_the_validator(province):
+    """Any value of the wrong type anywhere gives a PolicyError, never another exception."""
+    base = yaml.safe_load((POLICIES / f"{province}.yml").read_text(encoding="utf-8"))
+
+    def paths(node, prefix=()):
+        for key, value in node.items():
+            yield (*prefix, key)
+            if isinstance(value, dict):
+                yield from paths(value, (*prefix, key))
+
+    checked = 0
+    for path in paths(base):
+        for bad in (None, [], {}, "x", -1, True, 0, ["a"]):
+            data = copy.deepcopy(base)
+            node = data
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = bad
+            try:
+                validate_policy(data, "fuzz.yml")
+            except PolicyError as exc:
+                assert "fuzz.yml" in str(exc)
+            checked += 1
+    assert checked > 500
