@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -157,12 +159,17 @@ DEMO_PEOPLE = [
 ]
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents list items under their key (yamllint's default indentation rule)."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def write_demo(out: Path, count: int, seed: int = 2026) -> None:
     """data/demo/<province>: one roster per top-level organisation (CSV with BOM as Excel writes it;
     one YAML), a few hundred people with realistic names, positions and genders."""
     import random
-
-    import yaml
 
     from congvu.reconcile import org_dns, top_code
 
@@ -197,8 +204,8 @@ def write_demo(out: Path, count: int, seed: int = 2026) -> None:
                         "Chức vụ": m.position, **({"Quê quán": m.hometown} if m.hometown else {}),
                         **({"Quản trị": True} if m.admin else {})} for m in members]
             text = ("# Danh sách cán bộ, công chức - Sở Lao động - Thương binh và Xã hội (dữ liệu mẫu)\n"
-                    + yaml.safe_dump({"organisation": top, "people": entries}, allow_unicode=True,
-                                     sort_keys=False, width=120))
+                    + yaml.dump({"organisation": top, "people": entries}, Dumper=_IndentedDumper,
+                                allow_unicode=True, sort_keys=False, width=120))
             (rosters / f"{top}.yml").write_text("---\n" + text, encoding="utf-8")
         else:
             (rosters / f"{top}.csv").write_text("\ufeff" + to_csv(members), encoding="utf-8")

@@ -1,0 +1,156 @@
+"""playbooks/accounts.yml against the real slapd of the openldap role.
+
+The tests run in file order: the converged roster, its credentials, then re-applies with variants of
+the roster written to a temporary data directory (reordered, check mode, a new namesake, a leaver).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+BASE = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+SCENARIO = Path(__file__).resolve().parents[1]
+PROJECT = SCENARIO.parents[1]
+HOST = "congvu-accounts"
+VAULT_PASSWORD = "test-vault-Pa55word"  # molecule.yml
+
+
+def ldap(host, flt: str, *attrs: str) -> dict[str, dict[str, list[str]]]:
+    """DN → attributes of the entries below ou=organisations matching ``flt`` (ldapi, as root)."""
+    out = host.run("ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// -b %s %s %s",
+                   BASE, flt, " ".join(attrs))
+    assert out.rc == 0, out.stderr
+    entries: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for line in out.stdout.splitlines():
+        if not line:
+            continue
+        name, sep, value = line.partition(": ")
+        if name.endswith(":"):  # base64 value
+            name, value = name[:-1], base64.b64decode(value).decode("utf-8")
+        if name == "dn":
+            current = entries.setdefault(value, {})
+        elif sep and current is not None:
+            current.setdefault(name, []).append(value)
+    return entries
+
+
+def playbook(*extra: str, data_dir: Path | None = None) -> str:
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    cmd = ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks/accounts.yml"), *extra]
+    if data_dir:
+        cmd += ["-e", f"accounts_data_dir={data_dir}"]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    done = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def changed(stdout: str) -> int:
+    match = re.search(rf"^{HOST}\s*:.*?changed=(\d+)", stdout, re.M)
+    assert match, stdout[-2000:]
+    return int(match.group(1))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    shutil.copytree(SCENARIO / "files", tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_roster_applied(host):
+    people = ldap(host, "(congvuMailboxClass=personal)", "mail", "displayName", "congvuMustChangePassword",
+                  "userPassword", "employeeNumber")
+    mails = sorted(e["mail"][0] for e in people.values())
+    assert mails == sorted(["nguyenthithanhha@hanam.gov.vn", "nguyenvanhung@hanam.gov.vn",
+                            "tranvanan@hanam.gov.vn", "lethihongnhung@hanam.gov.vn",
+                            "phamvanbinh@hanam.gov.vn", "dangthianh@hanam.gov.vn"])  # Hà Nam Art 5.2.a
+    ha = people[f"uid=nguyenthithanhha,o=stttt,{BASE}"]
+    assert ha["displayName"] == ["Nguyễn Thị Thanh Hà - Sở Thông tin và Truyền thông"]
+    assert ha["congvuMustChangePassword"] == ["TRUE"]  # Hà Nam Art 8.2.a
+    assert ha["userPassword"][0].startswith("{CRYPT}$6$")
+    unit = ldap(host, "(mail=pttbcxb.stttt@hanam.gov.vn)", "congvuMailboxClass")  # Hà Nam Art 5.1.d
+    assert [e["congvuMailboxClass"] for e in unit.values()] == [["unit"]]
+    admins = ldap(host, "(cn=admins)", "member")[f"cn=admins,o=stttt,{BASE}"]
+    assert admins["member"] == [f"uid=nguyenvanhung,o=stttt,{BASE}"]  # Gia Lai Art 5.2 model
+
+
+def test_credentials_are_vault_encrypted_and_the_password_binds(host, tmp_path):
+    folder = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
+    [stttt] = sorted(folder.glob("stttt-*.yml.vault"))
+    assert oct(stttt.stat().st_mode & 0o777) == "0o600"
+    raw = stttt.read_text()
+    assert raw.startswith("$ANSIBLE_VAULT;1.1;AES256")
+    assert "nguyenthithanhha" not in raw
+    secret = tmp_path / "vault-pass"
+    secret.write_text(VAULT_PASSWORD)
+    plain = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(secret), str(stttt)],
+                           capture_output=True, text=True, check=True).stdout
+    accounts = {a["Địa chỉ thư"]: a for a in yaml.safe_load(plain)}
+    assert accounts["stttt@hanam.gov.vn"]["Loại tài khoản"] == "hộp thư cơ quan/đơn vị"
+    password = accounts["nguyenthithanhha@hanam.gov.vn"]["Mật khẩu ban đầu"]
+    assert len(password) >= 8  # Hà Nam Art 8.2.b
+    bind = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", f"uid=nguyenthithanhha,o=stttt,{BASE}", password)
+    assert bind.rc == 0, bind.stderr
+    wrong = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", f"uid=nguyenthithanhha,o=stttt,{BASE}",
+                     password + "x")
+    assert wrong.rc == 49
+
+
+def test_reapply_changes_nothing():
+    assert changed(playbook()) == 0
+
+
+def test_reordered_roster_changes_nothing(data_dir):
+    csv_file = data_dir / "rosters/stttt.csv"
+    head, *rows = csv_file.read_text(encoding="utf-8-sig").splitlines()
+    csv_file.write_text("\n".join([head, *reversed(rows)]) + "\n", encoding="utf-8")
+    yml = data_dir / "rosters/sldtbxh.yml"
+    doc = yaml.safe_load(yml.read_text())
+    doc["people"].reverse()
+    yml.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    assert changed(playbook(data_dir=data_dir)) == 0
+
+
+def test_check_mode_shows_the_change_and_writes_nothing(host, data_dir):
+    with (data_dir / "rosters/stttt.csv").open("a", encoding="utf-8") as f:
+        f.write("HN-T-099,Vũ Văn Kiểm,01/01/1991,Nam,stttt,Chuyên viên,,,,\n")
+    before = ldap(host, "(objectClass=*)", "*")
+    out = playbook("--check", "--diff", data_dir=data_dir)
+    assert "mail: vuvankiem@hanam.gov.vn" in out
+    assert "(initial password, not shown)" in out and "{CRYPT}" not in out
+    assert ldap(host, "(objectClass=*)", "*") == before
+
+
+def test_new_namesake_gets_the_clash_address(host, data_dir):
+    with (data_dir / "rosters/sldtbxh.yml").open("a", encoding="utf-8") as f:
+        f.write("  - {Mã cán bộ: HN-L-003, Họ và tên: Nguyễn Văn Hùng, Ngày sinh: 11/11/1982}\n")
+    playbook(data_dir=data_dir)
+    found = ldap(host, "(employeeNumber=HN-L-003)", "mail")
+    # Hà Nam Art 5.2.b: the later namesake in another agency gets .<agency code> (sldtbxh: ld)
+    assert [e["mail"] for e in found.values()] == [["nguyenvanhung.ld@hanam.gov.vn"]]
+    first = ldap(host, "(employeeNumber=HN-T-002)", "mail")
+    assert [e["mail"] for e in first.values()] == [["nguyenvanhung@hanam.gov.vn"]]
+
+
+def test_removed_person_is_marked_leaving_not_deleted(host, data_dir):
+    csv_file = data_dir / "rosters/stttt.csv"
+    lines = [line for line in csv_file.read_text(encoding="utf-8-sig").splitlines()
+             if not line.startswith("HN-T-003,")]
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with (data_dir / "rosters/sldtbxh.yml").open("a", encoding="utf-8") as f:
+        f.write("  - {Mã cán bộ: HN-L-003, Họ và tên: Nguyễn Văn Hùng, Ngày sinh: 11/11/1982}\n")
+    playbook(data_dir=data_dir)
+    entry = ldap(host, "(employeeNumber=HN-T-003)", "congvuLeavingSince", "mail")
+    [attrs] = entry.values()
+    assert attrs["mail"] == ["tranvanan@hanam.gov.vn"]
+    assert re.fullmatch(r"\d{14}Z", attrs["congvuLeavingSince"][0])
+    assert changed(playbook(data_dir=data_dir)) == 0  # marked once
