@@ -632,15 +632,20 @@ class CanTho(Scheme):
         # Art 4.2.a: agency abbreviations must not clash; the later agency takes a longer form
         # (Sở Nội vụ → sonv, Sở Ngoại vụ → songoaivu).
         used: set[str] = set()
+        self._long: dict[str, str] = {}
         for code, org in self.catalogue.items():
             if org.kind == "unit":
                 continue
             local = self._org_local_of(code)
             if not org.abbr and not org.address and local in used:
-                local = cantho_long_abbr(org)
+                local = self._long[code] = cantho_long_abbr(org)
             self._org_local[code] = local
             used.add(local)
         super()._compute_org_locals()
+
+    def abbr(self, code: str) -> str:
+        """The abbreviation, the longer form when it clashed (Art 4.2.a: ``songoaivu``)."""
+        return self._long.get(code) or super().abbr(code)
 
     def _org_local_of(self, code: str) -> str:
         org = self.catalogue[code]

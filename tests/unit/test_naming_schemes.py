@@ -175,6 +175,12 @@ def test_cantho_org_examples(make, code, address):
     assert make("cantho").org_address(code) == address
 
 
+def test_cantho_abbreviation_after_a_clash(make):
+    # Cần Thơ Art 4.2.a: the abbreviation itself is the longer form (used as congvuOrgAbbr).
+    scheme = make("cantho")
+    assert (scheme.abbr("snv"), scheme.abbr("sngv")) == ("sonv", "songoaivu")
+
+
 def test_cantho_four_nguyen_van_minh(make):
     # Cần Thơ Art 4.2.c, đ: nvminh → nvanminh → nguyenvanminh → operator.
     people = [person(str(i), "Nguyễn Văn Minh", "snv", birth_date=f"1970-01-0{i + 1}") for i in range(5)]
