@@ -220,6 +220,7 @@ except ImportError:  # pragma: no cover - Python >= 3.13
     _crypt = None
 
 TXN_START, TXN_SPEC, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
+WINDOW = 64  # requests in flight in async mode
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SEARCH_FILTER = "(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames))"
 
@@ -299,7 +300,10 @@ class Directory:
             txn_id = txn_id or b""
             ctrl = RequestControl(TXN_SPEC, True, txn_id)
             try:
-                self._pipeline(batch, [ctrl])
+                # One request at a time inside a transaction: slapd only queues them (cheap), and a
+                # client that pipelines thousands of them deadlocks on the socket and is dropped in the
+                # middle of the transaction (seen with slapd 2.5.13, docs/accounts.md).
+                self._pipeline(batch, [ctrl], window=1)
             except ldap.LDAPError:
                 self._end(txn_id, commit=False)
                 raise
@@ -316,14 +320,24 @@ class Directory:
                         failures.append(f"{change.op} {change.dn}: {_ldap_text(one)}")
                 raise BatchError(failures or [_ldap_text(exc)]) from None
 
-    def _pipeline(self, changes, ctrls):
-        msgids = [(self._send(change, ctrls), change) for change in changes]
+    def _pipeline(self, changes, ctrls, window=WINDOW):
+        """Send ``changes`` keeping at most ``window`` requests in flight (responses are read as we go,
+        so neither side blocks on a full socket)."""
         failures = []
-        for msgid, change in msgids:
+        flight = []
+
+        def collect(msgid, change):
             try:
                 self.conn.result3(msgid)
             except ldap.LDAPError as exc:
                 failures.append(f"{change.op} {change.dn}: {_ldap_text(exc)}")
+
+        for change in changes:
+            flight.append((self._send(change, ctrls), change))
+            if len(flight) >= window:
+                collect(*flight.pop(0))
+        for item in flight:
+            collect(*item)
         if failures:
             raise BatchError(failures)
 

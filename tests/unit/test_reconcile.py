@@ -229,3 +229,49 @@ def test_derived_initial_passwords_meet_the_policy(province, role):
 def test_short_secret_is_refused(hanam):
     with pytest.raises(ReconcileError):
         derive_password("short", "x", hanam[0])
+
+
+def test_organisations_placed_by_the_openldap_role_stay_where_they_are(hanam):
+    directory = Directory()
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    # the role nested the commune under its district (openldap_organisations parent)
+    directory.entries[f"o=duytien,{base}"] = {"objectClass": ["organization", "congvuOrganisation"],
+                                              "o": ["duytien"]}
+    directory.entries[f"o=tienson,o=duytien,{base}"] = {"objectClass": ["organization", "congvuOrganisation"],
+                                                        "o": ["tienson"]}
+    result = run(hanam, directory, roster(person("TS-1", "Lê Văn Tiến", "tienson")),
+                 manage_organisations=False)
+    assert f"uid=levantien,o=tienson,o=duytien,{base}" in directory.entries
+    assert not any(c.op == "modify" and c.kind == "organisation" for c in result.changes)
+    # its people's credentials go to the top-level organisation's focal person, whose admins manage it
+    assert {c["agency"] for c in result.credentials if c["key"] == "TS-1"} == {"duytien"}
+
+
+def test_overrides_file_keeps_operator_entries_and_adds_new_cases():
+    import yaml
+
+    from congvu.reconcile import approved_overrides, merge_overrides
+
+    current = {"overrides": {"CT-4": {"address": "minhnv.snv@cantho.gov.vn", "approved": True}}}
+    pending = [{"person_id": "CT-4", "suggestion": "x@cantho.gov.vn"},
+               {"person_id": "CT-9", "full_name": "Nguyễn Văn Minh", "org": "snv", "reason": "fourth",
+                "rule": "Cần Thơ Art 4", "suggestion": "nguyenvanminh2@cantho.gov.vn", "where": "snv.csv:9"}]
+    text = merge_overrides(current, pending)
+    assert text.startswith("# Operator-chosen addresses")
+    data = yaml.safe_load(text)
+    assert data["overrides"]["CT-4"] == {"address": "minhnv.snv@cantho.gov.vn", "approved": True}
+    assert data["overrides"]["CT-9"]["approved"] is False
+    assert data["overrides"]["CT-9"]["name"] == "Nguyễn Văn Minh"
+    assert approved_overrides(data) == {"CT-4": "minhnv.snv@cantho.gov.vn"}
+
+
+def test_initial_credentials_per_agency_match_the_hashed_passwords(hanam):
+    from congvu.reconcile import initial_credentials
+
+    result = plan(policy=hanam[0], scheme=hanam[1], roster=roster(*PEOPLE), current=[], now=NOW)
+    files = initial_credentials(result.credentials, SECRET, hanam[0])
+    stttt = {a["Địa chỉ thư"]: a for a in files["stttt"]}
+    expected = derive_password(SECRET, "HN-1", hanam[0])
+    assert stttt["nguyenthithanhha@hanam.gov.vn"]["Mật khẩu ban đầu"] == expected
+    assert stttt["nguyenvanhung@hanam.gov.vn"]["Loại tài khoản"] == "quản trị đơn vị"
+    assert "tranvanan@hanam.gov.vn" in stttt  # a unit's people go to their agency's file
