@@ -88,7 +88,7 @@ def test_credentials_are_vault_encrypted_and_the_password_binds(host, tmp_path):
     [stttt] = sorted(folder.glob("stttt-*.yml.vault"))
     assert oct(stttt.stat().st_mode & 0o777) == "0o600"
     raw = stttt.read_text()
-    assert raw.startswith("$ANSIBLE_VAULT;1.1;AES256")
+    assert raw.startswith("$ANSIBLE_VAULT;")
     assert "nguyenthithanhha" not in raw
     secret = tmp_path / "vault-pass"
     secret.write_text(VAULT_PASSWORD)
