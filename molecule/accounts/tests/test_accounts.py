@@ -98,10 +98,10 @@ def test_credentials_are_vault_encrypted_and_the_password_binds(host, tmp_path):
     assert accounts["stttt@hanam.gov.vn"]["Loại tài khoản"] == "hộp thư cơ quan/đơn vị"
     password = accounts["nguyenthithanhha@hanam.gov.vn"]["Mật khẩu ban đầu"]
     assert len(password) >= 8  # Hà Nam Art 8.2.b
-    bind = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", f"uid=nguyenthithanhha,o=stttt,{BASE}", password)
+    dn = f"uid=nguyenthithanhha,o=stttt,{BASE}"
+    bind = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", dn, password)
     assert bind.rc == 0, bind.stderr
-    wrong = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", f"uid=nguyenthithanhha,o=stttt,{BASE}",
-                     password + "x")
+    wrong = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", dn, password + "x")
     assert wrong.rc == 49
 
 
