@@ -163,7 +163,8 @@ def test_bad_input_lists_every_entry(make):
     people = [person("1", "Nguyễn Văn Minh", "stttt"), person("1", "Trần Văn Nam", "stttt"),
               person("2", "Lê Thị Hoa", "nowhere"), {"id": "3", "org": "stttt"},
               person("4", "Lê Văn Tám", "stttt", birth_date="15/03/1980"),
-              person("5", "Lê Văn Tám", "stttt", colour="red"), "not a person"]
+              person("5", "Lê Văn Tám", "stttt", colour="red"), "not a person",
+              person("7", "Lê Văn ---", "stttt"), person("8", "Лев", "stttt")]
     with pytest.raises(NamingError) as info:
         make("hagiang").assign(people, {"x": "a@hagiang.gov.vn", "y": "A@hagiang.gov.vn", "z": None},
                                ["b@hagiang.gov.vn", 7], source="staff.yml")
@@ -174,6 +175,8 @@ def test_bad_input_lists_every_entry(make):
                      "people[4]: birth_date: birth date '15/03/1980' is not YYYY-MM-DD",
                      "people[5]: unknown field(s) colour",
                      "people[6]: a person is a mapping",
+                     "people[7]: full_name: given name of 'Lê Văn ---' folds to nothing",
+                     "people[8]: cannot fold",
                      "a@hagiang.gov.vn is held by both 'x' and 'y'",
                      "existing['z']: None is not an address",
                      "taken[1]: 7 is not an address"]:
