@@ -43,9 +43,9 @@ def ldap(host, flt: str, *attrs: str) -> dict[str, dict[str, list[str]]]:
     return entries
 
 
-def playbook(*extra: str, data_dir: Path | None = None) -> str:
+def playbook(*extra: str, data_dir: Path | None = None, book: str = "accounts.yml") -> str:
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    cmd = ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks/accounts.yml"), *extra]
+    cmd = ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks" / book), *extra]
     if data_dir:
         cmd += ["-e", f"accounts_data_dir={data_dir}"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
@@ -154,3 +154,15 @@ def test_removed_person_is_marked_leaving_not_deleted(host, data_dir):
     assert attrs["mail"] == ["tranvanan@hanam.gov.vn"]
     assert re.fullmatch(r"\d{14}Z", attrs["congvuLeavingSince"][0])
     assert changed(playbook(data_dir=data_dir)) == 0  # marked once
+
+
+def test_published_directory(tmp_path):
+    playbook("-e", f"publish_dir={tmp_path}", book="publish.yml")
+    page = (tmp_path / "stttt/index.html").read_text(encoding="utf-8")
+    assert "Nguyễn Thị Thanh Hà" in page and "nguyenthithanhha@hanam.gov.vn" in page
+    assert "Điều 11 khoản 5" in page  # Hà Nam Art 11.5
+    assert "tranvanan@hanam.gov.vn" not in page  # leaving: not published
+    rows = (tmp_path / "toan-tinh/danh-ba.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "STT,Họ và tên,Chức vụ,Đơn vị,Cơ quan,Địa chỉ thư"
+    assert any("nguyenvanhung.ld@hanam.gov.vn" in row for row in rows)
+    assert "BEGIN:VCARD" in (tmp_path / "sldtbxh/danh-ba.vcf").read_text(encoding="utf-8")
