@@ -1,0 +1,383 @@
+<?php
+
+/**
+ * congvu_security: the webmail side of congvu-mail's account rules (docs/webmail.md).
+ *
+ * 1. Forced password change at first login (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 11.4,
+ *    Hà Giang Art 12.1, Ninh Bình Art 6.3). Dovecot refuses IMAP to accounts whose
+ *    congvuMustChangePassword is TRUE, so Roundcube cannot open a session for them. On
+ *    'authenticate' this plugin looks the account up with the service account; when it must
+ *    change, it checks the password with an LDAP bind as the user and, if right, sends the
+ *    browser to a standalone change form (task login, action plugin.congvu_forcechange) that
+ *    offers nothing else. The new password is written by the user's own bind through the
+ *    Password Modify extended operation (slapd's ppolicy/ppm judge it), then
+ *    congvuMustChangePassword is cleared and the user logs in normally.
+ * 2. Brute-force protection (the webmail host is trusted by Dovecot, so its auth_penalty
+ *    does not slow guesses made through the webmail): failed logins are counted per account
+ *    and per client address in the Roundcube database; over the limit within the window the
+ *    login is refused before any IMAP or LDAP attempt. A directory lockout (ppolicy
+ *    pwdAccountLockedTime) or a locked account (congvuAccountState, Hà Nam Art 7.1, Gia Lai
+ *    Art 6.1) is reported in Vietnamese once the password has been shown to be right.
+ * 3. Vietnamese texts the stock password plugin lacks in vi_VN.
+ */
+class congvu_security extends rcube_plugin
+{
+    public $task = '.*';
+
+    /** @var rcmail */
+    private $rc;
+    private $count_failure = true;
+    private $form_errors = [];
+
+    public function init()
+    {
+        $this->rc = rcmail::get_instance();
+        $this->load_config();
+        $this->add_texts('localization/');
+
+        $this->add_hook('startup', [$this, 'startup']);
+        $this->add_hook('authenticate', [$this, 'authenticate']);
+        $this->add_hook('login_failed', [$this, 'login_failed']);
+        $this->add_hook('login_after', [$this, 'login_after']);
+
+        // Vietnamese for the password plugin's messages that vi_VN.inc lacks (this plugin is
+        // loaded after 'password', so these win over the en_US fallback)
+        if ($this->rc->task == 'settings') {
+            $merge = [];
+            foreach (['passwordtooweak', 'passwdconstraintviolation', 'passwinhistory', 'samepasswd',
+                      'internalerror', 'successfullysaved', 'changepasswd', 'passwordshort'] as $key) {
+                $merge["password.$key"] = $this->gettext("password_$key");
+            }
+            $this->rc->load_language(null, [], $merge);
+        }
+    }
+
+    /** The directory helper, configured from congvu_ldap_* options. */
+    public static function directory()
+    {
+        require_once __DIR__ . '/lib/congvu_directory.php';
+        $cfg = rcube::get_instance()->config;
+        return new congvu_directory([
+            'uri'      => $cfg->get('congvu_ldap_uri'),
+            'starttls' => (bool) $cfg->get('congvu_ldap_starttls', true),
+            'base_dn'  => $cfg->get('congvu_ldap_base_dn'),
+            'bind_dn'  => $cfg->get('congvu_ldap_bind_dn'),
+            'bind_pw'  => $cfg->get('congvu_ldap_bind_pw'),
+            'ca_file'  => $cfg->get('congvu_ldap_ca_file'),
+        ]);
+    }
+
+    /**
+     * Vietnamese (or English) text for a list of [code, vars] reasons, as one sentence list.
+     */
+    public static function reasons_text(array $reasons)
+    {
+        $rc = rcube::get_instance();
+        $texts = [];
+        foreach ($reasons as $reason) {
+            list($code, $vars) = $reason;
+            $name = "congvu_security.reason_$code";
+            if (!$rc->text_exists($name)) {
+                $name = 'congvu_security.reason_unknown';
+            }
+            $texts[] = $rc->gettext(['name' => $name, 'vars' => $vars]);
+        }
+        return implode('. ', array_unique($texts)) . '.';
+    }
+
+    /** The province rules (roundcube_password_policy), or null when the pre-check is off. */
+    public static function precheck($password, $username)
+    {
+        $rules = rcube::get_instance()->config->get('congvu_password_rules');
+        if (empty($rules)) {
+            return [];
+        }
+        require_once __DIR__ . '/lib/congvu_password_rules.php';
+        return congvu_password_rules::violations($password, $rules, $username);
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    public function startup($args)
+    {
+        if ($this->rc->task == 'login' && $args['action'] == 'plugin.congvu_forcechange') {
+            $this->forcechange();  // exits
+        }
+        if ($this->rc->task == 'login' && !empty($_SESSION['congvu_notice'])) {
+            $this->rc->output->show_message('congvu_security.' . $_SESSION['congvu_notice'], 'confirmation',
+                null, true, 30);
+            $this->rc->output->set_env('congvu_notice', $_SESSION['congvu_notice']);
+            $this->rc->session->remove('congvu_notice');
+        }
+        return $args;
+    }
+
+    public function authenticate($args)
+    {
+        $this->count_failure = true;
+        $user = $this->login_name($args['user']);
+        $args['user'] = $user;
+        if (!$args['valid'] || $user === '') {
+            return $args;
+        }
+
+        // 1. Our own counters: refuse before anything reaches IMAP or LDAP
+        $minutes = $this->throttled($user, rcube_utils::remote_addr());
+        if ($minutes) {
+            $this->count_failure = false;
+            $this->log("login refused for $user from " . rcube_utils::remote_addr() . ': too many failures');
+            $args['abort'] = true;
+            $args['error'] = $this->gettext(['name' => 'toomanyfailures', 'vars' => ['minutes' => $minutes]]);
+            return $args;
+        }
+
+        // 2. The directory. One bind as the user stands in for the IMAP password check, so a
+        //    wrong password counts once in ppolicy (lockout), and must-change or locked accounts,
+        //    which Dovecot refuses anyway, get a clear answer instead of "login failed".
+        $dir = self::directory();
+        $account = $dir->find_account($user);
+        if (!$account) {
+            return $args;  // unknown login or directory unreachable: IMAP decides (and fails)
+        }
+        $auth = $dir->authenticate($account['dn'], $args['pass']);
+        if (!$auth['ok']) {
+            $args['abort'] = true;  // no second attempt through IMAP; login_failed counts it
+            if ($auth['reason'] === 'locked') {
+                $args['error'] = $this->gettext('directorylocked');
+            } elseif ($auth['reason'] === 'connect') {
+                $this->count_failure = false;
+                $args['error'] = $this->gettext('reason_connect');
+            }
+            return $args;
+        }
+        $this->clear_failures($user);
+        if (($auth['state'] ?? $account['state']) !== 'active') {
+            // Hà Nam Art 7.1, Gia Lai Art 6.1: a locked mailbox keeps its mail but cannot log in
+            $this->count_failure = false;
+            $args['abort'] = true;
+            $args['error'] = $this->gettext('accountlocked');
+            return $args;
+        }
+        if ($auth['must_change']) {
+            // Hà Nam Art 8.2.a, Gia Lai Art 9.1: the default password must be changed first;
+            // nothing else is reachable (Dovecot refuses IMAP until the flag is cleared)
+            $_SESSION['congvu_fc'] = [
+                'dn'      => $account['dn'],
+                'user'    => $account['mail'],
+                'pass'    => $this->rc->encrypt($args['pass']),
+                'expires' => time() + (int) $this->rc->config->get('congvu_forcechange_timeout', 600),
+            ];
+            $this->log("forced password change started for $user");
+            $this->rc->output->redirect(['_task' => 'login', '_action' => 'plugin.congvu_forcechange'], 0);
+        }
+        return $args;
+    }
+
+    public function login_failed($args)
+    {
+        if ($this->count_failure && !empty($args['user'])) {
+            $this->record_failure($this->login_name($args['user']), rcube_utils::remote_addr());
+        }
+        $this->count_failure = true;
+        return $args;
+    }
+
+    public function login_after($args)
+    {
+        if (!empty($_SESSION['username'])) {
+            $this->clear_failures($this->login_name($_SESSION['username']));
+        }
+        return $args;
+    }
+
+    // ------------------------------------------------------- forced change
+
+    private function forcechange()
+    {
+        $state = $_SESSION['congvu_fc'] ?? null;
+        if (empty($state) || $state['expires'] < time()) {
+            $this->rc->session->remove('congvu_fc');
+            $this->rc->output->redirect(['_task' => 'login'], 0);
+        }
+
+        if (!empty($_POST)) {
+            $this->forcechange_save($state);  // redirects on success
+        }
+
+        $this->register_handler('plugin.congvu_forcechangeform', [$this, 'forcechange_form']);
+        $this->rc->output->set_pagetitle($this->gettext('forcechange_title'));
+        $this->rc->output->send('congvu_security.forcechange');
+    }
+
+    private function forcechange_save($state)
+    {
+        if (!$this->rc->check_request()) {
+            $this->form_errors[] = $this->rc->gettext('invalidrequest');
+            return;
+        }
+        $charset = $this->rc->config->get('password_charset', 'UTF-8');
+        $new  = rcube_utils::get_input_string('_newpasswd', rcube_utils::INPUT_POST, true, $charset);
+        $conf = rcube_utils::get_input_string('_confpasswd', rcube_utils::INPUT_POST, true, $charset);
+        $old  = $this->rc->decrypt($state['pass']);
+
+        if ($new === '') {
+            $this->form_errors[] = $this->gettext('reason_empty');
+        } elseif ($new !== $conf) {
+            $this->form_errors[] = $this->gettext('reason_mismatch');
+        } elseif ($new === $old) {
+            $this->form_errors[] = $this->gettext('reason_same_as_old');
+        } elseif ($violations = self::precheck($new, $state['user'])) {
+            $this->form_errors[] = self::reasons_text($violations);
+        } else {
+            $result = self::directory()->change_password($state['dn'], $old, $new);
+            if ($result['ok']) {
+                $this->log('forced password change done for ' . $state['user']);
+                $this->rc->session->remove('congvu_fc');
+                $_SESSION['congvu_notice'] = 'forcechange_done';
+                $this->rc->output->redirect(['_task' => 'login'], 0);
+            }
+            $this->form_errors[] = self::reasons_text([[$result['reason'], []]]);
+        }
+        $this->log('forced password change refused for ' . $state['user'] . ': ' . implode(' ', $this->form_errors));
+        foreach ($this->form_errors as $error) {
+            $this->rc->output->show_message($error, 'error', null, false, 0);
+        }
+    }
+
+    public function forcechange_form($attrib)
+    {
+        $state = $_SESSION['congvu_fc'];
+        $table = new html_table(['cols' => 2, 'class' => 'propform']);
+
+        $table->add('title', html::label('congvu-account', rcube::Q($this->gettext('account'))));
+        $table->add(null, html::span(['id' => 'congvu-account', 'class' => 'form-control-plaintext'],
+            rcube::Q($state['user'])));
+
+        $input = new html_passwordfield(['name' => '_newpasswd', 'id' => 'congvu-newpasswd',
+            'autocomplete' => 'new-password', 'class' => 'form-control', 'required' => true]);
+        $table->add('title', html::label('congvu-newpasswd', rcube::Q($this->gettext('newpasswd'))));
+        $table->add(null, $input->show());
+
+        $input = new html_passwordfield(['name' => '_confpasswd', 'id' => 'congvu-confpasswd',
+            'autocomplete' => 'new-password', 'class' => 'form-control', 'required' => true]);
+        $table->add('title', html::label('congvu-confpasswd', rcube::Q($this->gettext('confpasswd'))));
+        $table->add(null, $input->show());
+
+        $rules = $this->rules_text();
+        $errors = '';
+        if (!empty($this->form_errors)) {
+            $errors = html::div(['id' => 'congvu-errors', 'class' => 'alert alert-danger', 'role' => 'alert'],
+                implode('<br>', array_map(['rcube', 'Q'], $this->form_errors)));
+        }
+
+        $submit = html::tag('button', ['type' => 'submit', 'id' => 'congvu-submit',
+            'class' => 'button mainaction submit btn btn-primary btn-lg text-uppercase w-100'],
+            rcube::Q($this->gettext('forcechange_submit')));
+
+        $body = html::tag('h1', ['class' => 'congvu-title'], rcube::Q($this->gettext('forcechange_title')))
+            . html::p(['id' => 'congvu-intro'], rcube::Q($this->gettext('forcechange_intro')))
+            . $errors
+            . ($rules ? html::p(['id' => 'congvu-rules', 'class' => 'hint'], rcube::Q($rules)) : '')
+            . $table->show()
+            . html::p(['class' => 'formbuttons'], $submit)
+            . html::p(['class' => 'congvu-cancel'], html::a(['href' => './?_task=login'],
+                rcube::Q($this->gettext('forcechange_cancel'))));
+
+        return $this->rc->output->form_tag([
+            'id'     => 'congvu-forcechange-form',
+            'name'   => 'congvu-forcechange-form',
+            'method' => 'post',
+            'action' => './?_task=login&_action=plugin.congvu_forcechange',
+        ], html::tag('input', ['type' => 'hidden', 'name' => '_token',
+                'value' => $this->rc->get_request_token()]) . $body);
+    }
+
+    private function rules_text()
+    {
+        $rules = $this->rc->config->get('congvu_password_rules');
+        if (empty($rules)) {
+            return '';
+        }
+        $names = [];
+        foreach ((array) $rules['classes'] as $class) {
+            $names[] = $this->gettext("class_$class");
+        }
+        return $this->gettext(['name' => 'rules', 'vars' => [
+            'n'       => (int) $rules['min_length'],
+            'classes' => implode(', ', $names),
+            'chars'   => implode(' ', str_split((string) $rules['special_chars'])),
+        ]]);
+    }
+
+    // ------------------------------------------------------- brute force
+
+    private function login_name($user)
+    {
+        $user = mb_strtolower(trim((string) $user));
+        $domain = $this->rc->config->get('username_domain');
+        if ($user !== '' && strpos($user, '@') === false && is_string($domain) && $domain !== '') {
+            $user .= '@' . $domain;
+        }
+        return $user;
+    }
+
+    private function table()
+    {
+        static $created = false;
+        $db = $this->rc->get_dbh();
+        if (!$created) {
+            $db->query('CREATE TABLE IF NOT EXISTS congvu_login_failures ('
+                . 'kind varchar(16) NOT NULL, subject varchar(255) NOT NULL, created integer NOT NULL)');
+            $created = true;
+        }
+        return $db;
+    }
+
+    /** Minutes to wait when the account or the client is over its limit, else 0. */
+    private function throttled($user, $ip)
+    {
+        $window = (int) $this->rc->config->get('congvu_login_failure_window', 900);
+        $limits = [
+            'account' => [$user, (int) $this->rc->config->get('congvu_login_max_failures_account', 5)],
+            'client'  => [$ip, (int) $this->rc->config->get('congvu_login_max_failures_client', 20)],
+        ];
+        $db = $this->table();
+        foreach ($limits as $kind => list($subject, $max)) {
+            if ($max <= 0 || $subject === '') {
+                continue;
+            }
+            $res = $db->query('SELECT COUNT(*) AS n, MAX(created) AS last FROM congvu_login_failures'
+                . ' WHERE kind = ? AND subject = ? AND created > ?', $kind, $subject, time() - $window);
+            $row = $db->fetch_assoc($res);
+            if ($row && (int) $row['n'] >= $max) {
+                return max(1, (int) ceil(((int) $row['last'] + $window - time()) / 60));
+            }
+        }
+        return 0;
+    }
+
+    private function record_failure($user, $ip)
+    {
+        $db = $this->table();
+        $now = time();
+        $db->query('DELETE FROM congvu_login_failures WHERE created < ?',
+            $now - (int) $this->rc->config->get('congvu_login_failure_window', 900));
+        foreach (['account' => $user, 'client' => $ip] as $kind => $subject) {
+            if ($subject !== '') {
+                $db->query('INSERT INTO congvu_login_failures (kind, subject, created) VALUES (?, ?, ?)',
+                    $kind, $subject, $now);
+            }
+        }
+        $this->log("failed login for $user from $ip");
+    }
+
+    private function clear_failures($user)
+    {
+        $this->table()->query('DELETE FROM congvu_login_failures WHERE kind = ? AND subject = ?', 'account', $user);
+    }
+
+    private function log($line)
+    {
+        rcube::write_log('congvu', $line);
+    }
+}
