@@ -43,14 +43,15 @@ def ldap(host, flt: str, *attrs: str) -> dict[str, dict[str, list[str]]]:
     return entries
 
 
-def playbook(*extra: str, data_dir: Path | None = None, book: str = "accounts.yml") -> str:
+def playbook(*extra: str, data_dir: Path | None = None, book: str = "accounts.yml", ok: bool = True) -> str:
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     cmd = ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks" / book), *extra]
     if data_dir:
         cmd += ["-e", f"accounts_data_dir={data_dir}"]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}  # one line per value: no YAML folding or quoting
     done = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert (done.returncode == 0) == ok, done.stdout[-4000:] + done.stderr[-2000:]
     return done.stdout
 
 
@@ -103,6 +104,20 @@ def test_credentials_are_vault_encrypted_and_the_password_binds(host, tmp_path):
     assert bind.rc == 0, bind.stderr
     wrong = host.run("ldapwhoami -x -H ldapi:/// -D %s -w %s", dn, password + "x")
     assert wrong.rc == 49
+
+
+def test_bad_roster_stops_before_any_change_listing_every_problem(host, data_dir):
+    (data_dir / "rosters/bad.csv").write_text(
+        "Mã cán bộ,Họ và tên,Ngày sinh,Đơn vị\n"
+        "HN-B-1,Lê Văn An,31/02/1990,stttt\n"
+        "HN-B-2,Lê Văn Bình,01/02/1990,sxyz\n"
+        "HN-T-001,Lê Văn Cường,01/02/1990,stttt\n", encoding="utf-8")
+    before = ldap(host, "(objectClass=*)", "*")
+    out = playbook(data_dir=data_dir, ok=False)
+    assert "rosters/bad.csv:2: malformed date" in out
+    assert "rosters/bad.csv:3: unknown organisation" in out
+    assert re.search(r"bad\.csv:4: duplicate M.* 'HN-T-001'|stttt\.csv:2: duplicate M.* 'HN-T-001'", out)
+    assert ldap(host, "(objectClass=*)", "*") == before
 
 
 def test_reapply_changes_nothing():
