@@ -466,10 +466,13 @@ def main():
 
     mark = time.monotonic()
     # Organisations first, in their own commits: people need their parents to exist.
+    # Moves (modrdn, rare) one by one outside any transaction: RFC 5805 support for them varies.
     first = [c for c in result.changes if c.kind in ("organisation", "mailbox")]
-    rest = [c for c in result.changes if c.kind not in ("organisation", "mailbox")]
+    moves = [c for c in result.changes if c.op == "move"]
+    rest = [c for c in result.changes if c.kind not in ("organisation", "mailbox") and c.op != "move"]
     try:
         directory.apply(first, p["write_mode"], p["batch_size"])
+        directory.apply(moves, "sync", p["batch_size"])
         directory.apply(rest, p["write_mode"], p["batch_size"])
     except BatchError as exc:
         module.fail_json(msg=f"{len(exc.failures)} LDAP write(s) failed; nothing of the failed batch "
