@@ -326,7 +326,9 @@ def derive_abbr(org: Org, convention: str) -> str:
     if org.abbr:
         return org.abbr
     kind = org.kind
-    if convention in ("hanam", "hagiang", "ninhbinh", "gialai", "cantho") and kind == "province":
+    if convention not in ("hanam", "gialai", "cantho", "hagiang", "ninhbinh"):
+        raise NamingError(f"unknown naming convention {convention!r}", rule="derive_abbr")
+    if kind == "province":
         return "ubnd" if convention == "ninhbinh" else name_initials(org.name)
     if convention == "hanam":
         if kind == "district":
@@ -351,13 +353,9 @@ def derive_abbr(org: Org, convention: str) -> str:
         if words and words[0].casefold() == "sở":
             return "so" + name_initials(" ".join(words[1:]))
         return name_initials(org.name)
-    if convention == "hagiang":
-        return name_initials(org.name)
-    if convention == "ninhbinh":
-        if kind in ("district", "commune"):
-            return joined(place_words(org.name))
-        return name_initials(org.name)
-    raise NamingError(f"unknown naming convention {convention!r}", rule="derive_abbr")
+    if convention == "ninhbinh" and kind in ("district", "commune"):
+        return joined(place_words(org.name))
+    return name_initials(org.name)  # hagiang, ninhbinh agencies and units
 
 
 def cantho_long_abbr(org: Org) -> str:
