@@ -252,11 +252,23 @@ def check_for_scheme(catalogue: Catalogue, scheme: str) -> None:
     if scheme == "hanam":
         for index, org in enumerate(catalogue.values()):
             if catalogue.clash_code_of(org.code) is None:
+                hint = _clash_hint(org)
                 problems.append(f"{catalogue.source}: organisations[{index}] (code {org.code!r}): "
                                 "no clash_code here or on a parent: add a two-letter clash_code to "
-                                "this organisation in the catalogue (Hà Nam Art 5.2.b)")
+                                "this organisation in the catalogue (Hà Nam Art 5.2.b"
+                                + (f"; the first two initials of its name give {hint!r}" if hint else "")
+                                + ")")
     if problems:
         _raise(problems, catalogue.source)
+
+
+def _clash_hint(org: Org) -> str:
+    """Hà Nam Art 5.2.b: "the first two initials of the agency's name" (Sở Lao động... → ``ld``)."""
+    words = place_words(org.name) if org.kind in ("district", "commune") else vn_words(org.name)
+    if org.kind not in ("district", "commune") and words and words[0].casefold() in ("sở", "ban", "phòng"):
+        words = words[1:]
+    hint = "".join(vn_ascii(w, lower=True, sep="")[:1] for w in words if w.casefold() != "và")[:2]
+    return hint if CLASH_RE.match(hint) else ""
 
 
 # --- abbreviations -------------------------------------------------------------------------------

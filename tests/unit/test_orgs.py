@@ -107,6 +107,10 @@ def test_hanam_needs_clash_codes():
     text = str(info.value)
     assert "(code 'h'): no clash_code here or on a parent: add a two-letter clash_code" in text
     assert "(code 'x')" in text
+    assert "the first two initials of its name give 'hh'" not in text  # "Huyện H" has one word
+    bad = {"organisations": [{"code": "l", "name": "Sở Lao động - Thương binh và Xã hội", "kind": "agency"}]}
+    with pytest.raises(NamingError, match="the first two initials of its name give 'ld'"):
+        load_catalogue(bad, scheme="hanam")
     assert "(code 'p')" not in text and "(code 's')" not in text
     load_catalogue(data, source="gialai.yml", scheme="gialai")  # other schemes don't need them
 
