@@ -365,16 +365,22 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     people = sorted(roster, key=lambda p: p.id)
     overrides = dict(overrides or {})
     existing = {p.id: _first(by_id[p.id], "mail") for p in people if p.id in by_id}
-    to_name = []
-    for person in people:
-        address = overrides.get(person.id) or person.address or None
-        if address and "@" not in address:
-            address = f"{address}@{scheme.person_domain(_naming_person(person, None))}"
-        to_name.append(_naming_person(person, None if person.id in existing else address))
-    taken_elsewhere = taken - {a.lower() for a in existing.values()}
-    assigned = scheme.assign(to_name, existing, taken_elsewhere,
-                             source=", ".join(roster.sources) or "<roster>")
-    for case in assigned.needs_operator:
+    if len(existing) == len(people):
+        # Nobody new: issued addresses never change, so there is nothing to name (re-apply fast path).
+        addresses = {pid: address.lower() for pid, address in existing.items()}
+        needs_operator = []
+    else:
+        to_name = []
+        for person in people:
+            address = overrides.get(person.id) or person.address or None
+            if address and "@" not in address:
+                address = f"{address}@{scheme.person_domain(_naming_person(person, None))}"
+            to_name.append(_naming_person(person, None if person.id in existing else address))
+        taken_elsewhere = taken - {a.lower() for a in existing.values()}
+        assigned = scheme.assign(to_name, existing, taken_elsewhere,
+                                 source=", ".join(roster.sources) or "<roster>")
+        addresses, needs_operator = assigned.addresses, assigned.needs_operator
+    for case in needs_operator:
         item = case.as_dict()
         item["where"] = roster.people[case.person_id].where
         result.pending.append(item)
@@ -382,7 +388,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     # -- people: entries ---------------------------------------------------------------------
     group_members: dict[str, list[str]] = {}
     for person in people:
-        address = assigned.addresses.get(person.id)
+        address = addresses.get(person.id)
         if address is None:
             continue  # pending: nothing is written for them until the operator decides
         org_dn = dns[person.org]

@@ -80,7 +80,9 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _LOCAL_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
 # A name word: letters (any script mark), with apostrophes inside (H'Nhiên) or hyphens (Rơ-Mah).
 _NAME_WORD_RE = re.compile(r"^[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*$")
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+# YYYY-MM-DD, or DD/MM/YYYY as Vietnamese offices write it (also with "-" or "."); checked by dt.date.
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_VN_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _SPACES = re.compile(r"\s+")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
@@ -137,12 +139,18 @@ def _parse_date(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     text = clean(value)
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return None
+    match = _ISO_DATE.match(text)
+    if match:
+        year, month, day = match.groups()
+    else:
+        match = _VN_DATE.match(text)
+        if not match:
+            return None
+        day, month, year = match.groups()
+    try:
+        return dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 class _LineLoader(yaml.SafeLoader):
