@@ -41,10 +41,13 @@ integration: venv ## ansible-playbook level tests (filters load, errors fail the
 molecule: setup ## all molecule scenarios, or one: make molecule SCENARIO=common
 	$(ACT) scripts/molecule-all $(SCENARIO)
 
-test: setup ## everything CI runs: lint, unit, integration, molecule
-	$(ACT) scripts/lint
-	$(ACT) pytest -q tests/unit tests/integration
-	$(ACT) scripts/molecule-all
+test: setup ## everything CI runs: lint, unit, integration, molecule (all run; fails if any failed)
+	@rc=0; \
+	$(ACT) scripts/lint || rc=1; \
+	$(ACT) pytest -q tests/unit tests/integration || rc=1; \
+	$(ACT) scripts/molecule-all || rc=1; \
+	[ $$rc -eq 0 ] || echo "make test: FAILED (see the lint, pytest and molecule summaries above)" >&2; \
+	exit $$rc
 
 bench: venv ## benchmarks (see bench/README.md)
 	$(ACT) python bench/naming_bench.py
