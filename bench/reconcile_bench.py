@@ -63,7 +63,7 @@ printf 'dn: ou=organisations,{BASE}\\nobjectClass: organizationalUnit\\nou: orga
 
 WIPE = f"""
 set -e
-ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -b ou=organisations,{BASE} dn 1.1 \
+ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// -b ou=organisations,{BASE} dn 1.1 \
   | awk '/^dn: /{{print substr($0,5)}}' | awk '{{print length, $0}}' | sort -rn | cut -d' ' -f2- \
   | grep -v '^ou=organisations' > /tmp/dns || true
 [ -s /tmp/dns ] && ldapdelete -Q -Y EXTERNAL -H ldapi:/// -f /tmp/dns -c >/dev/null 2>&1 || true
