@@ -252,14 +252,17 @@ def main() -> int:
                 res = json.loads(out.read_text())
                 t = res["timings"]
                 rows.append((f"first apply ({mode}), {res['summary']['created']} accounts",
-                             f"{wall:.1f}", f"module {t['total']:.1f} s: read {t['read']}, plan {t['plan']}, "
+                             f"{wall:.1f}",
+                             f"module {t['total']:.1f} s (CPU {t['cpu']} s incl. hash workers): "
+                             f"parse {t['parse']}, read {t['read']}, plan {t['plan']}, "
                              f"hash {t.get('hash', 0)}, write {t.get('write', 0)}"))
                 out = tmp / f"again-{mode}.json"
                 wall = playbook(tmp, RECONCILE, {**common, "mode": mode, "out": str(out)})
                 res = json.loads(out.read_text())
                 t = res["timings"]
                 rows.append((f"unchanged re-apply ({mode}), changed={res['changed']}", f"{wall:.1f}",
-                             f"module: parse {t['parse']}, read {t['read']}, plan {t['plan']}"))
+                             f"module {t['total']:.1f} s (CPU {t['cpu']} s): parse {t['parse']}, "
+                             f"read {t['read']}, plan {t['plan']}"))
             sample = [{"uid": f"naive{i}", "cn": f"Naive {i}", "sn": "Naive", "id": f"naive-{i}"}
                       for i in range(args.sample)]
             wall = playbook(tmp, NAIVE, {"people": sample})
@@ -270,6 +273,7 @@ def main() -> int:
         finally:
             if not args.keep:
                 subprocess.run(["podman", "rm", "-f", CONTAINER], capture_output=True, check=False)
+    rows.append(("load average (1, 5, 15 min) at the end", "", " ".join(f"{x:.1f}" for x in os.getloadavg())))
     width = max(len(r[0]) for r in rows)
     print(f"\n{'step':<{width}}  {'wall s':>7}  detail")
     for step, wall, detail in rows:
