@@ -508,7 +508,7 @@ def _order(result: Plan) -> None:
 OVERRIDES_HEADER = """\
 # Operator-chosen addresses (docs/accounts.md). congvu_reconcile writes a case here for every person
 # the naming scheme cannot name alone (Cần Thơ Art 4.2.c fourth namesake, identical names in one
-# agency: Hà Nam Art 5.2.c, Gia Lai Art 4.3, ...), with a suggestion in the scheme's own shape.
+# agency: Hà Nam Art 5.2.c, Gia Lai Art 4.2.c, ...), with a suggestion in the scheme's own shape.
 # Review each one, change the address if needed, set approved: true and commit this file; the next
 # run creates those accounts. While a case is unapproved the run changes nothing in the directory.
 """
