@@ -56,7 +56,7 @@ olcRootDN: {PEERCRED}
 replace: olcDbMaxSize
 olcDbMaxSize: 4294967296
 EOF
-ldapadd -Q -Y EXTERNAL -H ldapi:/// -f /tmp/congvu-schema.ldif >/dev/null
+ldapadd -Q -Y EXTERNAL -H ldapi:/// -f /root/congvu-schema.ldif >/dev/null
 printf 'dn: ou=organisations,{BASE}\\nobjectClass: organizationalUnit\\nou: organisations\\n' \
   | ldapadd -Q -Y EXTERNAL -H ldapi:/// >/dev/null
 """
@@ -128,8 +128,11 @@ def playbook(tmp: Path, text: str, extra: dict) -> float:
     (tmp / "vars.json").write_text(json.dumps(extra))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     start = time.monotonic()
-    sh(["ansible-playbook", "-i", str(tmp / "inventory"), str(book), "-e", f"@{tmp / 'vars.json'}"],
-       cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    done = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory"), str(book),
+                           "-e", f"@{tmp / 'vars.json'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode:
+        sys.exit(f"ansible-playbook failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
     return time.monotonic() - start
 
 
@@ -240,7 +243,7 @@ def main() -> int:
         try:
             time.sleep(2)
             sh(["podman", "cp", str(ROOT / "bench/congvu-schema.ldif"),
-                f"{CONTAINER}:/tmp/congvu-schema.ldif"])
+                f"{CONTAINER}:/root/congvu-schema.ldif"])
             t0 = time.monotonic()
             in_container(SETUP)
             print(f"slapd ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
