@@ -40,15 +40,12 @@ class congvu_security extends rcube_plugin
         $this->add_hook('login_failed', [$this, 'login_failed']);
         $this->add_hook('login_after', [$this, 'login_after']);
 
-        // Vietnamese for the password plugin's messages that vi_VN.inc lacks (this plugin is
-        // loaded after 'password', so these win over the en_US fallback)
-        if ($this->rc->task == 'settings') {
-            $merge = [];
-            foreach (['passwordtooweak', 'passwdconstraintviolation', 'passwinhistory', 'samepasswd',
-                      'internalerror', 'successfullysaved', 'changepasswd', 'passwordshort'] as $key) {
-                $merge["password.$key"] = $this->gettext("password_$key");
-            }
-            $this->rc->load_language(null, [], $merge);
+        // Vietnamese for the messages of the password and managesieve plugins that their vi_VN.inc
+        // lacks (this plugin is loaded last, so these win over the en_US fallback)
+        if ($this->rc->task == 'settings' && strpos((string) ($_SESSION['language'] ?? ''), 'vi') === 0) {
+            $overrides = [];
+            include __DIR__ . '/localization/overrides/vi_VN.inc';
+            $this->rc->load_language(null, [], $overrides);
         }
     }
 

@@ -220,6 +220,8 @@ class congvu_directory
             'cracklib'                     => 'dictionary',
             'rdn'                          => 'same_as_username',
             'consecutive'                  => 'repeated',
+            'maximum number of characters' => 'repeated',
+            'too weak'                     => 'dictionary',
             'repeated'                     => 'repeated',
             'quality points'               => 'classes',
             'minimum number of characters' => 'classes',
