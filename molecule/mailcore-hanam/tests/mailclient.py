@@ -399,10 +399,13 @@ def run_all(cfg: dict) -> dict:
     r["quota_deferred"] = bool(wait_for(lambda: tiny in (q := sh("postqueue -j").stdout) and "4.2.2" in q))
     r["quota_queue"] = sh("postqueue -j").stdout
     r["quota_delivered_while_full"] = has_mail(tiny, subject)
-    dn = sh(f"ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// '(mail={tiny})' dn | sed -n 's/^dn: //p'").stdout
+    base = ",".join(f"dc={part}" for part in cfg["domains"][0].split("."))
+    dn = sh(f"ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// -b {base} '(mail={tiny})' dn "
+            "| sed -n 's/^dn: //p'").stdout
     sh(f"printf 'dn: %s\\nchangetype: modify\\nreplace: congvuMailQuota\\ncongvuMailQuota: 10000000\\n' "
        f"{shlex.quote(dn.strip())} | ldapmodify -Q -Y EXTERNAL -H ldapi:///")
     sh("postqueue -f")
+    r["quota_raised"] = sh(f"doveadm quota get -u {tiny}").stdout
     r["quota_delivered_after_raise"] = bool(wait_for(lambda: has_mail(tiny, subject)))
     r["quota_queue_after"] = sh("postqueue -j").stdout
 
