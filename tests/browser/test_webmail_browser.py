@@ -130,8 +130,12 @@ def test_message_sent_by_one_user_reaches_another(webmail, accounts, passwords):
     assert accounts["reader"]["mail"] in sender.page.input_value("#_to")
     sender.shot("compose")
     sender.page.locator("button.send:visible, a.send:visible").first.click()
-    # back to the mailbox once Roundcube has handed the message to submission (TLS, SASL as the user)
-    sender.page.wait_for_function("!location.href.includes('_action=compose')", timeout=60_000)
+    # Roundcube hands the message to submission (TLS, SASL as the user), then confirms or goes back
+    # to the mailbox
+    sender.page.wait_for_function(
+        "!location.href.includes('_action=compose')"
+        " || document.querySelector('#messagestack .confirmation, #messagestack .warning') !== null",
+        timeout=60_000)
     sender.shot("sent")
 
     reader = webmail("receive")
