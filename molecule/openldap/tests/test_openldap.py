@@ -345,3 +345,13 @@ def test_services_cannot_read_secrets_or_write(host):
         assert "userPassword" not in res.stdout and "pwdHistory" not in res.stdout
         res = ldif_as(host, "ldapmodify", svc, replace(MINH[0], "congvuAccountState", "retired", "replace"))
         assert res.rc == 50, (svc[0], res.rc, res.stderr)
+
+
+def test_agency_admin_cannot_exempt_accounts_from_policy(host):
+    dn, _ = new_person(host, f"o=pttbcxb,o=stttt,{ORGS}")
+    services = f"cn=services,ou=policies,{BASE}"
+    res = ldif_as(host, "ldapmodify", ADMIN_STTTT, replace(dn, "pwdPolicySubentry", services))
+    assert res.rc == 50, (res.rc, res.stderr)
+    organisations = f"cn=organisations,ou=policies,{BASE}"
+    res = ldif_as(host, "ldapmodify", ADMIN_STTTT, replace(dn, "pwdPolicySubentry", organisations))
+    assert res.rc == 0, res.stderr
