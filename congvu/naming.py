@@ -359,6 +359,19 @@ class Scheme:
                 return address
             n += 1
 
+    def _distinguish(self, person: Person, stem: str, domain: str, ctx: _Ctx, why: str,
+                     article: str) -> str | OperatorCase:
+        """The general form plus the distinguishing parts (birth date, home town, birthplace, in that
+        order), or an operator case when none is free (Hà Nam Art 5.2.c, Gia Lai Art 4.2.c)."""
+        extras = self.extras(person)
+        found = self._first_free([f"{stem}{x}" for x in extras], domain, ctx)
+        if found:
+            return found
+        need = "all distinguishing parts give taken addresses" if extras else \
+            "no birth date, home town or birthplace to distinguish"
+        return self._operator(person, ctx, f"{why}; {need} ({article})",
+                              self._numbered(stem, "", domain, ctx))
+
     def _operator(self, person: Person, ctx: _Ctx, reason: str, suggestion: str) -> OperatorCase:
         ctx.reserve(suggestion)
         return OperatorCase(person.id, person.full_name, person.org, reason, self.article, suggestion)
@@ -534,16 +547,9 @@ class HaNam(Scheme):
             if found:
                 return found
         # Art 5.2.c: same agency — the general form plus date of birth, home town, birthplace.
-        extras = self.extras(person)
-        found = self._first_free([f"{full}{x}" for x in extras], domain, ctx)
-        if found:
-            return found
         why = (f"an identical full name already exists in {agency.name}" if same_agency
                else f"{full}@ and {full}.{code}@ are both taken")
-        need = "all distinguishing parts give taken addresses" if extras else \
-            "no birth date, home town or birthplace to distinguish"
-        return self._operator(person, ctx, f"{why}; {need} (Hà Nam Art 5.2.c)",
-                              self._numbered(full, "", domain, ctx))
+        return self._distinguish(person, full, domain, ctx, why, "Hà Nam Art 5.2.c")
 
 
 class GiaLai(Scheme):
@@ -610,16 +616,9 @@ class GiaLai(Scheme):
             if found:
                 return found
         # Art 4.2.c: identical full name — general form + birth date, home town, birthplace.
-        extras = self.extras(person)
-        found = self._first_free([f"{base}{x}" for x in extras], domain, ctx)
-        if found:
-            return found
         why = (f"an identical full name already exists at {domain}" if ctx.names[(domain, name.full)]
                else "the short and long forms are both taken")
-        need = "all distinguishing parts give taken addresses" if extras else \
-            "no birth date, home town or birthplace to distinguish"
-        return self._operator(person, ctx, f"{why}; {need} (Gia Lai Art 4.2.c)",
-                              self._numbered(base, "", domain, ctx))
+        return self._distinguish(person, base, domain, ctx, why, "Gia Lai Art 4.2.c")
 
 
 class CanTho(Scheme):
