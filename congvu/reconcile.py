@@ -46,7 +46,7 @@ ORG_CLASSES = ["top", "organization", "congvuOrganisation"]
 GROUP_CLASSES = ["top", "groupOfNames"]
 #: Person attributes the roster owns: compared and replaced on every run.
 PERSON_MANAGED = ("cn", "sn", "givenName", "displayName", "congvuPosition", "congvuBirthDate",
-                  "congvuOrganisationDN", "o", "ou")
+                  "congvuOrganisationDN")
 #: Attributes only written when the entry is created (the lifecycle and the users own them later).
 CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "congvuAccountState", "congvuStateChanged",
                "congvuMailQuota", "pwdPolicySubentry")
@@ -398,9 +398,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         desired = {"cn": [person.name], "sn": [parts.surname or parts.given], "givenName": [parts.given],
                    "displayName": [_display_name(fmt, person.name, agency.name, unit, parts)],
                    "congvuPosition": [person.position] if person.position else [],
-                   "congvuBirthDate": [person.birth_date], "congvuOrganisationDN": [org_dn],
-                   # The address book ("Danh bạ") shows the agency and unit by name.
-                   "o": [agency.name], "ou": [unit] if unit else []}
+                   "congvuBirthDate": [person.birth_date], "congvuOrganisationDN": [org_dn]}
         entry = by_id.get(person.id)
         role = "admin" if person.id in admins else "user"
         if entry is None:
