@@ -178,9 +178,9 @@ def hash_password(password: str, rounds: int = HASH_ROUNDS) -> str:
     """``{CRYPT}$6$rounds=N$salt$hash``: SHA512-crypt that both slapd and Dovecot verify."""
     if not isinstance(password, str) or not password:
         raise PasswordError("cannot hash an empty password", key="password", rule="non-empty")
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 5000 <= rounds <= 999_999_999:
-        raise PasswordError(f"SHA512-crypt rounds must be between 5000 and 999999999, got {rounds!r}",
-                            key="rounds", rule="5000 <= rounds")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1000 <= rounds <= 999_999_999:
+        raise PasswordError("SHA512-crypt rounds must be between 1000 (glibc's minimum) and 999999999, "
+                            f"got {rounds!r}", key="rounds", rule="1000 <= rounds")
     digest = sha512_crypt.using(rounds=rounds).hash(password)
     if "$rounds=" not in digest:  # passlib leaves out rounds=5000 (the implicit default); keep it explicit
         digest = digest.replace("$6$", f"$6$rounds={rounds}$", 1)

@@ -75,7 +75,7 @@ options:
   hash_rounds:
     description: SHA512-crypt rounds of initial password hashes (see docs/accounts.md for the choice).
     type: int
-    default: 5000
+    default: 1000
   ldap_uri:
     description: LDAP URI; the default binds with SASL EXTERNAL over the local socket.
     type: str
@@ -235,7 +235,7 @@ def _hash(item):
 
 
 def hash_all(items, workers):
-    """Hash in parallel: SHA512-crypt dominates a first load (about 1.3 ms per hash at 5000 rounds)."""
+    """Hash in parallel: SHA512-crypt dominates a first load (about 0.27 ms per hash at 1000 rounds)."""
     if len(items) < 200 or workers <= 1:
         return [_hash(i) for i in items]
     import multiprocessing
@@ -372,7 +372,7 @@ def main():
             "aliases": {"type": "dict", "default": {}},
             "password_secret": {"type": "str", "required": True, "no_log": True},
             "password_policies": {"type": "dict", "default": {}, "no_log": False},
-            "hash_rounds": {"type": "int", "default": 5000},
+            "hash_rounds": {"type": "int", "default": 1000},
             "ldap_uri": {"type": "str", "default": "ldapi:///"},
             "bind_dn": {"type": "str"},
             "bind_pw": {"type": "str", "no_log": True},
