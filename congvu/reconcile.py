@@ -45,8 +45,10 @@ PERSON_CLASSES = ["top", "inetOrgPerson", "congvuMailAccount"]
 ORG_CLASSES = ["top", "organization", "congvuOrganisation"]
 GROUP_CLASSES = ["top", "groupOfNames"]
 #: Person attributes the roster owns: compared and replaced on every run.
+#: ``o``/``ou`` carry the agency's and the unit's names for the address book ("Danh bạ" in Roundcube
+#: shows them as organisation and department); an existing directory gets them on its next run.
 PERSON_MANAGED = ("cn", "sn", "givenName", "displayName", "congvuPosition", "congvuBirthDate",
-                  "congvuOrganisationDN")
+                  "congvuOrganisationDN", "o", "ou")
 #: Attributes only written when the entry is created (the lifecycle and the users own them later).
 CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "congvuAccountState", "congvuStateChanged",
                "congvuMailQuota", "pwdPolicySubentry")
@@ -398,7 +400,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         desired = {"cn": [person.name], "sn": [parts.surname or parts.given], "givenName": [parts.given],
                    "displayName": [_display_name(fmt, person.name, agency.name, unit, parts)],
                    "congvuPosition": [person.position] if person.position else [],
-                   "congvuBirthDate": [person.birth_date], "congvuOrganisationDN": [org_dn]}
+                   "congvuBirthDate": [person.birth_date], "congvuOrganisationDN": [org_dn],
+                   # The address book ("Danh bạ") shows the agency and the unit by name.
+                   "o": [agency.name], "ou": [unit] if unit else []}
         entry = by_id.get(person.id)
         role = "admin" if person.id in admins else "user"
         if entry is None:

@@ -161,11 +161,80 @@ def test_changed_attributes_are_updated_and_the_address_never_changes(hanam):
     by_key = {c["key"]: c for c in result.changed}
     assert by_key["HN-1"]["attributes"] == ["congvuPosition"]
     assert set(by_key["HN-3"]["attributes"]) == {"cn", "congvuOrganisationDN", "displayName", "givenName",
-                                                 "dn"}
+                                                 "dn", "o", "ou"}
     moved = directory.entries["uid=tranvanan,o=sldtbxh,ou=organisations,dc=hanam,dc=gov,dc=vn"]
     assert moved["mail"] == ["tranvanan@hanam.gov.vn"]
     assert moved["displayName"] == ["Trần Văn Ân - Sở Lao động - Thương binh và Xã hội"]
+    # the address book shows the new agency, and no unit any more (ou replaced by nothing: deleted)
+    assert moved["o"] == ["Sở Lao động - Thương binh và Xã hội"]
+    assert "ou" not in moved
+    [modify] = [c for c in result.changes if c.op == "modify" and c.key == "HN-3"]
+    assert modify.attrs["ou"] == [] and modify.before["ou"] == ["Phòng Thông tin - Báo chí - Xuất bản"]
     assert run(hanam, directory, roster(promoted, PEOPLE[1], renamed)).changes == []
+
+
+STTTT = "Sở Thông tin và Truyền thông"
+PTTBCXB = "Phòng Thông tin - Báo chí - Xuất bản"
+
+
+def test_people_carry_their_agency_in_o_and_their_unit_in_ou(hanam):
+    # Roundcube's address book ("Danh bạ") maps o to the organisation and ou to the department.
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    ha = directory.entries[f"uid=nguyenthithanhha,o=stttt,{base}"]  # agency level: no unit
+    assert ha["o"] == [STTTT]
+    assert "ou" not in ha
+    an = directory.entries[f"uid=tranvanan,o=pttbcxb,o=stttt,{base}"]  # in a unit of the agency
+    assert an["o"] == [STTTT]
+    assert an["ou"] == [PTTBCXB]
+    # organisation mailboxes keep o = their code (the key organisations are found by), not a name
+    assert directory.entries[f"o=stttt,{base}"]["o"] == ["stttt"]
+    assert "ou" not in directory.entries[f"uid=stttt,o=stttt,{base}"]
+    # a commune's people: their commune is the agency (the district is not a unit)
+    run(hanam, directory, roster(*PEOPLE, person("TS-1", "Lê Văn Tiến", "tienson")))
+    [tien] = [e for e in directory.entries.values() if e.get("employeeNumber") == ["TS-1"]]
+    assert tien["o"] == [hanam[1].catalogue["tienson"].name]
+    assert "ou" not in tien
+
+
+def test_directory_without_o_and_ou_gets_them_on_the_next_run(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    for entry in directory.entries.values():  # as written before people carried o/ou
+        if entry.get("employeeNumber"):
+            entry.pop("o")
+            entry.pop("ou", None)
+    result = run(hanam, directory, roster(*PEOPLE), now=LATER)
+    assert all(c.op == "modify" and c.kind == "person" for c in result.changes)
+    assert {c["key"]: c["attributes"] for c in result.changed} == {
+        "HN-1": ["o"], "HN-2": ["o"], "HN-3": ["o", "ou"]}
+    assert {c.key: c.attrs for c in result.changes}["HN-3"] == {"o": [STTTT], "ou": [PTTBCXB]}
+    assert not result.created and not result.leaving
+    assert run(hanam, directory, roster(*PEOPLE), now=LATER).changes == []
+
+
+def test_renamed_agency_updates_o_of_its_people_and_units(hanam):
+    import yaml
+
+    policy, _ = hanam
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    data = yaml.safe_load((ROOT / "data/catalogues/hanam.yml").read_text(encoding="utf-8"))
+    renamed_name = "Sở Khoa học, Công nghệ và Thông tin"
+    for org in data["organisations"]:
+        if org["code"] == "stttt":
+            org["name"] = renamed_name
+    renamed = (policy, make_scheme(policy["naming"], load_catalogue(data)))
+    result = run(renamed, directory, roster(*PEOPLE), now=LATER)
+    people = {c["key"]: c["attributes"] for c in result.changed if c["kind"] == "person"}
+    assert people == {"HN-1": ["displayName", "o"], "HN-2": ["displayName", "o"],
+                      "HN-3": ["displayName", "o"]}  # the unit's name (ou) did not change
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    an = directory.entries[f"uid=tranvanan,o=pttbcxb,o=stttt,{base}"]
+    assert an["o"] == [renamed_name] and an["ou"] == [PTTBCXB]
+    assert an["mail"] == ["tranvanan@hanam.gov.vn"]  # the address never changes
+    assert run(renamed, directory, roster(*PEOPLE), now=LATER).changes == []
 
 
 def test_missing_person_is_marked_leaving_once_then_returns(hanam):
