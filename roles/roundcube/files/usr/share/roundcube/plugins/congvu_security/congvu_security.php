@@ -18,7 +18,8 @@
  *    login is refused before any IMAP or LDAP attempt. A directory lockout (ppolicy
  *    pwdAccountLockedTime) or a locked account (congvuAccountState, Hà Nam Art 7.1, Gia Lai
  *    Art 6.1) is reported in Vietnamese once the password has been shown to be right.
- * 3. Vietnamese texts the stock password plugin lacks in vi_VN.
+ * 3. Vietnamese for the texts of Roundcube, managesieve and password that Debian's vi_VN lacks
+ *    (localization/upstream/vi_VN/, merged at every request of a Vietnamese session).
  */
 class congvu_security extends rcube_plugin
 {
@@ -40,13 +41,28 @@ class congvu_security extends rcube_plugin
         $this->add_hook('login_failed', [$this, 'login_failed']);
         $this->add_hook('login_after', [$this, 'login_after']);
 
-        // Vietnamese for the messages of the password and managesieve plugins that their vi_VN.inc
-        // lacks (this plugin is loaded last, so these win over the en_US fallback)
-        if ($this->rc->task == 'settings' && strpos((string) ($_SESSION['language'] ?? ''), 'vi') === 0) {
-            $overrides = [];
-            include __DIR__ . '/localization/overrides/vi_VN.inc';
-            $this->rc->load_language(null, [], $overrides);
+        // Vietnamese for the texts of Roundcube and of its plugins that Debian's vi_VN lacks
+        if (strpos((string) ($_SESSION['language'] ?? ''), 'vi') === 0) {
+            $this->complete_texts('vi_VN');
         }
+    }
+
+    /**
+     * Merge localization/upstream/<lang>/<domain>.inc over the application's texts: core.inc as
+     * Roundcube's own labels and messages, <plugin>.inc as "<plugin>.<key>". A merge overrides what
+     * is loaded already, and a plugin loading its texts later only adds missing keys (rcube_plugin::
+     * add_texts), so these win either way. Debian's files are left untouched (dpkg owns them).
+     */
+    private function complete_texts($lang)
+    {
+        $merge = [];
+        foreach (glob(__DIR__ . "/localization/upstream/$lang/*.inc") as $file) {
+            $domain = basename($file, '.inc');
+            foreach (rcube::read_localization_file($file) as $key => $text) {
+                $merge[$domain === 'core' ? $key : "$domain.$key"] = $text;
+            }
+        }
+        $this->rc->load_language(null, [], $merge);
     }
 
     /** The directory helper, configured from congvu_ldap_* options. */
