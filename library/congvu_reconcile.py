@@ -152,12 +152,19 @@ credentials:
     and file its initial password (no password).
   type: list
   returned: always
+primed_attributes:
+  description:
+    - How many attribute types the throw-away probe entry registered before the first transaction
+      (O(write_mode=txn) only; see docs/accounts.md, "slapd 2.5 and aborted transactions").
+  type: int
+  returned: when the directory was written in transactions
 timings:
   description: Seconds spent reading, planning, hashing and writing.
   type: dict
   returned: always
 """
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -220,6 +227,11 @@ except ImportError:  # pragma: no cover - Python >= 3.13
     _crypt = None
 
 TXN_START, TXN_SPEC, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
+#: RDN of the short-lived entry that registers attribute types before any transaction (see prime()).
+PROBE_RDN = "cn=congvu-reconcile-probe"
+#: Values the probe carries instead of the run's: no real address (the unique overlay), no real hash.
+PROBE_SYNTHETIC = {"mail": "congvu-reconcile-probe@invalid",
+                   "congvumailalias": "congvu-reconcile-probe@invalid", "userpassword": "{CRYPT}!"}
 WINDOW = 64  # requests in flight in async mode
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SEARCH_FILTER = "(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames))"
@@ -285,6 +297,40 @@ class Directory:
         rdn, _, superior = change.new_dn.partition(",")
         return self.conn.rename(change.dn, rdn, superior, 1, serverctrls=ctrls)
 
+    def prime(self, parent, changes):
+        """Make slapd register every attribute type ``changes`` write, outside any transaction.
+
+        slapd 2.5's back-mdb (2.5.13 in Debian 12, unchanged up to 2.6) numbers each attribute type
+        the first time an entry stores it, in the same MDB transaction as the entry. When an LDAP
+        transaction (RFC 5805) is aborted - any of its operations failing at commit - the
+        numbering is rolled back on disk but stays in slapd's memory (``mdb_txn`` SLAP_TXN_ABORT only
+        resets ``mi_numads``; the per-operation path unwinds it, ITS#9091). Every later write of that
+        attribute then stores a number the database does not know: reads fail with
+        "mdb_entry_decode: attribute index N not recognized" (LDAP "internal error"), and once
+        another new attribute takes number N the stored values come back under the wrong attribute.
+        Writing one throw-away entry that carries every attribute of the run first, in its own
+        committed operation, leaves a transaction nothing to number, so an aborted one is harmless.
+        """
+        attrs = {}
+        for change in changes:
+            for name, values in change.attrs.items():
+                key = name.lower()
+                if values and key not in ("objectclass", "cn") and key not in {a.lower() for a in attrs}:
+                    attrs[name] = [PROBE_SYNTHETIC.get(key, values[0])]
+        if not attrs:
+            return 0
+        dn = f"{PROBE_RDN},{parent}"
+        entry = {"objectClass": ["applicationProcess", "extensibleObject"],
+                 "cn": [PROBE_RDN.partition("=")[2]], **attrs}
+        self._delete_probe(dn)  # left over by a run that died between the two writes
+        self.conn.add_ext_s(dn, ldap.modlist.addModlist(self._encode(entry)))
+        self._delete_probe(dn)
+        return len(attrs)
+
+    def _delete_probe(self, dn):
+        with contextlib.suppress(ldap.NO_SUCH_OBJECT):
+            self.conn.delete_ext_s(dn)
+
     def apply(self, changes, mode, batch_size):
         """Write ``changes`` in order. Raise on the first failed batch, naming the entries."""
         if mode == "sync":
@@ -312,6 +358,7 @@ class Directory:
             except ldap.LDAPError as exc:
                 # The whole transaction is rolled back: replay it one operation at a time to name the
                 # entries at fault (the good ones are written, the run fails; a re-run converges).
+                # Safe only because prime() ran first (slapd keeps the aborted attribute numbering).
                 failures = []
                 for change in batch:
                     try:
@@ -471,6 +518,8 @@ def main():
     moves = [c for c in result.changes if c.op == "move"]
     rest = [c for c in result.changes if c.kind not in ("organisation", "mailbox") and c.op != "move"]
     try:
+        if p["write_mode"] == "txn":
+            report["primed_attributes"] = directory.prime(f"ou=organisations,{base}", first + rest)
         directory.apply(first, p["write_mode"], p["batch_size"])
         directory.apply(moves, "sync", p["batch_size"])
         directory.apply(rest, p["write_mode"], p["batch_size"])

@@ -25,10 +25,18 @@ HOST = "congvu-accounts"
 VAULT_PASSWORD = "test-vault-Pa55word"  # molecule.yml
 
 
-def ldap(host, flt: str, *attrs: str) -> dict[str, dict[str, list[str]]]:
-    """DN → attributes of the entries below ou=organisations matching ``flt`` (ldapi, as root)."""
-    command = "ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// -b %s %s" + " %s" * len(attrs)
-    out = host.run(command, BASE, flt, *attrs)
+ROUNDCUBE = ("cn=roundcube,ou=services,dc=hanam,dc=gov,dc=vn", "test-roundcube-Pa55word!")  # molecule.yml
+STTTT = "Sở Thông tin và Truyền thông"
+PTTBCXB = "Phòng Thông tin - Báo chí - Xuất bản"
+SLDTBXH = "Sở Lao động - Thương binh và Xã hội"
+
+
+def ldap(host, flt: str, *attrs: str, bind: tuple[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
+    """DN → attributes of the entries below ou=organisations matching ``flt`` (ldapi, as root, or a
+    simple bind as ``bind`` = (DN, password))."""
+    who = "-x -D %s -w %s" if bind else "-Q -Y EXTERNAL"
+    command = f"ldapsearch -LLL -o ldif-wrap=no {who} -H ldapi:/// -b %s %s" + " %s" * len(attrs)
+    out = host.run(command, *(bind or ()), BASE, flt, *attrs)
     assert out.rc == 0, out.stderr
     entries: dict[str, dict[str, list[str]]] = {}
     current: dict[str, list[str]] | None = None
@@ -87,6 +95,31 @@ def test_roster_applied(host):
     assert admins["member"] == [f"uid=nguyenvanhung,o=stttt,{BASE}"]  # Gia Lai Art 5.2 model
 
 
+def test_people_carry_their_agency_and_unit_names(host):
+    people = ldap(host, "(congvuMailboxClass=personal)", "o", "ou")
+    by_uid = {dn.split(",")[0].removeprefix("uid="): attrs for dn, attrs in people.items()}
+    assert by_uid["nguyenthithanhha"] == {"o": [STTTT]}  # agency level: no unit
+    assert by_uid["tranvanan"] == {"o": [STTTT], "ou": [PTTBCXB]}  # in the agency's unit
+    assert by_uid["lethihongnhung"] == {"o": [STTTT], "ou": [PTTBCXB]}
+    assert by_uid["phamvanbinh"] == {"o": [SLDTBXH]}
+
+
+def test_roundcube_reads_agency_and_unit_for_the_address_book(host):
+    # Roundcube's global address book ("Danh bạ") binds as cn=roundcube with this filter and maps
+    # o to the organisation and ou to the department (roles/roundcube config.inc.php).
+    book = "(&(objectClass=congvuMailAccount)(congvuAccountState=active))"
+    found = ldap(host, book, "displayName", "o", "ou", "mail", "userPassword", bind=ROUNDCUBE)
+    an = found[f"uid=tranvanan,o=pttbcxb,o=stttt,{BASE}"]
+    assert an["o"] == [STTTT] and an["ou"] == [PTTBCXB]
+    assert an["displayName"] == [f"Trần Văn An - {STTTT}"]
+    assert found[f"uid=phamvanbinh,o=sldtbxh,{BASE}"]["o"] == [SLDTBXH]
+    assert not any("userPassword" in attrs for attrs in found.values())
+    # searching the book by unit name (search_fields include o and ou) finds the unit's people
+    unit = ldap(host, f"(&{book}(ou=*Báo chí*))", "mail", bind=ROUNDCUBE)
+    assert sorted(e["mail"][0] for e in unit.values()) == ["lethihongnhung@hanam.gov.vn",
+                                                           "tranvanan@hanam.gov.vn"]
+
+
 def test_credentials_are_vault_encrypted_and_the_password_binds(host, tmp_path):
     folder = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
     [stttt] = sorted(folder.glob("stttt-*.yml.vault"))
@@ -124,6 +157,23 @@ def test_bad_roster_stops_before_any_change_listing_every_problem(host, data_dir
 
 
 def test_reapply_changes_nothing(host):
+    assert changed(playbook()) == 0
+
+
+def test_directory_without_agency_and_unit_gets_them_on_the_next_apply(host):
+    # A directory written before people carried o/ou (the upgrade path): strip them from a few
+    # entries, re-apply, they come back and nothing else changes.
+    before = ldap(host, "(objectClass=*)", "*")
+    strip = "\n\n".join([
+        f"dn: uid=tranvanan,o=pttbcxb,o=stttt,{BASE}\nchangetype: modify\ndelete: o\n-\ndelete: ou",
+        f"dn: uid=nguyenthithanhha,o=stttt,{BASE}\nchangetype: modify\ndelete: o",
+        f"dn: uid=phamvanbinh,o=sldtbxh,{BASE}\nchangetype: modify\ndelete: o"])
+    done = host.run(f"ldapmodify -Q -Y EXTERNAL -H ldapi:/// <<'LDIF'\n{strip}\nLDIF")
+    assert done.rc == 0, done.stderr
+    stripped = ldap(host, "(objectClass=*)", "*")
+    assert "o" not in stripped[f"uid=phamvanbinh,o=sldtbxh,{BASE}"]
+    assert changed(playbook()) == 1
+    assert ldap(host, "(objectClass=*)", "*") == before
     assert changed(playbook()) == 0
 
 
@@ -184,3 +234,43 @@ def test_published_directory(host, tmp_path):
     assert rows[0] == "STT,Họ và tên,Chức vụ,Đơn vị,Cơ quan,Địa chỉ thư"
     assert any("nguyenvanhung.ld@hanam.gov.vn" in row for row in rows)
     assert "BEGIN:VCARD" in (tmp_path / "sldtbxh/danh-ba.vcf").read_text(encoding="utf-8")
+
+
+
+def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
+    # slapd 2.5 keeps the attribute numbering of an aborted LDAP transaction in memory; a later write
+    # of that attribute is then unreadable ("mdb_entry_decode: attribute index N not recognized",
+    # docs/accounts.md). Here one transaction adds a person with congvuMailAlias, an attribute this
+    # directory has never stored, and a person whose DN a hand-made entry already holds: the commit
+    # fails, the module replays it one operation at a time and names the entry at fault; the person
+    # written by the replay must read back whole.
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    blocked = f"uid=vuvanmoi,o=stttt,{BASE}"
+    made = host.run("ldapadd -Q -Y EXTERNAL -H ldapi:/// <<'LDIF'\n"
+                    f"dn: {blocked}\nobjectClass: inetOrgPerson\nuid: vuvanmoi\ncn: hand made\nsn: made\n"
+                    "LDIF")
+    assert made.rc == 0, made.stderr
+    csv_file = data_dir / "rosters/stttt.csv"  # the directory as the previous tests left it
+    lines = [line for line in csv_file.read_text(encoding="utf-8-sig").splitlines()
+             if not line.startswith("HN-T-003,")]
+    lines += ["HN-T-101,Đỗ Thị Lan,02/02/1992,Nữ,stttt,Chuyên viên,,,,",
+              "HN-T-102,Vũ Văn Mới,03/03/1993,Nam,stttt,Chuyên viên,,,,"]
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with (data_dir / "rosters/sldtbxh.yml").open("a", encoding="utf-8") as f:
+        f.write("  - {Mã cán bộ: HN-L-003, Họ và tên: Nguyễn Văn Hùng, Ngày sinh: 11/11/1982}\n")
+    (data_dir / "aliases.yml").write_text("dothilan@hanam.gov.vn: [lan.dothi@hanam.gov.vn]\n")
+    out = playbook(data_dir=data_dir, ok=False)
+    assert f"add {blocked}: Already exists" in out
+    lan = host.run("ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// -b %s %s %s",
+                   BASE, "(employeeNumber=HN-T-101)", "congvuMailAlias")
+    assert lan.rc == 0, lan.stderr  # 80 "internal error" without the probe entry
+    assert "congvuMailAlias: lan.dothi@hanam.gov.vn" in lan.stdout
+    journal = host.run("journalctl -u slapd --since %s --no-pager", since).stdout
+    assert "TXN END" in journal and "err=68" in journal  # the transaction did fail at commit
+    assert "not recognized" not in journal
+    # the operator removes the hand-made entry; the next run converges
+    assert host.run("ldapdelete -Q -Y EXTERNAL -H ldapi:/// %s", blocked).rc == 0
+    playbook(data_dir=data_dir)
+    moi = ldap(host, "(employeeNumber=HN-T-102)", "mail")
+    assert [e["mail"] for e in moi.values()] == [["vuvanmoi@hanam.gov.vn"]]
+    assert changed(playbook(data_dir=data_dir)) == 0
