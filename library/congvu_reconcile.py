@@ -155,7 +155,7 @@ credentials:
 primed_attributes:
   description:
     - How many attribute types the throw-away probe entry registered before the first transaction
-      (O(write_mode=txn) only; see docs/accounts.md, "slapd 2.5 and aborted transactions").
+      (O(write_mode=txn) only; see docs/accounts.md, "slapd 2.5 and LDAP transactions").
   type: int
   returned: when the directory was written in transactions
 timings:
