@@ -1,4 +1,4 @@
-"""Unit tests of the clamav_signature_status module's logic (runs on the control node)."""
+"""Unit tests of the rspamd role's clamav_signature_status module (its logic, on the control node)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-MODULE = pathlib.Path(__file__).resolve().parents[3] / "roles/rspamd/library/clamav_signature_status.py"
+MODULE = pathlib.Path(__file__).resolve().parents[2] / "roles/rspamd/library/clamav_signature_status.py"
 spec = importlib.util.spec_from_file_location("clamav_signature_status", MODULE)
 css = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(css)

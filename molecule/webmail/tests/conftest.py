@@ -9,8 +9,9 @@ LOGS = (
     "/var/log/roundcube/errors.log",
     "/var/log/roundcube/congvu.log",
     "/var/log/nginx/roundcube-error.log",
+    "/var/log/nginx/rspamd-webui-error.log",
 )
-UNITS = ("nginx", "php8.2-fpm", "slapd", "dovecot")
+UNITS = ("nginx", "php8.2-fpm", "slapd", "dovecot", "postfix@-", "rspamd", "clamav-daemon")
 
 
 @pytest.fixture(scope="module")
