@@ -63,6 +63,15 @@ class congvu_security extends rcube_plugin
             }
         }
         $this->rc->load_language(null, [], $merge);
+
+        // the page's basic client labels were looked up before any plugin ran (rcmail::load_gui):
+        // look those that were completed up again ("Continue", "Attention" in dialogs otherwise)
+        $basic = ['loading', 'servererror', 'connerror', 'requesttimedout', 'refreshing', 'windowopenerror',
+            'uploadingmany', 'uploading', 'close', 'save', 'cancel', 'alerttitle', 'confirmationtitle', 'delete',
+            'continue', 'ok'];
+        if ($this->rc->output instanceof rcmail_output_html) {
+            $this->rc->output->add_label(array_values(array_intersect($basic, array_keys($merge))));
+        }
     }
 
     /** The directory helper, configured from congvu_ldap_* options. */
