@@ -19,6 +19,12 @@ LAZY_EXPUNGE_MAILBOX = "Thư đã xoá"  # the dovecot role's default
 
 
 @pytest.fixture(scope="module")
+def transport(hostvars):
+    """The scenario's delivery path (converge.yml): dovecot-lda (Hà Nam) or lmtp (Gia Lai)."""
+    return hostvars.get("mailcore_mailbox_transport", "dovecot-lda")
+
+
+@pytest.fixture(scope="module")
 def report(client, hostvars, policy):
     return client("run_all", cfg={
         "accounts": hostvars["mailcore_accounts"],
@@ -49,14 +55,39 @@ def test_listeners(host):
 def test_mx_runs_postscreen_without_sasl(host, report):
     assert "postscreen" in host.check_output("postconf -M smtp/inet")
     assert "auth" not in report["mx_plain"]["esmtp"]  # no SASL on the MX
-    # SMTPUTF8 stays off while the LMTP hop (Dovecot 2.3) cannot take it (docs/mailcore.md).
-    assert "smtputf8" not in report["mx_plain"]["esmtp"]
     assert "8bitmime" in report["mx_plain"]["esmtp"]
 
 
 def test_raw_utf8_headers_delivered(report):
     """TCVN 6909:2001 Unicode: a message with raw UTF-8 Vietnamese headers is delivered intact."""
     assert report["utf8_raw_delivered"]
+
+
+# --- SMTPUTF8 (issue #4): on with dovecot-lda, off with Dovecot 2.3's LMTP ----------------------------
+
+@pytest.mark.parametrize("port", ["587", "25"])
+def test_smtputf8_offered_with_dovecot_lda_only(report, transport, port):
+    """EHLO (after STARTTLS) offers SMTPUTF8 on the MX and on submission when delivery goes through
+    dovecot-lda; with LMTP it must not (Dovecot 2.3's LMTP would make Postfix bounce with 5.6.7)."""
+    result = report["smtputf8"][port]
+    assert result["ehlo"], result
+    assert result["offered"] is (transport == "dovecot-lda"), result["ehlo"]
+
+
+@pytest.mark.parametrize("port", ["587", "25"])
+def test_raw_utf8_subject_delivered_byte_for_byte(report, port):
+    """TCVN 6909:2001: 'Subject: Báo cáo tháng 11 – Sở TT&TT' sent raw (no RFC 2047), with
+    MAIL FROM ... SMTPUTF8 where offered, is delivered and read back over IMAP unchanged."""
+    result = report["smtputf8"][port]
+    assert result["sent"]["ok"], result["sent"]
+    assert result["arrived"], result
+    assert result["stored"] == [result["subject"]], result
+
+
+def test_smtputf8_mail_not_bounced(report):
+    """A bounce would lose the message: no 5.6.7, no bounce, nothing left queued for the reader."""
+    assert report["smtputf8_log"] == [], report["smtputf8_log"]
+    assert report["smtputf8_queue"] == [], report["smtputf8_queue"]
 
 
 def test_relay_denied_on_mx(report):
@@ -206,7 +237,8 @@ def test_over_quota_recipient_gets_4xx_at_rcpt(report):
 
 
 def test_over_quota_mail_already_queued_is_not_lost(report, accounts):
-    """Mail already in Postfix waits in the queue (LMTP 4xx) and is delivered once there is room."""
+    """Mail already in Postfix waits in the queue (LMTP 4xx, dovecot-lda exit 75) and is delivered once
+    there is room."""
     assert report["quota_deferred"], report["quota_queue"]
     assert not report["quota_delivered_while_full"]
     assert report["quota_delivered_after_raise"], report["quota_raised"]
@@ -220,12 +252,43 @@ def test_sieve_via_managesieve_files_mail(report):
     assert report["sieve_filed"] and not report["sieve_filed_in_inbox"]
 
 
-def test_sieve_cannot_forward_outside(report):
-    """Hà Nam Art 4.5, Ninh Bình Art 12.5: no auto-forwarding out of an official mailbox; the
-    message is kept in the INBOX instead."""
-    assert report["sieve_forward_kept"]
-    assert "canhan@example.net" not in report["sieve_forward_queue"]
-    assert not report["sieve_forward_log"]
+def test_sieve_redirect_outside_refused_and_kept(report):
+    """Hà Nam Art 4.5, Ninh Bình Art 12.5: a redirect to a non-state address (gmail.com) is refused by
+    Postfix's Sieve listener and the message stays in the INBOX; nothing is queued for gmail.com.
+    Also for a message with an empty envelope sender, which Sieve redirects with <>."""
+    for case in ("outside", "outside_null"):
+        assert report["sieve_sent"][case]["ok"], report["sieve_sent"][case]
+        assert report["sieve_in_inbox"][case], f"{case}: message not kept in the INBOX"
+    assert report["sieve_queue"]["outside"] == [], report["sieve_queue"]["outside"]
+    refused = [x for x in report["sieve_log"]["listener_refused"] if "<canhan@gmail.com>" in x]
+    assert len(refused) == 2, report["sieve_log"]
+    assert all("5.7.1" in x and "Art 4.5" in x for x in refused), refused
+    assert any("from=<>" in x for x in refused) and any("from=<postmaster@" in x for x in refused), refused
+
+
+def test_sieve_redirect_inside_province_delivered(report):
+    """A redirect to another mailbox of the province is delivered there (and not kept: no :copy)."""
+    assert report["sieve_inside_delivered"]
+    assert not report["sieve_in_inbox"]["inside"]
+
+
+def test_sieve_redirect_to_other_state_domain_accepted(report):
+    """*.gov.vn is allowed: the redirect to hagiang.gov.vn is accepted by the listener and queued for
+    relay (no delivery is possible from the test container), from the forward sender."""
+    assert not report["sieve_in_inbox"]["other"]
+    queued = report["sieve_queue"]["other"]
+    assert len(queued) == 1 and queued[0]["sender"].startswith("postmaster@"), queued
+    accepted = [x for x in report["sieve_log"]["dovecot"] if "forwarded to <vanthu@hagiang.gov.vn>" in x]
+    assert accepted, report["sieve_log"]
+
+
+def test_sieve_vacation_reply_reaches_outside_sender(report, accounts):
+    """A vacation reply is not a forward: it answers an outside sender, from the user's own address."""
+    assert report["sieve_sent"]["vacation"]["ok"], report["sieve_sent"]["vacation"]
+    assert report["sieve_in_inbox"]["vacation"]
+    queued = report["sieve_queue"]["vacation"]
+    assert len(queued) == 1 and queued[0]["sender"] == accounts["reader"]["mail"], queued
+    assert any("sent vacation response to <congvan@example.org>" in x for x in report["sieve_log"]["dovecot"])
 
 
 # --- lazy_expunge (Cần Thơ Art 11.3) ----------------------------------------------------------------
