@@ -480,9 +480,10 @@ def run_all(cfg: dict) -> dict:
     r["quota_mx"].pop("esmtp", None)
     subject = unique("Công văn chờ giao")
     sh(f"printf 'Subject: {subject}\\n\\nNoi dung\\n' | sendmail -f {acc['sender']} {tiny}")
-    # deferred with LMTP's 452 4.2.2, or with dovecot-lda's exit 75 and its "Quota exceeded" message
+    # deferred with LMTP's 452 4.2.2, or by pipe(8) after dovecot-lda's exit 75 ("temporary failure")
     r["quota_deferred"] = bool(wait_for(lambda: tiny in (q := sh("postqueue -j").stdout)
-                                        and ("4.2.2" in q or "Quota exceeded" in q)))
+                                        and ("4.2.2" in q or "Quota exceeded" in q
+                                             or "temporary failure" in q)))
     r["quota_queue"] = sh("postqueue -j").stdout
     r["quota_delivered_while_full"] = has_mail(tiny, subject)
     base = ",".join(f"dc={part}" for part in cfg["domains"][0].split("."))
