@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Benchmark of the mail path: SMTP (port 25) -> Postfix -> Rspamd milter (spam, ClamAV, attachment
-rules, DKIM) -> delivery into Dovecot mailboxes, against the same stack with the milter off.
+"""Benchmark of the mail path: SMTP (submission and port 25) -> Postfix -> Rspamd milter (spam, ClamAV,
+attachment rules, DKIM) -> delivery into Dovecot mailboxes, against the same stack with the milter off.
 
     source scripts/env.sh && python bench/mailpath_bench.py [--messages 2000] [--connections 8]
         [--mailboxes 300] [--rounds 1] [--transport current|lmtp] [--resolver local|container]
         [--keep] [--reuse]
 
 It starts a throwaway podman container ``congvu-mailpath-bench`` from the project's Debian 12 image
+on its own network (198.18.77.0/24: not a private range, so Rspamd sees the host as the Internet)
 and converges playbooks/site.yml on it (all-in-one: every group but the webmail, under the Hà Nam
 policy, ClamAV with its local test signatures), loads generated mailboxes into the directory
 (ldapadd over ldapi), then, per round, sends the same load with the milter off and on (Postfix's
 smtpd_milters emptied and restored, then reloaded): 5 KB messages of Vietnamese text, one in five
-with a small attachment, over several parallel SMTP connections from the host to the container's
-port 25, half from the province's own domain (signed with DKIM by Rspamd) and half from other
-provinces. A run ends when Postfix's queue is empty; every message is then looked for in the
-mailboxes by its bench header. One table is printed; the container is removed unless ``--keep``.
-``--reuse`` skips the converge when the container is already there (iterating with ``--keep``).
+with a small attachment, over several parallel SMTP sessions from the host, half from the
+province's people through submission (587, STARTTLS, AUTH; DKIM-signed by Rspamd) and half from
+other provinces' MXes on port 25. A run ends when Postfix's queue is empty; every message is then
+looked for in the mailboxes by its bench header. One table is printed; the container and its
+network are removed unless ``--keep``. ``--reuse`` skips the converge when the container is already
+there (iterating with ``--keep``).
 Figures go to docs/filtering.md (section Performance).
 """
 
