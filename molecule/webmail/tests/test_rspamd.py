@@ -29,6 +29,8 @@ PROJECT = pathlib.Path(__file__).resolve().parents[3]
 testinfra_hosts = ["podman://congvu-webmail"]
 VARS = yaml.safe_load((pathlib.Path(__file__).resolve().parents[1] / "molecule.yml").read_text(
     encoding="utf-8"))["provisioner"]["inventory"]["host_vars"]["congvu-webmail"]
+DEFAULT_LOCAL_NETWORKS = yaml.safe_load((PROJECT / "roles/rspamd/defaults/main.yml").read_text(
+    encoding="utf-8"))["rspamd_local_networks"]
 SCANNER = "127.0.0.1:11333"  # normal worker (rspamc defaults to the controller port here)
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -364,6 +366,16 @@ def test_network_modules_disabled(host):
     assert re.search(r"retransmits\s*=\s*1;", dump) and re.search(r"timeout\s*=\s*1(\.0+)?;", dump)
     maps = host.run("rspamadm configdump mime_types multimap whitelist mid phishing").stdout
     assert "maps.rspamd.com" not in maps
+
+
+def test_local_networks_replace_the_stock_list(host):
+    # rspamd_local_networks is the whole list: Rspamd's stock entries not in it (169.254.0.0/16) are gone.
+    dump = host.run("rspamadm configdump -c /etc/rspamd/rspamd.conf options").stdout
+    local = re.search(r"local_addrs\s*=?\s*\[(.*?)\]", dump, re.S)
+    assert local, dump[:2000]
+    # 127.2.4.7 comes from the stock cgp.inc (CommuniGate helper), inside 127.0.0.0/8 anyway.
+    listed = set(re.findall(r'"([^"]+)"', local.group(1))) - {"127.2.4.7"}
+    assert listed == set(VARS.get("rspamd_local_networks", DEFAULT_LOCAL_NETWORKS)), listed
 
 
 def test_scanning_is_fast(host):
