@@ -41,7 +41,7 @@ def connect(address, port, timeout=5.0):
 @pytest.fixture(scope="module")
 def listeners(host):
     """Listeners inside the container on declared and undeclared ports."""
-    ports = [25, 8025, 2525, 389]
+    ports = [25, 8025, 2525, 389, 11443]
     for port in ports:
         unit = f"congvu-probe-{port}"
         host.run(f"systemctl stop {unit} 2>/dev/null; systemctl reset-failed {unit}")
@@ -101,6 +101,8 @@ def test_firewall_loaded(host):
     assert "policy drop" in ruleset.stdout
     assert 'tcp dport 993 accept comment "imaps"' in ruleset.stdout
     assert 'ip saddr 198.51.100.0/24 tcp dport 22 accept comment "ssh from admin networks"' in ruleset.stdout
+    assert ('ip saddr 198.51.100.0/24 tcp dport 11443 accept comment "11443/tcp from admin networks"'
+            in ruleset.stdout)
     # The rules on disk are what is loaded, and they pass nft's own check.
     assert host.run("nft -c -f /etc/nftables.conf").rc == 0
 
@@ -116,9 +118,10 @@ def test_declared_port_connects(container_ip, listeners, port):
     assert connect(container_ip, port) == "open"
 
 
-@pytest.mark.parametrize("port", [2525, 389])
+@pytest.mark.parametrize("port", [2525, 389, 11443])
 def test_undeclared_port_refused(container_ip, listeners, port):
-    # 2525 is declared nowhere; 389 (ldap) only for 192.0.2.0/24, which the runner is not in.
+    # 2525 is declared nowhere; 389 (ldap) only for 192.0.2.0/24 and 11443 only for the admin network
+    # 198.51.100.0/24, neither of which the runner is in.
     assert connect(container_ip, port) == "refused"
 
 
