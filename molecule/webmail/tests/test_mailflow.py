@@ -8,6 +8,7 @@ the outside world). The expected actions come from the province policy the scena
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import pathlib
@@ -15,10 +16,10 @@ import re
 import shlex
 import time
 import uuid
-from email.message import EmailMessage
 
 import pytest
 import yaml
+from mailmsg import build_message, minimal_pe
 
 PROJECT = pathlib.Path(__file__).resolve().parents[3]
 # podman:// runs each command with podman exec (about ten times faster than ansible://, docs/testing.md);
@@ -92,25 +93,9 @@ def unique(label: str) -> str:
     return f"{label} {uuid.uuid4().hex[:10]}"
 
 
-def message(subject: str, body: str = "Kính gửi anh,\nBáo cáo tuần gửi kèm.\n", sender="vanthu@example.org",
-            to="levancuong@hanam.gov.vn", attachments=()) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4()}@test.congvu>"
-    msg["Date"] = "Sun, 22 Nov 2026 10:00:00 +0700"
-    msg.set_content(body)
-    for name, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
-
-
-def minimal_pe() -> bytes:
-    """A tiny file with a DOS/PE header: what Windows would run, whatever its name."""
-    head = bytearray(b"MZ" + b"\x90" * 58 + (64).to_bytes(4, "little"))
-    return bytes(head + b"PE\x00\x00" + b"\x4c\x01" + b"\x00" * 200)
+# Mail from outside the province to a Hà Nam mailbox unless a test says otherwise.
+message = functools.partial(build_message, body="Kính gửi anh,\nBáo cáo tuần gửi kèm.\n",
+                            sender="vanthu@example.org", to="levancuong@hanam.gov.vn")
 
 
 def smtp(host, raw: bytes, to: str, sender: str = "vanthu@example.org", port: int = 25,

@@ -17,10 +17,11 @@ import shlex
 import uuid
 import zipfile
 from email.header import Header
-from email.message import EmailMessage
 
 import pytest
 import yaml
+from mailmsg import build_message as message
+from mailmsg import minimal_pe
 
 SECRETS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
 PROJECT = pathlib.Path(__file__).resolve().parents[3]
@@ -34,32 +35,6 @@ DEFAULT_LOCAL_NETWORKS = yaml.safe_load((PROJECT / "roles/rspamd/defaults/main.y
 SCANNER = "127.0.0.1:11333"  # normal worker (rspamc defaults to the controller port here)
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-def minimal_pe() -> bytes:
-    """A tiny file with a DOS/PE header: what Windows would run, whatever its name."""
-    head = bytearray(b"MZ" + b"\x90" * 58 + (64).to_bytes(4, "little"))
-    return bytes(head + b"PE\x00\x00" + b"\x4c\x01" + b"\x00" * 200)
-
-
-def message(subject="Bao cao tuan", body="Kinh gui anh chi,\nBao cao tuan gui kem.\n",
-            sender="vanthu@hanam.gov.vn", to="nguyenvana@ninhbinh.gov.vn", attachments=(),
-            raw_subject=None) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4()}@test.congvu>"
-    msg["Date"] = "Sun, 22 Nov 2026 10:00:00 +0700"
-    msg.set_content(body)
-    for name, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    raw = msg.as_bytes()
-    if raw_subject is not None:  # an exact Subject header line (MIME-encoded words, NFD...)
-        raw = re.sub(rb"^Subject: .*?\n(?=\S)", b"Subject: " + raw_subject + b"\n", raw, count=1,
-                     flags=re.S | re.M)
-    return raw
 
 
 def zip_bytes(files) -> bytes:
