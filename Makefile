@@ -5,7 +5,7 @@ VENV := .venv
 ACT := source scripts/env.sh &&
 SCENARIO ?=
 
-.PHONY: help setup venv image staging staging-down staging-status lint unit integration molecule test bench clean
+.PHONY: help setup venv image staging staging-down staging-status lint unit integration scenarios test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,14 +38,14 @@ unit: venv ## pytest unit tests of the policy engine and plugins
 integration: venv ## ansible-playbook level tests (filters load, errors fail the play)
 	$(ACT) pytest -q tests/integration
 
-molecule: setup ## all molecule scenarios, or one: make molecule SCENARIO=common
-	$(ACT) scripts/molecule-all $(SCENARIO)
+scenarios: setup ## every layout and molecule scenario, or one: make scenarios SCENARIO=demo-split
+	$(ACT) scripts/scenarios $(SCENARIO)
 
-test: setup ## everything CI runs: lint, unit, integration, molecule (all run; fails if any failed)
+test: setup ## everything CI runs: lint, unit, integration, the scenarios (all run; fails if any failed)
 	@rc=0; \
 	$(ACT) scripts/lint || rc=1; \
 	$(ACT) pytest -q tests/unit tests/integration || rc=1; \
-	$(ACT) scripts/molecule-all || rc=1; \
+	$(ACT) scripts/scenarios || rc=1; \
 	[ $$rc -eq 0 ] || echo "make test: FAILED (see the lint, pytest and molecule summaries above)" >&2; \
 	exit $$rc
 

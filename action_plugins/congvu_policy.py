@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from ansible.plugins.action import ActionBase
 
+from congvu.data import plain as _plain
 from congvu.errors import CongvuError
 from congvu.policy import load_policy, policy_path
 
@@ -120,14 +121,3 @@ class ActionModule(ActionBase):
         result["changed"] = False
         result["ansible_facts"] = {fact_name: policy}
         return result
-
-
-def _plain(value):
-    """Turn Ansible's wrapped/lazy containers and strings into plain Python types."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value

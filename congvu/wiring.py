@@ -1,0 +1,458 @@
+"""The wiring of a province: the validated policy, the organisation catalogue and the inventory's
+groups turned into every role's variables, host by host.
+
+This is the one place that knows how the roles fit together: which host a mail server asks for the
+directory and how, where Postfix finds the filter, which domains are DKIM-signed, which host offers
+which port to whom. ``group_vars/all/wiring.yml`` only references the result (``congvu_wiring``, a
+fact the ``congvu_wiring`` action plugin sets per host), so the logic is written once and tested
+here, over every shipped inventory (``tests/unit/test_wiring.py``). The layouts and the ports are
+described in ``docs/topology.md``.
+
+    hosts = wire(policy, catalogue, groups, addresses)
+    hosts["mx.gialai.gov.vn"]["postfix_milters"]      # ['inet:filter.gialai.gov.vn:11332']
+
+Inputs:
+
+``policy``
+    The effective, normalised policy (``congvu.policy.load_policy``; sizes in bytes, durations in
+    days).
+``catalogue``
+    The province's organisation catalogue (``congvu.orgs``), or None: then only the policy's own
+    domains are mail domains (schemes with one domain need no catalogue for this).
+``groups``
+    Inventory group name -> host names (Ansible's ``groups``). The host names are FQDNs.
+``addresses``
+    Host name -> the address its peers reach it on (``congvu_address``, else the host's default
+    IPv4 address from its facts). Needed for the firewall and the hosts file whenever a service is
+    used across hosts; an all-in-one host needs none.
+``settings``
+    Inventory choices the wiring reads (see :data:`SETTINGS`).
+
+Every problem of the inventory is collected and raised at once as a :class:`WiringError` naming the
+host and the rule, before any host is touched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from congvu.errors import CongvuError
+from congvu.reconcile import base_dn
+
+__all__ = ["GROUPS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps", "layout",
+           "sending_domains", "wire"]
+
+#: The groups every inventory has, under ``congvu`` (docs/topology.md).
+GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
+
+#: Groups of which one host at most is supported until replication exists (a second directory or
+#: mailbox server would be a second, diverging copy; a second filter would be ignored).
+SINGLE = {
+    "ldap_servers": "a second directory server needs multi-provider replication, not built yet",
+    "mail_servers": "a second mailbox server needs Dovecot replication, not built yet",
+    "filter_servers": "Postfix calls one filter; a second filter host would be ignored",
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    """A port a group offers and who may reach it."""
+
+    port: int
+    proto: str
+    group: str
+    #: "public" (everyone), "admin" (the admin networks) or the client groups (peers).
+    clients: tuple[str, ...]
+    why: str
+
+
+#: The services of the layouts. Public services are open to everyone; peer services to the hosts of
+#: the client groups only (by address); a service used only on its own host stays on loopback and is
+#: not listed (Redis, clamd, the Rspamd controller, LMTP, the Sieve listener).
+SERVICES: dict[str, Service] = {
+    # Cần Thơ Art 3.4, Gia Lai Art 7.1: IMAP/POP clients and SMTP for everyone.
+    "smtp": Service(25, "tcp", "mail_servers", ("public",), "SMTP from the Internet (MX)"),
+    "submission": Service(587, "tcp", "mail_servers", ("public",), "submission (STARTTLS)"),
+    "submissions": Service(465, "tcp", "mail_servers", ("public",), "submission (implicit TLS)"),
+    "imaps": Service(993, "tcp", "mail_servers", ("public",), "IMAP over TLS"),
+    "pop3s": Service(995, "tcp", "mail_servers", ("public",), "POP3 over TLS"),
+    "sieve": Service(4190, "tcp", "mail_servers", ("public",), "ManageSieve"),
+    # Webmail over HTTPS; HTTP only redirects to it.
+    "http": Service(80, "tcp", "webmail_servers", ("public",), "HTTP (redirect to HTTPS)"),
+    "https": Service(443, "tcp", "webmail_servers", ("public",), "webmail"),
+    # Cần Thơ Art 3.2: the directory is the province's SSO source (LDAPS).
+    "ldaps": Service(636, "tcp", "ldap_servers", ("public",), "LDAPS (directory clients, SSO)"),
+    # Between the province's own servers only.
+    "ldap": Service(389, "tcp", "ldap_servers", ("mail_servers", "webmail_servers"),
+                    "LDAP with StartTLS for the mail and webmail servers"),
+    "rspamd_milter": Service(11332, "tcp", "filter_servers", ("mail_servers",),
+                             "the Rspamd milter for Postfix"),
+}
+
+#: Settings the wiring reads from the inventory, with their defaults.
+SETTINGS: dict[str, Any] = {
+    # Networks of the administrators (SSH and the admin ports), CIDRs.
+    "admin_networks": [],
+    # Rspamd's web interface on the filter hosts, published to the admin networks (rspamd_webui_*).
+    # It is on when admin networks are given, and then its port opens to them alone.
+    "webui_port": 11443,
+    # Host name -> the public address of a host (congvu_public_address), for the DNS records.
+    "public_addresses": {},
+}
+
+
+class WiringError(CongvuError):
+    """The inventory cannot be wired (the message lists every problem, host and rule)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The validated inventory: hosts in the congvu groups and the address of each."""
+
+    groups: dict[str, tuple[str, ...]]
+    addresses: dict[str, str]
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for group in GROUPS:
+            for host in self.groups[group]:
+                seen.setdefault(host)
+        return tuple(seen)
+
+    def groups_of(self, host: str) -> list[str]:
+        return [g for g in GROUPS if host in self.groups[g]]
+
+    def first(self, group: str) -> str:
+        return self.groups[group][0]
+
+    def local(self, host: str, group: str) -> bool:
+        return host in self.groups[group]
+
+
+def _fqdn(name: str) -> bool:
+    labels = name.split(".")
+    return len(labels) >= 2 and all(
+        label and len(label) <= 63 and label[0].isalnum() and label[-1].isalnum()
+        and all(c.isalnum() or c == "-" for c in label) and label == label.lower()
+        for label in labels) and labels[-1].isalpha()
+
+
+def _address(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        return None
+
+
+def _needs_address(lay_groups: Mapping[str, tuple[str, ...]], host: str) -> list[str]:
+    """Why peers need ``host``'s address: the peer services it offers to another host, or uses."""
+    reasons = []
+    for name, service in SERVICES.items():
+        if "public" in service.clients:
+            continue
+        clients = {c for g in service.clients for c in lay_groups[g]}
+        servers = set(lay_groups[service.group])
+        if host in servers and clients - {host}:
+            reasons.append(f"it offers {name} ({service.port}/{service.proto}) to other hosts")
+        if host in clients and servers - {host}:
+            reasons.append(f"it uses {name} on another host")
+    return reasons
+
+
+def layout(groups: Mapping[str, Iterable[str]], addresses: Mapping[str, Any] | None = None,
+           *, source: str = "inventory") -> Layout:
+    """Validate the inventory's groups and addresses; raise one WiringError listing every problem."""
+    problems: list[str] = []
+    addresses = dict(addresses or {})
+    lay: dict[str, tuple[str, ...]] = {}
+    for group in GROUPS:
+        hosts = list(dict.fromkeys(str(h) for h in (groups.get(group) or ())))
+        if not hosts:
+            problems.append(f"group {group} has no host [every layout has each group, docs/topology.md]")
+        lay[group] = tuple(hosts)
+    in_groups = {h for hosts in lay.values() for h in hosts}
+    for host in sorted(set(groups.get("congvu") or ()) - in_groups):
+        problems.append(f"{host}: in group congvu but in none of {', '.join(GROUPS)} "
+                        "[every host serves at least one group]")
+    for host in sorted(in_groups):
+        if not _fqdn(host):
+            problems.append(f"{host}: inventory host names are lower-case FQDNs such as mail.hanam.gov.vn "
+                            "[host name = FQDN]")
+    for group, why in SINGLE.items():
+        if len(lay[group]) > 1:
+            problems.append(f"group {group} lists {', '.join(lay[group])}: one host at most ({why}) "
+                            "[docs/topology.md]")
+    resolved: dict[str, str] = {}
+    for host in sorted(in_groups):
+        address = _address(addresses.get(host))
+        if address:
+            resolved[host] = address
+            continue
+        if addresses.get(host) not in (None, ""):
+            problems.append(f"{host}: congvu_address {addresses[host]!r} is not an IP address [IP address]")
+            continue
+        reasons = _needs_address(lay, host)
+        if reasons:
+            problems.append(f"{host}: no address known, but {reasons[0]}: set congvu_address for it in the "
+                            "inventory, or let Ansible gather its facts (do not --limit them away) "
+                            "[a peer's address]")
+    if problems:
+        raise WiringError("; ".join(problems), source=source, rule="inventory layout")
+    return Layout(groups=lay, addresses=resolved)
+
+
+def sending_domains(policy: Mapping[str, Any], catalogue: Any = None) -> list[str]:
+    """Every domain the province sends from: the primary domain, the extra ones (merged provinces)
+    and, where the scheme gives organisations their own subdomain, each of those (Gia Lai Art 4.1).
+    Each gets a DKIM key and DNS records."""
+    domains = [policy["domains"]["primary"], *policy["domains"].get("extra", [])]
+    if catalogue is not None and policy["domains"].get("organisation_subdomains"):
+        from congvu.naming import make_scheme  # local import: the scheme registry is heavy
+
+        scheme = make_scheme(policy["naming"], catalogue)
+        domains += [scheme.org_domain(code) for code in catalogue]
+    return list(dict.fromkeys(d.lower() for d in domains))
+
+
+def _peer_rules(lay: Layout, host: str) -> tuple[list[dict], list[dict]]:
+    """The host's firewall rules (port, proto, sources, comment) and the paths its peers need."""
+    rules, required = [], []
+    for name, service in SERVICES.items():
+        if host not in lay.groups[service.group]:
+            continue
+        if "public" in service.clients:
+            rules.append({"port": service.port, "proto": service.proto, "sources": [],
+                          "comment": f"{name}: {service.why}"})
+            continue
+        clients = [h for g in service.clients for h in lay.groups[g] if h != host]
+        clients = list(dict.fromkeys(clients))
+        if not clients:
+            continue  # all-in-one: the clients are on this host (loopback)
+        sources = sorted({lay.addresses[h] for h in clients}, key=_sort_address)
+        rules.append({"port": service.port, "proto": service.proto, "sources": sources,
+                      "comment": f"{name} from {', '.join(clients)}: {service.why}"})
+        required.append({"port": service.port, "proto": service.proto, "sources": sources,
+                         "service": name, "clients": clients})
+    return rules, required
+
+
+def _sort_address(text: str) -> tuple:
+    ip = ipaddress.ip_network(text, strict=False)
+    return ip.version, ip.network_address.packed, ip.prefixlen
+
+
+def firewall_gaps(rules: Iterable[Mapping[str, Any]], required: Iterable[Mapping[str, Any]],
+                  enabled: bool = True) -> list[str]:
+    """The required peer paths the firewall rules do not admit, as sentences naming the service,
+    the port and the client host (the common role's preflight fails on any)."""
+    if not enabled:
+        return []
+    admitted: dict[tuple[int, str], list] = {}
+    for rule in rules:
+        key = (int(rule["port"]), str(rule.get("proto", "tcp")))
+        sources = rule.get("sources") or []
+        nets = [ipaddress.ip_network(str(s), strict=False) for s in sources] if sources else None
+        if nets is None:
+            admitted[key] = [None]
+        elif admitted.get(key) != [None]:
+            admitted.setdefault(key, []).extend(nets)
+    gaps = []
+    for need in required:
+        key = (int(need["port"]), str(need.get("proto", "tcp")))
+        nets = admitted.get(key, [])
+        clients = need.get("clients") or need["sources"]
+        for client, source in zip(clients, need["sources"], strict=False):
+            ip = ipaddress.ip_address(str(source).split("/")[0])
+            if nets == [None] or any(n is not None and ip in n for n in nets):
+                continue
+            gaps.append(f"{need.get('service', key[0])} ({key[0]}/{key[1]}) is not open to "
+                        f"{client} ({source})")
+    return gaps
+
+
+def _ldap(lay: Layout, host: str) -> tuple[str, bool]:
+    """URI and StartTLS of the directory as seen from ``host``."""
+    if lay.local(host, "ldap_servers"):
+        return "ldapi:///", False
+    return f"ldap://{lay.first('ldap_servers')}", True
+
+
+def _san_names(policy: Mapping[str, Any], lay: Layout, host: str, domains: list[str]) -> list[str]:
+    names: list[str] = []
+    if lay.local(host, "webmail_servers"):
+        names.append(policy["webmail"]["host"])
+        names += [f"mail.{d}" for d in domains]
+    if lay.local(host, "ldap_servers"):
+        names += [f"ldap.{d}" for d in domains]
+    return [n for n in dict.fromkeys(names) if n != host]
+
+
+def _password_policies(policy: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """ppolicy + ppm per directory role, from the policy's passwords.<role> (Hà Nam Art 8.2, Gia Lai
+    Art 9, Cần Thơ Art 10.3/11.4, Ninh Bình Art 11.1-11.2). max_age is in days; null (seed silent)
+    means no expiry."""
+    out = {}
+    for ldap_role, policy_role in (("users", "user"), ("admins", "admin"), ("organisations", "organisation")):
+        p = policy["passwords"][policy_role]
+        out[ldap_role] = {
+            "min_length": int(p["min_length"]),
+            "classes": list(p["classes"]),
+            "special_chars": p["special_chars"],
+            "max_age_days": int(p.get("max_age") or 0),
+            "history": int(p["history"]),
+            "lockout_attempts": int(p["lockout_attempts"]),
+            "lockout_minutes": int(p["lockout_minutes"]),
+            "must_change_initial": bool(p["must_change_initial"]),
+        }
+    return out
+
+
+_ENCRYPTED = {"flag": "add_header", "reject": "reject", "allow": "allow"}
+
+
+def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterable[str]],
+         addresses: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None,
+         *, source: str = "inventory") -> dict[str, dict[str, Any]]:
+    """Role variables for every host of the layout (host name -> variable name -> value)."""
+    opts = {**SETTINGS, **{k: v for k, v in (settings or {}).items() if v is not None}}
+    unknown = sorted(set(settings or {}) - set(SETTINGS))
+    if unknown:
+        raise WiringError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}",
+                          source=source, rule="wiring settings")
+    lay = layout(groups, addresses, source=source)
+    primary = policy["domains"]["primary"]
+    domains = [primary, *policy["domains"].get("extra", [])]
+    signing = sending_domains(policy, catalogue)
+    base = base_dn(primary)
+    forward = list(policy.get("forwarding", {}).get("allowed_domains") or [*domains, "*.gov.vn"])
+    admin_networks = list(opts["admin_networks"] or [])
+    webui = bool(admin_networks)
+    quota_personal = int(policy["derived"]["quota_bytes"].get("personal") or 0)
+    classified = policy.get("classified") or {}
+    filter_host = lay.first("filter_servers")
+    mail_host = lay.first("mail_servers")
+    webmail_name = policy["webmail"]["host"]
+    retention = int(policy["logs"]["retention"] or 90)
+
+    dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
+    out: dict[str, dict[str, Any]] = {}
+    for host in lay.hosts:
+        rules, required = _peer_rules(lay, host)
+        admin_ports = []
+        if lay.local(host, "filter_servers") and webui:
+            admin_ports.append(f"{int(opts['webui_port'])}/tcp")
+        peers = [h for h in lay.hosts if h != host and h in lay.addresses]
+        ldap_uri, ldap_tls = _ldap(lay, host)
+        v: dict[str, Any] = {
+            "congvu_groups": lay.groups_of(host),
+            # The DNS records the province publishes (playbooks/site.yml writes them; docs/dns.md).
+            "congvu_dns": dns,
+            # --- common ---
+            "common_firewall_rules": rules,
+            "common_firewall_required": required,
+            "common_firewall_admin_ports": admin_ports,
+            "common_hosts_peers": [{"address": lay.addresses[h], "names": [h, h.split(".")[0]]}
+                                   for h in peers],
+            "common_tls_san_names": _san_names(policy, lay, host, domains),
+            # Gia Lai Art 7.2: mail logs kept 3 months (logs.retention, days).
+            "common_mail_log_retention_days": retention,
+            "common_journal_retention_days": retention,
+            # --- openldap ---
+            "openldap_domain": primary,
+            "openldap_domains": domains,
+            "openldap_password_policies": _password_policies(policy),
+            # --- postfix ---
+            "postfix_hostname": host,
+            "postfix_domains": domains,
+            "postfix_ldap_base_dn": base,
+            "postfix_ldap_uri": ldap_uri,
+            "postfix_ldap_start_tls": ldap_tls,
+            # Attachment limit plus MIME overhead (Hà Nam Art 8.1.b: 20 MB attachments).
+            "postfix_message_size_limit": int(policy["derived"]["message_size_limit"]),
+            # Hà Nam Art 4.5, Ninh Bình Art 12.5: where a Sieve redirect may go.
+            "postfix_forward_allowed_domains": forward,
+            "postfix_milters": [f"inet:{'127.0.0.1' if host == filter_host else filter_host}:"
+                                f"{SERVICES['rspamd_milter'].port}"],
+            # --- dovecot ---
+            "dovecot_hostname": host,
+            "dovecot_domain": primary,
+            "dovecot_ldap_base_dn": base,
+            "dovecot_ldap_uri": ldap_uri,
+            "dovecot_ldap_start_tls": ldap_tls,
+            # Hà Nam Art 8.1.b: at least 2 GB per personal mailbox (per-account quotas live in LDAP).
+            "dovecot_quota_default": quota_personal,
+            # Gia Lai Art 7.3.d: warning mail into the mailbox when nearly full.
+            "dovecot_quota_warning_thresholds": list(policy["quota"].get("warning_percent") or [90, 95]),
+            # Cần Thơ Art 11.3: inbox and sent mail of organisation mailboxes are not deleted.
+            "dovecot_lazy_expunge_org_mailboxes":
+                (policy.get("retention") or {}).get("organisation_delete", "allow") != "allow",
+            # --- rspamd ---
+            # Gia Lai Art 4.1: every sending domain, agency and commune subdomains included, is signed.
+            "rspamd_domains": signing,
+            "rspamd_milter_binds": _milter_binds(lay, host),
+            "rspamd_webui_enabled": webui,
+            "rspamd_webui_allowed_networks": admin_networks,
+            # Ninh Bình Art 11.6 / Art 2.7: executables refused (the policy lists them with a dot).
+            "rspamd_blocked_extensions": [e.lstrip(".") for e in policy["attachments"]["blocked_extensions"]],
+            "rspamd_encrypted_archive_action":
+                _ENCRYPTED[policy["attachments"].get("encrypted_archives") or "flag"],
+            # Hà Giang Art 3.4: mail bearing a classification stamp (MẬT, TỐI MẬT, TUYỆT MẬT).
+            "rspamd_classified_action": classified.get("action") or "hold",
+            "rspamd_classified_stamps": list(classified.get("stamps") or ["MẬT", "TỐI MẬT", "TUYỆT MẬT"]),
+            # --- roundcube ---
+            "roundcube_server_name": webmail_name,
+            "roundcube_server_aliases": [host] if host != webmail_name else [],
+            "roundcube_username_domain": primary,
+            "roundcube_imap_host": mail_host,
+            "roundcube_smtp_host": mail_host,
+            "roundcube_managesieve_host": mail_host,
+            "roundcube_ldap_uri": f"ldap://{lay.first('ldap_servers')}",
+            "roundcube_ldap_base_dn": base,
+            # Hà Nam Art 4.5, Ninh Bình Art 12.5: the webmail forms take plain domains.
+            "roundcube_forward_allowed_domains": list(dict.fromkeys(d.removeprefix("*.") for d in forward)),
+            "roundcube_password_policy": dict(policy["passwords"]["user"]),
+        }
+        out[host] = v
+    return out
+
+
+def _dns(policy: Mapping[str, Any], lay: Layout, domains: list[str], signing: list[str],
+         public: Mapping[str, Any]) -> dict[str, Any]:
+    """What the DNS records are made of: every sending domain with its MX hosts, and the public names
+    with the address of the host behind each (None where the inventory gives no public address)."""
+    mail_hosts = list(lay.groups["mail_servers"])
+    names: dict[str, dict[str, Any]] = {}
+    for host in mail_hosts:
+        names[host] = {"address": _address(public.get(host)),
+                       "why": "mail server: MX target, HELO name, IMAP/POP3/submission (docs/topology.md)"}
+    webmail = lay.first("webmail_servers")
+    for name in dict.fromkeys([policy["webmail"]["host"], *[f"mail.{d}" for d in domains]]):
+        names.setdefault(name, {"address": _address(public.get(webmail)),
+                                "why": f"webmail ({webmail})"})
+    ldap = lay.first("ldap_servers")
+    for name in [f"ldap.{d}" for d in domains]:
+        names.setdefault(name, {"address": _address(public.get(ldap)),
+                                "why": f"directory, LDAPS for SSO clients ({ldap})"})
+    return {"domains": signing, "mail_hosts": mail_hosts, "names": names,
+            "report_address": f"postmaster@{policy['domains']['primary']}"}
+
+
+def _milter_binds(lay: Layout, host: str) -> list[str]:
+    """Where Rspamd's milter listens on a filter host: loopback for a local Postfix, the host's own
+    address when a mail server elsewhere calls it (the firewall opens it to those servers only)."""
+    if not lay.local(host, "filter_servers"):
+        return []
+    port = SERVICES["rspamd_milter"].port
+    binds = []
+    if lay.local(host, "mail_servers"):
+        binds.append(f"127.0.0.1:{port}")
+    if any(h != host for h in lay.groups["mail_servers"]):
+        address = lay.addresses[host]
+        binds.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+    return binds

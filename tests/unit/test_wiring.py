@@ -1,0 +1,287 @@
+"""The wiring of every shipped inventory (congvu.wiring): what each host's roles are told about the
+others, and the inventories the wiring refuses. docs/topology.md describes the layouts."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+import yaml
+from inventory import ansible_inventory
+
+from congvu import wiring
+from congvu.orgs import load_catalogue
+from congvu.policy import load_policy
+from congvu.wiring import WiringError, firewall_gaps, layout, sending_domains, wire
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORIES = sorted(p.parent for p in (ROOT / "inventories").glob("*/hosts.yml"))
+#: Stand-in addresses for the staging inventories (podman assigns theirs at run time).
+STAGING_NET = ipaddress.ip_network("10.89.5.0/24")
+
+
+def wired(inventory: Path) -> tuple[dict, dict, dict, dict]:
+    data = ansible_inventory(inventory)
+    hostvars = data["_meta"]["hostvars"]
+    groups = {g: data.get(g, {}).get("hosts", []) for g in wiring.GROUPS}
+    groups["congvu"] = sorted(hostvars)
+    province = next(iter(hostvars.values()))["congvu_province"]
+    overrides = next(iter(hostvars.values())).get("congvu_policy_overrides") or {}
+    policy = load_policy(ROOT / "policies" / f"{province}.yml", overrides=overrides, province=province)
+    catalogue = load_catalogue(ROOT / "data" / "catalogues" / f"{province}.yml")
+    addresses = {}
+    for index, host in enumerate(sorted(hostvars)):
+        given = hostvars[host].get("ansible_host", "")
+        try:
+            addresses[host] = str(ipaddress.ip_address(given))
+        except ValueError:
+            addresses[host] = str(STAGING_NET[10 + index])
+    return wire(policy, catalogue, groups, addresses), groups, addresses, policy
+
+
+@pytest.fixture(scope="module", params=INVENTORIES, ids=lambda p: p.name)
+def shipped(request):
+    return (request.param, *wired(request.param))
+
+
+def in_group(groups, group, host):
+    return host in groups[group]
+
+
+def open_to(rules, port):
+    """Sources of the rules opening ``port`` (None: everyone)."""
+    found = [r for r in rules if r["port"] == port]
+    if not found:
+        return []
+    if any(not r["sources"] for r in found):
+        return None
+    return sorted({s for r in found for s in r["sources"]})
+
+
+def test_every_host_of_every_inventory_is_wired(shipped):
+    path, hosts, groups, _, _ = shipped
+    assert set(hosts) == {h for g in wiring.GROUPS for h in groups[g]}, path.name
+    for host, v in hosts.items():
+        assert v["congvu_groups"], host
+
+
+def test_mail_servers_reach_the_filter(shipped):
+    """The split-layout milter defect: Postfix on a mail host that is not the filter host must reach
+    Rspamd's milter, which then listens on the filter host's address and lets only the mail hosts in
+    (milter_default_action = tempfail would otherwise defer every message)."""
+    _, hosts, groups, addresses, _ = shipped
+    filter_host = groups["filter_servers"][0]
+    for mail in groups["mail_servers"]:
+        milters = hosts[mail]["postfix_milters"]
+        assert len(milters) == 1
+        if mail == filter_host:
+            assert milters == ["inet:127.0.0.1:11332"]
+            assert "127.0.0.1:11332" in hosts[filter_host]["rspamd_milter_binds"]
+        else:
+            assert milters == [f"inet:{filter_host}:11332"]
+            assert f"{addresses[filter_host]}:11332" in hosts[filter_host]["rspamd_milter_binds"]
+            assert "127.0.0.1:11332" not in hosts[filter_host]["rspamd_milter_binds"] or \
+                filter_host in groups["mail_servers"]
+            assert addresses[mail] in open_to(hosts[filter_host]["common_firewall_rules"], 11332)
+            peers = {p["names"][0]: p["address"] for p in hosts[mail]["common_hosts_peers"]}
+            assert peers[filter_host] == addresses[filter_host], "the milter is found by name"
+
+
+def test_directory_clients_use_starttls_with_the_ldap_host(shipped):
+    _, hosts, groups, addresses, _ = shipped
+    ldap = groups["ldap_servers"][0]
+    for host in groups["mail_servers"]:
+        v = hosts[host]
+        if host == ldap:
+            assert (v["postfix_ldap_uri"], v["postfix_ldap_start_tls"]) == ("ldapi:///", False)
+        else:
+            assert (v["postfix_ldap_uri"], v["postfix_ldap_start_tls"]) == (f"ldap://{ldap}", True)
+            assert (v["dovecot_ldap_uri"], v["dovecot_ldap_start_tls"]) == (f"ldap://{ldap}", True)
+    clients = {h for g in ("mail_servers", "webmail_servers") for h in groups[g]} - {ldap}
+    sources = open_to(hosts[ldap]["common_firewall_rules"], 389)
+    if clients:
+        assert sources == sorted({addresses[h] for h in clients})
+    else:
+        assert sources == [], "all-in-one: LDAP stays on the host"
+    for host in groups["webmail_servers"]:
+        assert hosts[host]["roundcube_ldap_uri"] == f"ldap://{ldap}"
+
+
+def test_each_host_opens_only_its_groups_public_services(shipped):
+    _, hosts, groups, _, _ = shipped
+    for host, v in hosts.items():
+        public = {r["port"] for r in v["common_firewall_rules"] if not r["sources"]}
+        expected = set()
+        for service in wiring.SERVICES.values():
+            if "public" in service.clients and host in groups[service.group]:
+                expected.add(service.port)
+        assert public == expected, host
+        assert not {24, 6379, 3310, 11333, 11334} & {r["port"] for r in v["common_firewall_rules"]}, host
+
+
+def test_webmail_talks_to_the_mail_host(shipped):
+    _, hosts, groups, _, policy = shipped
+    mail = groups["mail_servers"][0]
+    for host in groups["webmail_servers"]:
+        v = hosts[host]
+        assert v["roundcube_imap_host"] == v["roundcube_smtp_host"] == v["roundcube_managesieve_host"] == mail
+        assert v["roundcube_server_name"] == policy["webmail"]["host"]
+        assert policy["webmail"]["host"] in v["common_tls_san_names"] or host == policy["webmail"]["host"]
+
+
+def test_every_sending_domain_is_signed(shipped):
+    """Gia Lai Art 4.1: every agency and commune subdomain sends signed mail."""
+    path, hosts, groups, _, policy = shipped
+    province = policy["province"]["code"]
+    signed = hosts[groups["filter_servers"][0]]["rspamd_domains"]
+    assert signed[0] == policy["domains"]["primary"]
+    assert set(policy["domains"]["extra"]) <= set(signed)
+    if province == "gialai":
+        subdomains = {"skhcn.gialai.gov.vn", "pleiku.gialai.gov.vn", "dakpo.gialai.gov.vn"}
+        assert subdomains <= set(signed), path.name
+    else:
+        assert signed == [policy["domains"]["primary"], *policy["domains"]["extra"]]
+
+
+def test_firewall_plan_has_no_gap(shipped):
+    _, hosts, _, _, _ = shipped
+    for host, v in hosts.items():
+        assert firewall_gaps(v["common_firewall_rules"], v["common_firewall_required"]) == [], host
+
+
+def test_policy_values_reach_the_roles(shipped):
+    _, hosts, _, _, policy = shipped
+    for v in hosts.values():
+        assert v["postfix_message_size_limit"] == policy["derived"]["message_size_limit"]
+        assert v["dovecot_quota_default"] == (policy["derived"]["quota_bytes"]["personal"] or 0)
+        users = v["openldap_password_policies"]["users"]
+        assert users["min_length"] == policy["passwords"]["user"]["min_length"]
+        blocked = [e.lstrip(".") for e in policy["attachments"]["blocked_extensions"]]
+        assert v["rspamd_blocked_extensions"] == blocked
+        base = ",".join(f"dc={p}" for p in policy["domains"]["primary"].split("."))
+        assert v["postfix_ldap_base_dn"] == base
+
+
+# --- the split Gia Lai layout, value by value ---------------------------------------------------------------
+
+def test_split_gialai_values():
+    hosts, groups, addresses, _ = wired(ROOT / "inventories" / "demo-split")
+    assert groups["mail_servers"] == ["mx.gialai.gov.vn"]
+    mx, flt = hosts["mx.gialai.gov.vn"], hosts["filter.gialai.gov.vn"]
+    assert mx["postfix_milters"] == ["inet:filter.gialai.gov.vn:11332"]
+    assert flt["rspamd_milter_binds"] == [f"{addresses['filter.gialai.gov.vn']}:11332"]
+    assert open_to(flt["common_firewall_rules"], 11332) == [addresses["mx.gialai.gov.vn"]]
+    assert open_to(hosts["ldap.gialai.gov.vn"]["common_firewall_rules"], 25) == []
+    assert open_to(hosts["webmail.gialai.gov.vn"]["common_firewall_rules"], 443) is None
+    assert hosts["webmail.gialai.gov.vn"]["roundcube_server_aliases"] == ["webmail.gialai.gov.vn"]
+    # Its own name is the FQDN; Bình Định's old domain (merged into Gia Lai in 2025) is served too.
+    assert hosts["ldap.gialai.gov.vn"]["common_tls_san_names"] == ["ldap.binhdinh.gov.vn"]
+    webmail_names = ["mail.gialai.gov.vn", "mail.binhdinh.gov.vn"]
+    assert hosts["webmail.gialai.gov.vn"]["common_tls_san_names"] == webmail_names
+    assert hosts["mx.gialai.gov.vn"]["common_tls_san_names"] == []
+
+
+# --- inventories the wiring refuses -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hanam():
+    policy = load_policy(ROOT / "policies" / "hanam.yml", province="hanam")
+    return policy
+
+
+GROUPS_SPLIT = {"ldap_servers": ["ldap.hanam.gov.vn"], "mail_servers": ["mx.hanam.gov.vn"],
+                "filter_servers": ["filter.hanam.gov.vn"], "webmail_servers": ["webmail.hanam.gov.vn"]}
+ADDRS = {"ldap.hanam.gov.vn": "192.0.2.10", "mx.hanam.gov.vn": "192.0.2.11",
+         "filter.hanam.gov.vn": "192.0.2.12", "webmail.hanam.gov.vn": "192.0.2.13"}
+
+
+def refused(policy, groups, addresses=None) -> str:
+    with pytest.raises(WiringError) as info:
+        wire(policy, None, groups, addresses if addresses is not None else ADDRS)
+    return str(info.value)
+
+
+def test_group_without_host_is_refused(hanam):
+    message = refused(hanam, {**GROUPS_SPLIT, "filter_servers": []})
+    assert "group filter_servers has no host" in message
+
+
+def test_host_in_no_group_is_refused(hanam):
+    message = refused(hanam, {**GROUPS_SPLIT, "congvu": [*ADDRS, "backup.hanam.gov.vn"]})
+    assert "backup.hanam.gov.vn: in group congvu but in none of" in message
+
+
+def test_second_directory_server_is_refused_not_ignored(hanam):
+    message = refused(hanam, {**GROUPS_SPLIT, "ldap_servers": ["ldap.hanam.gov.vn", "ldap2.hanam.gov.vn"]},
+                      {**ADDRS, "ldap2.hanam.gov.vn": "192.0.2.14"})
+    assert "group ldap_servers lists ldap.hanam.gov.vn, ldap2.hanam.gov.vn: one host at most" in message
+
+
+def test_unknown_address_of_a_peer_is_refused(hanam):
+    addresses = {k: v for k, v in ADDRS.items() if k != "filter.hanam.gov.vn"}
+    message = refused(hanam, GROUPS_SPLIT, addresses)
+    assert "filter.hanam.gov.vn: no address known, but it offers rspamd_milter" in message
+    assert "congvu_address" in message
+
+
+def test_bad_address_and_name_are_refused(hanam):
+    message = refused(hanam, {**GROUPS_SPLIT, "webmail_servers": ["Webmail"]},
+                      {**ADDRS, "mx.hanam.gov.vn": "mx-host"})
+    assert "Webmail: inventory host names are lower-case FQDNs" in message
+    assert "mx.hanam.gov.vn: congvu_address 'mx-host' is not an IP address" in message
+
+
+def test_all_in_one_needs_no_address(hanam):
+    one = {g: ["mail.hanam.gov.vn"] for g in wiring.GROUPS}
+    hosts = wire(hanam, None, one, {})
+    v = hosts["mail.hanam.gov.vn"]
+    assert v["postfix_milters"] == ["inet:127.0.0.1:11332"]
+    assert v["rspamd_milter_binds"] == ["127.0.0.1:11332"]
+    assert v["common_firewall_required"] == []
+    assert v["common_hosts_peers"] == []
+
+
+def test_firewall_gaps_name_the_shut_out_peer(hanam):
+    hosts = wire(hanam, None, GROUPS_SPLIT, ADDRS)
+    flt = hosts["filter.hanam.gov.vn"]
+    rules = [r for r in flt["common_firewall_rules"] if r["port"] != 11332]
+    gaps = firewall_gaps(rules, flt["common_firewall_required"])
+    assert gaps == ["rspamd_milter (11332/tcp) is not open to mx.hanam.gov.vn (192.0.2.11)"]
+    narrow = [*rules, {"port": 11332, "proto": "tcp", "sources": ["192.0.2.99/32"]}]
+    assert firewall_gaps(narrow, flt["common_firewall_required"])
+    wide = [*rules, {"port": 11332, "proto": "tcp", "sources": ["192.0.2.0/24"]}]
+    assert firewall_gaps(wide, flt["common_firewall_required"]) == []
+
+
+def test_unknown_setting_is_refused(hanam):
+    with pytest.raises(WiringError, match="unknown setting"):
+        wire(hanam, None, GROUPS_SPLIT, ADDRS, {"webui_prot": 1})
+
+
+def test_layout_lists_hosts_in_group_order():
+    lay = layout(GROUPS_SPLIT, ADDRS)
+    assert lay.hosts == ("ldap.hanam.gov.vn", "mx.hanam.gov.vn", "filter.hanam.gov.vn",
+                         "webmail.hanam.gov.vn")
+
+
+def test_gialai_subdomains_come_from_the_catalogue():
+    policy = load_policy(ROOT / "policies" / "gialai.yml", province="gialai")
+    catalogue = load_catalogue(ROOT / "data" / "catalogues" / "gialai.yml")
+    domains = sending_domains(policy, catalogue)
+    assert domains[0] == "gialai.gov.vn"
+    assert "skhcn.gialai.gov.vn" in domains and "pleiku.gialai.gov.vn" in domains
+    assert len(domains) == len(set(domains))
+    assert sending_domains(policy, None) == ["gialai.gov.vn", "binhdinh.gov.vn"]
+
+
+def test_service_catalogue_is_documented():
+    """Every port of the catalogue appears in docs/topology.md."""
+    text = (ROOT / "docs" / "topology.md").read_text(encoding="utf-8")
+    for name, service in wiring.SERVICES.items():
+        assert f"{service.port}" in text, name
+
+
+def test_inventory_yaml_has_no_internal_networks_left():
+    for path in (ROOT / "inventories").glob("*/group_vars/congvu/main.yml"):
+        assert "congvu_internal_networks" not in yaml.safe_load(path.read_text(encoding="utf-8")), path
