@@ -17,7 +17,8 @@ description:
     created with their initial passwords (derived from the run's secret; never logged: use no_log).
   - C(congvu_directory_files(entries, policy, catalogue)) the published directory (CSV, vCard, HTML)
     as a mapping of relative path to content (Hà Nam Art 11.5, Gia Lai Art 10.5, Ninh Bình Art 13.4,
-    Hà Giang Art 6).
+    Hà Giang Art 6: the article the policy's C(province.directory_citation) gives). The catalogue
+    must be the policy province's (its C(province) key, when set, is the policy's C(province.code)).
 """
 
 EXAMPLES = r"""
@@ -78,7 +79,8 @@ def congvu_initial_credentials(credentials, secret, policy):
 
 def congvu_directory_files(entries, policy, catalogue, generated=""):
     try:
-        cat = load_catalogue(catalogue, source="catalogue")
+        cat = load_catalogue(catalogue, source="catalogue",
+                             province=(policy.get("province") or {}).get("code"))
         return directory_files(entries, policy, cat, generated=generated)
     except CongvuError as exc:
         raise AnsibleFilterError(f"congvu_directory_files: {exc}") from exc

@@ -189,6 +189,7 @@ try:
         policy,
         reconcile,
         roster,
+        schemes,
         sizes,
     )
 
@@ -443,7 +444,8 @@ def main():
     try:
         pol = validate_policy(p["policy"], p["policy_source"], p["policy_overrides"] or None)
         catalogue = load_catalogue(p["catalogue"], source=p["catalogue_source"])
-        scheme = make_scheme(pol["naming"], catalogue, source=p["policy_source"])
+        scheme = make_scheme(pol["naming"], catalogue, source=p["policy_source"],
+                             province=pol["province"]["code"])
         files = []
         for index, item in enumerate(p["rosters"]):
             if not isinstance(item.get("source"), str) or not isinstance(item.get("content"), str):
