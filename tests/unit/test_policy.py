@@ -373,6 +373,21 @@ def test_parse_duration(text, days):
     assert parse_duration(text) == days
 
 
+def test_provinces_under_one_regulation_share_its_bounds():
+    """A province running another's regulation (Tuyên Quang under Hà Giang's until it issues its own)
+    keeps every bound of that regulation: policy files with the same seed have the same regulation."""
+    by_seed: dict[str, list[dict]] = {}
+    for province in PROVINCES:
+        policy = _policy(province)
+        by_seed.setdefault(policy["province"]["seed"], []).append(policy)
+    for policies in by_seed.values():
+        first = policies[0]
+        for other in policies[1:]:
+            assert other["province"]["issued_by"] == first["province"]["issued_by"], other["source"]
+            assert other["regulation"] == first["regulation"], (other["source"], first["source"])
+            assert other["province"]["directory_citation"] == first["province"]["directory_citation"]
+
+
 def test_parse_duration_errors():
     assert parse_duration(None, nullable=True) is None
     assert parse_duration("never", nullable=True) is None
