@@ -388,6 +388,21 @@ def test_provinces_under_one_regulation_share_its_bounds():
             assert other["province"]["directory_citation"] == first["province"]["directory_citation"]
 
 
+def test_merged_ninhbinh_differs_from_hanam_where_its_header_says():
+    """policies/ninhbinh2025.yml applies Ninh Bình's regulation to the former Hà Nam staff too; its header
+    (and docs/adding-a-province.md) lists the values Hà Nam's own regulation would refuse."""
+    merged = yaml.safe_load((POLICIES / "ninhbinh2025.yml").read_text(encoding="utf-8"))
+    hanam = yaml.safe_load((POLICIES / "hanam.yml").read_text(encoding="utf-8"))
+    with pytest.raises(PolicyError) as info:
+        validate_policy({**merged, "regulation": hanam["regulation"]}, "ninhbinh2025 under Hà Nam's bounds")
+    refused = {(p["key"], p["rule"].split(":")[0]) for p in info.value.problems}
+    assert refused == {("passwords.user.max_age", "Hà Nam Art 8.2.a"),
+                       ("passwords.organisation.max_age", "Hà Nam Art 8.2.a"),
+                       ("lifecycle.inactivity_lock", "Hà Nam Art 7.2.a"),
+                       ("lifecycle.default_password_lock", "Hà Nam Art 7.2.d"),
+                       ("lifecycle.reclaim_after", "Hà Nam Art 6.2.c")}
+
+
 def test_parse_duration_errors():
     assert parse_duration(None, nullable=True) is None
     assert parse_duration("never", nullable=True) is None
