@@ -260,7 +260,7 @@ def check_catalogue(catalogue: Catalogue, *, scheme: str | None = None, province
         _raise(problems, catalogue.source)
 
 
-# --- abbreviations -------------------------------------------------------------------------------
+# --- reading organisation names (each scheme's abbreviate uses these) -----------------------------
 
 _COMMITTEE = ("ủy ban nhân dân", "uỷ ban nhân dân", "ubnd")
 _PLACE_PREFIXES = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường", "tp.", "tp")
