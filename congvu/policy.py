@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,9 +28,11 @@ import yaml
 
 from congvu import sizes
 from congvu.errors import CongvuError, PolicyError
+from congvu.naming import SCHEMES as NAMING_SCHEMES
+from congvu.naming import validate_naming
 
-PROVINCES = ("hanam", "gialai", "cantho", "hagiang", "ninhbinh")
-NAMING_SCHEMES = PROVINCES
+# A province is configuration: policies/<code>.yml (province.code), whose naming.scheme names any of
+# the NAMING_SCHEMES registered in congvu.schemes. No list of provinces lives in the code.
 ROLES = ("user", "admin", "organisation")
 PASSWORD_CLASSES = ("upper", "lower", "digit", "special")
 WEEKDAYS = ("daily", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -264,9 +265,11 @@ SCHEMA: dict[str, Any] = {
     "province": {
         "code": t_str(_CODE_RE, "a lower-case code such as 'hanam'"),
         "name": t_str(),
+        "issued_by": t_str(),
         "decision": t_str(),
         "in_force": t_date(),
         "seed": t_str(),
+        "directory_citation": t_str(nullable=True),
     },
     "domains": {
         "primary": t_domain(),
@@ -378,14 +381,7 @@ def _check_naming(raw: Any, policy: dict, source: str, problems: _Problems) -> d
     if len(problems.items) > before:
         return section
     try:
-        naming = importlib.import_module("congvu.naming")
-    except ImportError:
-        return section
-    validate = getattr(naming, "validate_naming", None)
-    if validate is None:
-        return section
-    try:
-        result = validate(section, source)
+        result = validate_naming(section, source)
     except CongvuError as exc:
         problems.add(exc.key or "naming", exc.message, exc.rule or "naming")
         return section
@@ -686,3 +682,12 @@ def policy_path(province: str, policies_dir: str | Path) -> Path:
         raise PolicyError(f"{province!r} is not a province code such as 'hanam'", source="inventory",
                           key="congvu_province", rule="lower-case code")
     return Path(policies_dir) / f"{province}.yml"
+
+
+def province_codes(policies_dir: str | Path) -> list[str]:
+    """The provinces configured in ``policies_dir``: the codes of its ``<code>.yml`` files, sorted.
+
+    A province is configuration, not code: adding ``policies/<code>.yml`` (with its catalogue and
+    inventory, docs/adding-a-province.md) adds a province; nothing in ``congvu`` lists them.
+    """
+    return sorted(p.stem for p in Path(policies_dir).glob("*.yml") if _CODE_RE.match(p.stem))
