@@ -37,6 +37,8 @@ from congvu.errors import PolicyError
 
 #: A deadline further than this is certainly a mistake (and would loop for a long time).
 MAX_WORKING_DAYS = 3660
+#: Vietnam's time zone (ICT, no daylight saving): a lifecycle "day" and the audit log's timestamps.
+VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 @lru_cache(maxsize=64)
@@ -197,10 +199,12 @@ class Calendar:
         self._ensure(date.year - (span if days < 0 else 0), date.year + (span if days > 0 else 0))
         ordinal = date.toordinal()
         if days > 0:
-            result = dt.date.fromordinal(self._ordinals[bisect.bisect_right(self._ordinals, ordinal) + days - 1])
+            index = bisect.bisect_right(self._ordinals, ordinal) + days - 1
+            result = dt.date.fromordinal(self._ordinals[index])
             self.require_years((date + dt.timedelta(days=1)).year, result.year, why)
         else:
-            result = dt.date.fromordinal(self._ordinals[bisect.bisect_left(self._ordinals, ordinal) + days])
+            index = bisect.bisect_left(self._ordinals, ordinal) + days
+            result = dt.date.fromordinal(self._ordinals[index])
             self.require_years(result.year, (date - dt.timedelta(days=1)).year, why)
         return result
 
