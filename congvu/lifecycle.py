@@ -444,7 +444,8 @@ class _Context:
         self.reclaim_org = life["reclaim_organisation_mailboxes"]
         self.readdress = life["transfer_readdress"]
         self.alias_keep = life["transfer_alias_keep"]
-        self.org_keep = policy["retention"]["organisation_delete"] == "deny"
+        # Cần Thơ Art 11.3 (keep_copy or deny): an organisation mailbox's mail is never thrown away
+        self.org_keep = policy["retention"]["organisation_delete"] != "allow"
         self.quota = {c: policy["quota"][c] for c in MAILBOX_CLASSES}
         self.max_age = {r: policy["passwords"][r]["max_age"] for r in ("user", "admin", "organisation")}
         self._memo: dict[tuple[dt.date, int], dt.date] = {}
@@ -840,6 +841,10 @@ def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: M
         if r.kind == "reopen" and target.state != "locked":
             problems.append(f"{where}: the account is {target.state}, not locked [only a locked mailbox is "
                             "reopened]")
+            continue
+        if r.kind == "reopen" and target.leaving_since is not None:
+            problems.append(f"{where}: the roster marks this person as leaving since {target.leaving_since} "
+                            "[a leaver comes back through the roster, not a reopen request]")
             continue
         out.setdefault(r.mail, []).append(r)
     if problems:

@@ -68,7 +68,7 @@ class _Problems:
 
     def add(self, key: str, message: str, rule: str) -> None:
         source = self.source
-        if any(key == k or key.startswith(k + ".") for k in self.override_keys):
+        if any(key == k or key.startswith((k + ".", k + "[")) for k in self.override_keys):
             source = f"{OVERRIDES_SOURCE} (over {self.source})"
         self.items.append((source, key, message, rule))
 
@@ -605,8 +605,8 @@ def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
                          "article of this province")
     retention = (policy.get("logs") or {}).get("audit_retention")
     if isinstance(retention, int) and retention < AUDIT_RETENTION_MIN_DAYS:
-        problems.add("logs.audit_retention", f"{retention} days is shorter than the year a yearly report reads",
-                     f"audit_retention >= {AUDIT_RETENTION_MIN_DAYS} days")
+        problems.add("logs.audit_retention", f"{retention} days is shorter than the year a yearly report "
+                     "reads", f"audit_retention >= {AUDIT_RETENTION_MIN_DAYS} days")
     calendar = policy.get("calendar") or {}
     seen: dict[str, str] = {}
     for list_key in ("extra_workdays", "extra_days_off"):
