@@ -30,7 +30,8 @@ The rules, in the order they are evaluated for one account:
 * **locks**: ``default_password_lock`` days with the initial password (Hà Nam Art 7.2.d, Gia Lai Art
   6.2.d); ``inactivity_lock`` days without activity as the province measures it (``login``, ``mail``
   sent or received, or ``any``); a locked mailbox keeps receiving mail (Hà Nam Art 7.1, Gia Lai Art
-  6.1); where removal follows a notice, the agency is notified the same day.
+  6.1); where removal follows a notice, the agency is notified the same day, and the mailbox is
+  reclaimed the day after the notice's last working day if the agency has not answered.
 * **warnings** to the user, ``password_warning_days`` before the password's ``max_age`` runs out and
   ``inactivity_warning_days`` before the inactivity lock, once per event.
 * **quota**: the policy's quota of the mailbox class reaches every existing mailbox.
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +80,7 @@ ACTION_RULE = {
 #: Rule of a delegated administrator's reach (the openldap role's ACLs, docs/directory.md).
 ADMIN_RULE = "a delegated admin acts on its own agency only (docs/directory.md; Gia Lai Art 5.2, 10.8)"
 
+DAY = dt.timedelta(days=1)
 _DATE_FIELDS = ("created", "password_changed", "last_login", "last_mail", "leaving_since", "notice_sent",
                 "confirmed", "hold_until", "warned_password", "warned_inactivity", "transfer_since")
 
@@ -256,8 +259,8 @@ class Request:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Action:
     """One change to one account. ``effective``: the day the rule made it due; ``deadline``: the latest
-    day the regulation allows (for a notice: the removal date it announces; for a warning: the day of the
-    event warned about)."""
+    day the regulation allows (for a notice: the last working day the agency has to answer; for a warning:
+    the day of the event warned about)."""
 
     action: str
     mail: str
@@ -370,10 +373,10 @@ REASONS = {
                               "delivered"),
     "lock_inactive": ("{measure} kể từ ngày {since} (quá {period}): tạm khóa, hộp thư vẫn nhận thư",
                       "{measure} since {since} ({period}): locked, mail still delivered"),
-    "notify_agency": ("Thông báo cơ quan: hộp thư bị tạm khóa do {measure} từ ngày {since}; thu hồi ngày "
-                      "{removal} nếu cơ quan không xác nhận hoặc đề nghị mở lại",
-                      "Agency notified: locked for {measure} since {since}; reclaimed on {removal} unless "
-                      "the agency confirms or asks to reopen"),
+    "notify_agency": ("Thông báo cơ quan: hộp thư bị tạm khóa do {measure} từ ngày {since}; thu hồi sau ngày "
+                      "{reply_by} nếu cơ quan không xác nhận hoặc đề nghị mở lại",
+                      "Agency notified: locked for {measure} since {since}; reclaimed after {reply_by} "
+                      "unless the agency confirms or asks to reopen by then"),
     "notify_agency_kept": ("Thông báo cơ quan: hộp thư của cơ quan, đơn vị bị tạm khóa do {measure} từ ngày "
                            "{since}; không thu hồi ({article})",
                            "Agency notified: organisation mailbox locked for {measure} since {since}; not "
@@ -565,8 +568,10 @@ def _terminal(a: Account, c: _Context) -> Action | None:
         return None
     if (c.notice_days is not None and a.state == "locked" and a.lock_reason == "inactivity"
             and _notice_valid(a, today)):
+        # "Sau 15 ngày làm việc" (Cần Thơ Art 5.4, Ninh Bình Art 7.1): the agency may answer until the end
+        # of the last working day; the mailbox goes the day after.
         due = c.add_working_days(a.notice_sent, c.notice_days,
-                                 f"the reclaim deadline of {a.mail} ({c.article('reclaim')})")
+                                 f"the reclaim deadline of {a.mail} ({c.article('reclaim')})") + DAY
         if today >= due:
             said = _say("reclaim_notice", days=f"{c.notice_days:02d}", notice=a.notice_sent)
             return _action(c, a, "reclaim", due, due, said, trigger="notice", notice_sent=a.notice_sent,
@@ -679,13 +684,13 @@ def _rule_notify(a: Account, c: _Context) -> Action | None:
     if c.today < since + dt.timedelta(days=c.lock):
         return None
     if a.mailbox_class == "personal" or c.reclaim_org:
-        removal = c.add_working_days(c.today, c.notice_days,
-                                     f"the reclaim deadline of {a.mail} ({c.article('reclaim')})")
-        said = _say("notify_agency", measure=_measure(c.measure), since=since, removal=removal)
-        return _action(c, a, "notify_agency", c.today, removal, said, since=since, reclaim_on=removal)
+        reply_by = c.add_working_days(c.today, c.notice_days,
+                                      f"the reclaim deadline of {a.mail} ({c.article('reclaim')})")
+        said = _say("notify_agency", measure=_measure(c.measure), since=since, reply_by=reply_by)
+        return _action(c, a, "notify_agency", c.today, reply_by, said, since=since, reply_by=reply_by)
     said = _say("notify_agency_kept", measure=_measure(c.measure), since=since,
                 article=c.article("organisation_mailboxes"))
-    return _action(c, a, "notify_agency", c.today, c.today, said, since=since, reclaim_on=None)
+    return _action(c, a, "notify_agency", c.today, c.today, said, since=since, reply_by=None)
 
 
 #: The rules after the requests, transfers, aliases and the reclaim/retire check, in ACTIONS order.
@@ -863,6 +868,11 @@ def _applied(r: Request, a: Account) -> bool:
     return a.hold_until == r.until and a.confirmed is not None and a.confirmed >= r.received
 
 
+#: The snapshot's dates, none of which may be after today (a hold ends in the future).
+_SNAPSHOT_DATES = tuple(k for k in _DATE_FIELDS if k != "hold_until")
+_snapshot_dates = operator.attrgetter(*_SNAPSHOT_DATES)
+
+
 def _check_accounts(accounts: Iterable[Account | Mapping[str, Any]], today: dt.date) -> dict[str, Account]:
     out: dict[str, Account] = {}
     problems: list[str] = []
@@ -876,9 +886,8 @@ def _check_accounts(accounts: Iterable[Account | Mapping[str, Any]], today: dt.d
         if account.mail in out:
             problems.append(f"accounts[{i}] ({account.mail}): listed twice [one entry per address]")
             continue
-        future = [k for k in _DATE_FIELDS if k not in ("hold_until",)
-                  and (getattr(account, k) or dt.date.min) > today]
-        if future:
+        if any(day is not None and day > today for day in _snapshot_dates(account)):
+            future = [k for k in _SNAPSHOT_DATES if (getattr(account, k) or dt.date.min) > today]
             problems.append(f"accounts[{i}] ({account.mail}): {', '.join(future)} after today ({today}) "
                             "[a snapshot is not dated in the future]")
             continue

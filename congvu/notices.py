@@ -7,8 +7,8 @@ in formal Vietnamese ("Kính gửi", the article cited the way a Vietnamese docu
 ``summary_en`` is a one-line English summary for operators (plan output, logs), never mailed.
 
 :func:`agency_notices` writes one notice per agency from a plan's ``notify_agency`` actions: to the
-agency's own mailbox and its delegated admins, listing each mailbox, the article and the removal date
-(Cần Thơ Art 5.4, Ninh Bình Art 7.1). :func:`user_warnings` writes one message per
+agency's own mailbox and its delegated admins, listing each mailbox, the article and the last day to
+answer (Cần Thơ Art 5.4, Ninh Bình Art 7.1). :func:`user_warnings` writes one message per
 ``warn_password_expiry`` / ``warn_inactivity`` action, to the mailbox concerned.
 """
 
@@ -108,8 +108,8 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             who = (account.name if account and account.name else "") or action.mail
             cite = cite_vi(action.article, policy) or action.article
             short_cite = cite.split(" Quy chế")[0]  # the regulation is named once, above
-            if action.details.get("reclaim_on"):
-                until = f"thu hồi từ ngày {fmt_date_vi(action.deadline)}"
+            if action.details.get("reply_by"):
+                until = f"thu hồi sau ngày {fmt_date_vi(action.deadline)}"
             else:
                 kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy)
                 until = "không thu hồi" + (f" ({kept.split(' Quy chế')[0]})" if kept else "")
@@ -125,9 +125,9 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             "",
             *rows,
             "",
-            "Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở lại hộp "
-            "thư trước thời hạn nêu trên. Quá thời hạn này mà cơ quan không có văn bản, hộp thư sẽ được thu "
-            "hồi; nội dung hộp thư được lưu trữ"
+            "Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở lại "
+            "hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có văn bản, hộp thư sẽ "
+            "được thu hồi; nội dung hộp thư được lưu trữ"
             + (f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else "")
             + " để có thể khôi phục khi có yêu cầu. Địa chỉ thư đã thu hồi không được cấp cho người khác.",
             "",
@@ -144,9 +144,9 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
 
 
 def _notice_summary(agency: str, recipients: list[str], actions: list[Action]) -> str:
-    dates = ", ".join(sorted({a.deadline.isoformat() for a in actions if a.details.get("reclaim_on")}))
+    dates = ", ".join(sorted({a.deadline.isoformat() for a in actions if a.details.get("reply_by")}))
     return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
-            f"inactivity, reclaimed on {dates or 'no date (organisation mailboxes)'} unless confirmed "
+            f"inactivity, reclaimed after {dates or 'no date (organisation mailboxes)'} unless confirmed "
             f"({actions[0].article})")
 
 

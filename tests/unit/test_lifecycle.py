@@ -64,9 +64,9 @@ def settle(province: str, accounts, today: dt.date, requests=()):
 # --- Ninh Bình ------------------------------------------------------------------------------------------
 
 def test_ninhbinh_six_months_without_login_suspend_notify_then_remove_across_tet_2027():
-    # Ninh Bình Art 7.1: 06 months without login -> suspended, the agency notified; removed 15 working
-    # days after the notice. Notice on Monday 25/01/2027; Tết 2027 (4-10 February) is skipped, so the
-    # removal is Monday 22/02/2027, not 15/02.
+    # Ninh Bình Art 7.1: 06 months without login -> suspended, the agency notified; removed once 15 working
+    # days have passed since the notice. Notice on Monday 25/01/2027; Tết 2027 (4-10 February) is skipped,
+    # so the 15th working day is Monday 22/02/2027 (not 15/02) and the removal Tuesday 23/02.
     today = D(2027, 1, 25)
     minh = acct("ninhbinh", "minhnv.stttt", today, last_login=D(2026, 7, 29), last_mail=D(2027, 1, 24))
     p, after = settle("ninhbinh", [minh], today)
@@ -76,10 +76,10 @@ def test_ninhbinh_six_months_without_login_suspend_notify_then_remove_across_tet
     assert lock.effective == today and lock.details["receives_mail"] is True
     assert notice.deadline == D(2027, 2, 22)
     assert "22/02/2027" in notice.reason_vi and "không đăng nhập" in notice.reason_vi
-    assert len(run("ninhbinh", after, D(2027, 2, 19))) == 0
-    removal = run("ninhbinh", after, D(2027, 2, 22))
+    assert len(run("ninhbinh", after, D(2027, 2, 22))) == 0
+    removal = run("ninhbinh", after, D(2027, 2, 23))
     assert kinds(removal) == [("reclaim", "minhnv.stttt")]
-    assert removal.actions[0].effective == D(2027, 2, 22)
+    assert removal.actions[0].effective == D(2027, 2, 23)
     assert removal.actions[0].details["archive_keep_days"] == 365
     retired = apply_plan(after, removal)
     assert retired[0].state == "retired"
@@ -102,7 +102,7 @@ def test_ninhbinh_reopen_request_within_fifteen_days_keeps_the_mailbox():
     assert reopen.deadline == D(2027, 2, 11)
     account = after[1]
     assert account.state == "active" and account.must_change_password and account.notice_sent is None
-    for day in (D(2027, 2, 22), D(2027, 3, 1)):
+    for day in (D(2027, 2, 23), D(2027, 3, 1)):
         assert not run("ninhbinh", after, day, [request]).of("reclaim")
 
 
@@ -176,8 +176,8 @@ def test_cantho_three_months_without_login_notice_counts_the_worked_saturday():
     assert kinds(p) == [("lock_inactive", "nvnam"), ("notify_agency", "nvnam")]
     assert all(a.article == "Cần Thơ Art 5.4" for a in p)
     assert p.actions[1].deadline == D(2026, 1, 29)
-    assert not run("cantho", after, D(2026, 1, 28))
-    assert kinds(run("cantho", after, D(2026, 1, 29))) == [("reclaim", "nvnam")]
+    assert not run("cantho", after, D(2026, 1, 29))
+    assert kinds(run("cantho", after, D(2026, 1, 30))) == [("reclaim", "nvnam")]
 
 
 def test_cantho_confirmed_account_is_not_reclaimed():
@@ -193,7 +193,7 @@ def test_cantho_confirmed_account_is_not_reclaimed():
     assert kinds(p) == [("hold", "nvnam")]
     assert p.actions[0].article == "Cần Thơ Art 6"
     assert "nghỉ thai sản" in p.actions[0].reason_vi and "30/06/2026" in p.actions[0].reason_vi
-    for day in (D(2026, 1, 29), D(2026, 6, 30), D(2026, 9, 27)):
+    for day in (D(2026, 1, 30), D(2026, 6, 30), D(2026, 9, 27)):
         assert not [a for a in run("cantho", after, day, [hold]) if a.mail == nam.mail], day
     # Three months after the hold's end, still unused: a new notice, a new 15 working days.
     p = run("cantho", after, D(2026, 9, 28), [hold])
@@ -206,7 +206,7 @@ def test_cantho_organisation_mailbox_is_notified_but_never_reclaimed():
     box = acct("cantho", "sonv", today, org="snv", mailbox_class="agency", last_login=D(2025, 10, 11))
     p, after = settle("cantho", [box], today)
     assert kinds(p) == [("lock_inactive", "sonv"), ("notify_agency", "sonv")]
-    assert p.actions[1].details["reclaim_on"] is None and "Cần Thơ Art 11.3" in p.actions[1].reason_vi
+    assert p.actions[1].details["reply_by"] is None and "Cần Thơ Art 11.3" in p.actions[1].reason_vi
     assert not run("cantho", after, D(2026, 12, 31))
     # Reclaimed only on request, and then its archive is kept for good.
     request = Request(kind="reclaim", mail=box.mail, received=D(2026, 3, 2), by="Sở KH&CN (operator)",

@@ -42,7 +42,7 @@ def test_citations_read_like_a_vietnamese_document():
 
 
 def test_agency_notice_lists_each_person_article_and_deadline():
-    # Ninh Bình Art 7.1: the agency is notified of each suspended mailbox and the removal date.
+    # Ninh Bình Art 7.1: the agency is notified of each suspended mailbox and the last day to answer.
     policy = _policy("ninhbinh")
     domain, today = "ninhbinh.gov.vn", D(2027, 1, 25)
     accounts = [
@@ -67,7 +67,7 @@ def test_agency_notice_lists_each_person_article_and_deadline():
     assert "Căn cứ khoản 1 Điều 7 Quy chế ban hành kèm theo Quyết định số 28/2020/QĐ-UBND" in body
     # 15 working days from the notice (25/01/2027), Tết skipped
     assert "1. Phạm Thị Hoa <hoapt.stttt@ninhbinh.gov.vn>: tạm khóa do không đăng nhập từ ngày 28/07/2026; " \
-           "căn cứ khoản 1 Điều 7; thu hồi từ ngày 22/02/2027." in body
+           "căn cứ khoản 1 Điều 7; thu hồi sau ngày 22/02/2027." in body
     assert "2. Nguyễn Văn Minh <minhnv.stttt@ninhbinh.gov.vn>: tạm khóa do không đăng nhập từ ngày " \
            "29/07/2026" in body
     assert "06 tháng" in body and "vẫn nhận thư" in body and "01 năm" in body
