@@ -154,17 +154,7 @@ class Account:
         """An account from a mapping (what a directory search gives), checked; errors name ``where``."""
         if isinstance(data, Account):
             return data
-        if not isinstance(data, Mapping):
-            raise LifecycleError(f"expected a mapping, got {type(data).__name__}", source=where, rule="type")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LifecycleError(f"unknown field(s) {', '.join(unknown)}", source=where, rule="known fields")
-        values = dict(data)
-        for key in ("mail", "dn", "organisation"):
-            if not isinstance(values.get(key), str) or not values[key].strip():
-                raise LifecycleError(f"{key}: required, a non-empty string", source=where, rule="required")
-        values["mail"] = values["mail"].strip().lower()
+        values = _fields(cls, data, where, ("mail", "dn", "organisation"))
         for key in _DATE_FIELDS:
             if key in values:
                 values[key] = to_date(values[key], where, key)
@@ -177,15 +167,9 @@ class Account:
         if values.get("created") is None:
             raise LifecycleError("created: required (the day the mailbox was issued)", source=where,
                                  rule="required")
-        if values.get("state", "active") not in STATES:
-            raise LifecycleError(f"state: {values['state']!r} is not one of {', '.join(STATES)}",
-                                 source=where, rule="state")
-        if values.get("mailbox_class", "personal") not in MAILBOX_CLASSES:
-            raise LifecycleError(f"mailbox_class: {values['mailbox_class']!r} is not one of "
-                                 f"{', '.join(MAILBOX_CLASSES)}", source=where, rule="mailbox class")
-        if values.get("lock_reason") not in (None, *LOCK_REASONS):
-            raise LifecycleError(f"lock_reason: {values['lock_reason']!r} is not one of "
-                                 f"{', '.join(LOCK_REASONS)}", source=where, rule="lock reason")
+        _one_of(values, "state", STATES, "active", where)
+        _one_of(values, "mailbox_class", MAILBOX_CLASSES, "personal", where)
+        _one_of(values, "lock_reason", (None, *LOCK_REASONS), None, where)
         quota = values.get("quota")
         if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
             raise LifecycleError(f"quota: expected bytes (an integer >= 0), got {quota!r}", source=where,
@@ -199,6 +183,29 @@ class Account:
     @property
     def role(self) -> str:
         return role_of(self)
+
+
+def _fields(cls: type, data: object, where: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` as keyword arguments of ``cls``: a mapping of its fields, the ``required`` ones non-empty
+    strings, ``mail`` lower case."""
+    if not isinstance(data, Mapping):
+        raise LifecycleError(f"expected a mapping, got {type(data).__name__}", source=where, rule="type")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise LifecycleError(f"unknown field(s) {', '.join(unknown)}", source=where, rule="known fields")
+    values = dict(data)
+    for key in required:
+        if not isinstance(values.get(key), str) or not values[key].strip():
+            raise LifecycleError(f"{key}: required, a non-empty string", source=where, rule="required")
+    values["mail"] = values["mail"].strip().lower()
+    return values
+
+
+def _one_of(values: Mapping[str, Any], key: str, choices: tuple, default: object, where: str) -> None:
+    if values.get(key, default) not in choices:
+        shown = ", ".join(str(c) for c in choices if c is not None)
+        raise LifecycleError(f"{key}: {values[key]!r} is not one of {shown}", source=where,
+                             rule=key.replace("_", " "))
 
 
 def role_of(account: Account) -> str:
@@ -226,23 +233,9 @@ class Request:
     def from_mapping(cls, data: Mapping[str, Any], where: str = "requests") -> Request:
         if isinstance(data, Request):
             return data
-        if not isinstance(data, Mapping):
-            raise LifecycleError(f"expected a mapping, got {type(data).__name__}", source=where, rule="type")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LifecycleError(f"unknown field(s) {', '.join(unknown)}", source=where, rule="known fields")
-        values = dict(data)
-        if values.get("kind") not in REQUEST_KINDS:
-            raise LifecycleError(f"kind: {values.get('kind')!r} is not one of {', '.join(REQUEST_KINDS)}",
-                                 source=where, rule="request kind")
-        if values.get("source", "console") not in REQUEST_SOURCES:
-            raise LifecycleError(f"source: {values.get('source')!r} is not one of "
-                                 f"{', '.join(REQUEST_SOURCES)}", source=where, rule="request source")
-        for key in ("mail", "by"):
-            if not isinstance(values.get(key), str) or not values[key].strip():
-                raise LifecycleError(f"{key}: required, a non-empty string", source=where, rule="required")
-        values["mail"] = values["mail"].strip().lower()
+        values = _fields(cls, data, where, ("kind", "mail", "by"))
+        _one_of(values, "kind", REQUEST_KINDS, None, where)
+        _one_of(values, "source", REQUEST_SOURCES, "console", where)
         values["by"] = values["by"].strip()
         values["received"] = to_date(values.get("received"), where, "received")
         if values["received"] is None:
@@ -457,8 +450,10 @@ class _Context:
                                if self.lock is not None else None)
         self.quiet_reclaim = (today - dt.timedelta(days=self.reclaim_after)
                               if self.reclaim_after is not None else None)
-        self.quiet_password = {r: (today - dt.timedelta(days=age - self.warn_password) if age is not None
-                                   else None) for r, age in self.max_age.items()}
+        # a password warning is due when password_changed is in (today - max_age, today - max_age + warn]
+        self.quiet_password = {r: (today - dt.timedelta(days=age),
+                                   today - dt.timedelta(days=age - self.warn_password))
+                               if age is not None else None for r, age in self.max_age.items()}
 
     def article(self, rule: str) -> str:
         """The article of a ``lifecycle.articles`` rule (an action's rule: :data:`ACTION_RULE`)."""
@@ -507,8 +502,8 @@ def _quiet(a: Account, c: _Context) -> bool:
         return False
     if not held and c.quiet_reclaim is not None and _anchor(a, c.reclaim_measure, c.today) <= c.quiet_reclaim:
         return False
-    cutoff = c.quiet_password[role_of(a)]
-    return cutoff is None or a.password_changed is None or a.password_changed > cutoff
+    window = c.quiet_password[role_of(a)]
+    return window is None or a.password_changed is None or not window[0] < a.password_changed <= window[1]
 
 
 def _action(c: _Context, a: Account, name: str, effective: dt.date, deadline: dt.date,
@@ -725,8 +720,13 @@ def _account_actions(a: Account, c: _Context) -> list[Action]:
         action = rule(a, c)
         if action is not None:
             out.append(action)
-            a = _effect(a, action, c.today)
+            if action.action not in _NOTHING_LATER_READS:
+                a = _effect(a, action, c.today)
     return out
+
+
+#: Actions whose effect no later rule of the sequence reads (their effect is left to apply_plan).
+_NOTHING_LATER_READS = frozenset({"apply_quota", "warn_password_expiry", "warn_inactivity", "notify_agency"})
 
 
 # --- effects (what applying an action does to the snapshot) ------------------------------------------
@@ -852,12 +852,16 @@ def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: M
                             "[a leaver comes back through the roster, not a reopen request]")
             continue
         out.setdefault(r.mail, []).append(r)
+    _raise_all(problems, "request(s), nothing changed", "requests", "valid requests")
+    return out
+
+
+def _raise_all(problems: list[str], what: str, source: str, rule: str) -> None:
+    """One :class:`LifecycleError` listing every problem (``err.problems``), if there is any."""
     if problems:
-        err = LifecycleError(f"{len(problems)} bad request(s), nothing changed:\n" + "\n".join(problems),
-                             source="requests", rule="valid requests")
+        err = LifecycleError(f"{len(problems)} bad {what}:\n" + "\n".join(problems), source=source, rule=rule)
         err.problems = problems
         raise err
-    return out
 
 
 def _applied(r: Request, a: Account) -> bool:
@@ -892,11 +896,7 @@ def _check_accounts(accounts: Iterable[Account | Mapping[str, Any]], today: dt.d
                             "[a snapshot is not dated in the future]")
             continue
         out[account.mail] = account
-    if problems:
-        err = LifecycleError(f"{len(problems)} bad account(s), nothing planned:\n" + "\n".join(problems),
-                             source="accounts", rule="valid snapshot")
-        err.problems = problems
-        raise err
+    _raise_all(problems, "account(s), nothing planned", "accounts", "valid snapshot")
     return out
 
 
