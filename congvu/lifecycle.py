@@ -816,6 +816,8 @@ def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: M
                             "[one request of a kind per account]")
             continue
         seen[(r.kind, r.mail)] = i
+        if _applied(r, target):
+            continue  # already carried out (the account may have moved since): nothing to check or do
         if r.source == "console":
             admin = accounts.get(r.by.lower())
             if admin is None or not admin.admin or admin.state != "active":
@@ -825,8 +827,6 @@ def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: M
                 problems.append(f"{where}: {r.by} administers {admin.agency}, the account belongs to "
                                 f"{target.agency} [{ADMIN_RULE}]")
                 continue
-        if _applied(r, target):
-            continue  # already carried out: planning again changes nothing
         if r.received > today:
             problems.append(f"{where}: received {r.received} is after today ({today}) [a request is dated "
                             "the day it arrived]")

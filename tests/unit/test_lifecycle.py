@@ -552,6 +552,19 @@ def test_bad_requests_are_refused_together_before_anything_is_planned():
     assert "requests[6]" in text and "'close' is not one of" in text
 
 
+def test_a_request_already_carried_out_is_not_checked_again():
+    # Gia Lai Art 6.3.b, 4.2.a: a hold filed by the old agency's admin, then the person moves: giving the
+    # same request again changes nothing and is not refused for the other agency.
+    today = D(2026, 6, 1)
+    admin = acct("gialai", "ttcds", today, org="skhcn", admin=True)
+    quynh = acct("gialai", "quynhhtn", today, org="skhcn", transfer_to="pleiku")
+    hold = Request(kind="hold", mail=quynh.mail, received=today, by=admin.mail, until=D(2026, 9, 1))
+    p, after = settle("gialai", [admin, quynh], today, [hold])
+    assert kinds(p) == [("hold", "quynhhtn"), ("transfer", "quynhhtn")]
+    assert after[1].agency == "pleiku"
+    assert not run("gialai", after, D(2026, 6, 2), [hold])
+
+
 def test_bad_snapshot_is_refused():
     today = D(2026, 6, 1)
     good = acct("hanam", "nguyenvanminh", today)
