@@ -420,7 +420,7 @@ class _Context:
     def __init__(self, policy: Mapping[str, Any], today: dt.date, calendar: Calendar, indexed: bool,
                  requests: Mapping[str, list[Request]]) -> None:
         life = policy["lifecycle"]
-        self.province = policy["province"]["name"]
+        self.province = policy["province"].get("issued_by") or policy["province"]["name"]
         self.today = today
         self.calendar = calendar
         self.indexed = indexed

@@ -48,14 +48,23 @@ def place_vi(policy: Mapping[str, Any]) -> str:
     return f"{'thành phố' if province['code'] in CITIES else 'tỉnh'} {province['name']}"
 
 
+def _issuer(policy: Mapping[str, Any]) -> str:
+    """The province whose decision the articles belong to (``province.issued_by`` where a policy applies
+    another province's regulation, else the province itself)."""
+    province = policy["province"]
+    return province.get("issued_by") or province["name"]
+
+
 def _regulation_vi(policy: Mapping[str, Any]) -> str:
     """``Quy chế ban hành kèm theo Quyết định số 28/2020/QĐ-UBND của Ủy ban nhân dân tỉnh Ninh Bình``, or
     the title and year where the decision's number is blank in the seed (Hà Nam, Gia Lai)."""
     province = policy["province"]
+    issuer = _issuer(policy)
+    place = place_vi(policy) if issuer == province["name"] else f"tỉnh {issuer}"
     decision = str(province["decision"]).split(" ")[0]
     if decision[:1].isdigit():
-        return f"Quy chế ban hành kèm theo Quyết định số {decision} của Ủy ban nhân dân {place_vi(policy)}"
-    return (f"Quy chế quản lý, sử dụng Hệ thống thư điện tử công vụ {place_vi(policy)} ban hành năm "
+        return f"Quy chế ban hành kèm theo Quyết định số {decision} của Ủy ban nhân dân {place}"
+    return (f"Quy chế quản lý, sử dụng Hệ thống thư điện tử công vụ {place} ban hành năm "
             f"{str(province['in_force'])[:4]}")
 
 
@@ -63,7 +72,7 @@ def cite_vi(article: str, policy: Mapping[str, Any]) -> str | None:
     """``Ninh Bình Art 7.1`` → ``khoản 1 Điều 7 Quy chế ... (Quyết định số 28/2020/QĐ-UBND)``;
     ``Hà Nam Art 7.2.a`` → ``điểm a khoản 2 Điều 7 ...``; several: ``khoản 3 Điều 10, khoản 4 Điều 11 ...``.
     ``None`` for a default the seed does not set (nothing to cite)."""
-    prefix = f"{policy['province']['name']} Art "
+    prefix = f"{_issuer(policy)} Art "
     if not article or not article.startswith(prefix):
         return None
     parts = []

@@ -585,7 +585,8 @@ def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
     log outlives a yearly report."""
     life = policy.get("lifecycle") or {}
     articles = life.get("articles") if isinstance(life.get("articles"), dict) else {}
-    name = (policy.get("province") or {}).get("name")
+    province = policy.get("province") or {}
+    name = province.get("issued_by") or province.get("name")  # whose decision the articles belong to
     switched_on = {
         "inactivity_lock": life.get("inactivity_lock") is not None,
         "default_password_lock": life.get("default_password_lock") is not None,
