@@ -1,0 +1,6 @@
+"""The mail core verifier (tests/layouts/mailcore.py) on the split layout: Gia Lai on four hosts,
+accounts at skhcn.gialai.gov.vn (Gia Lai Art 4), delivery over LMTP without SMTPUTF8 and Cần Thơ
+Art 11.3's recoverable deletions switched on (inventories/demo-split/group_vars/congvu/main.yml)."""
+
+# tests/layouts is a package (layouts); pytest puts tests/ on sys.path for it.
+from layouts.mailcore import *  # noqa: F403 (pytest collects the tests and fixtures imported here)
