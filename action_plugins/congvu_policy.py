@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from congvu.data import plain as _plain
 from congvu.errors import CongvuError
-from congvu.policy import load_policy, policy_path
+from congvu.policy import load_policy, policy_path, province_codes
 
 DOCUMENTATION = r"""
 module: congvu_policy
@@ -29,7 +29,7 @@ description:
 options:
   province:
     description:
-      - Province code (C(hanam), C(gialai), C(cantho), C(hagiang), C(ninhbinh)).
+      - Province code, the name of a policy file C(<policies_dir>/<code>.yml), for example C(hanam).
       - The loaded file's C(province.code) must be this code.
     type: str
   path:
@@ -103,11 +103,12 @@ class ActionModule(ActionBase):
             if args.get("path"):
                 path = os.path.normpath(str(args["path"]))
             else:
-                if not province:
-                    return {**result, "failed": True,
-                            "msg": "congvu_policy: set congvu_province in the inventory "
-                                   "(hanam, gialai, cantho, hagiang, ninhbinh) or pass path"}
                 directory = os.path.normpath(str(args.get("policies_dir") or self._default_dir()))
+                if not province:
+                    known = ", ".join(province_codes(directory)) or "none found"
+                    return {**result, "failed": True,
+                            "msg": "congvu_policy: set congvu_province in the inventory (the code of a "
+                                   f"policy file in {directory}: {known}) or pass path"}
                 path = str(policy_path(str(province), directory))
             result["policy_file"] = path
             expected = str(province) if province else None

@@ -39,3 +39,11 @@ class SizeError(CongvuError):
 
 class PasswordError(CongvuError):
     """A password cannot be generated or hashed under the policy."""
+
+
+class LifecycleError(CongvuError):
+    """A lifecycle input (account snapshot, agency request) is invalid; nothing has been changed."""
+
+
+class AuditError(CongvuError):
+    """An audit record is malformed or the audit log cannot be written or read."""

@@ -2,9 +2,10 @@
 
 Names are drawn from ``data/vn_names.yml`` (weighted surnames, gender-specific middle and given
 names, an occasional second middle name), so the same full names come up as often as they do in a
-real province and the naming schemes' clash rules are exercised. Gia Lai and Hà Giang rosters mix
-in ethnic-minority names (Jrai/Bahnar, Hmong, Tày...) recombined from the file's examples: no
-Kinh middle name, apostrophes (``H'Nhiên``), two-word clan names (``Rơ Mah``).
+real province and the naming schemes' clash rules are exercised. A province with
+``minority_examples`` in the file (Gia Lai, Hà Giang...) mixes in ethnic-minority names (Jrai/Bahnar,
+Hmong, Tày...) recombined from them, at the file's ``minority_share`` for it: no Kinh middle name,
+apostrophes (``H'Nhiên``), two-word clan names (``Rơ Mah``).
 
 Everything is seeded: the same arguments give the same people.
 """
@@ -28,8 +29,6 @@ from congvu.naming import Person
 __all__ = ["DEFAULT_NAMES", "generate_people", "load_names"]
 
 DEFAULT_NAMES = Path(__file__).resolve().parent.parent / "data" / "vn_names.yml"
-# Share of minority names in the provinces the data file has examples for (rough).
-MINORITY_SHARE = {"gialai": 0.3, "hagiang": 0.5}
 HOME_TOWNS = ("Hà Nội", "Nam Định", "Thái Bình", "Nghệ An", "Thanh Hóa", "Hải Dương", "Huế",
               "Quảng Nam", "Bình Định", "Cần Thơ", "Ninh Bình", "Hà Nam", "Gia Lai", "Hà Giang")
 
@@ -50,6 +49,10 @@ def load_names(path: str | None = None) -> dict[str, Any]:
             if not data[section].get(key):
                 raise NamingError("missing or empty section", source=source, key=f"{section}.{key}",
                                   rule="names")
+    for province, share in (data.get("minority_share") or {}).items():
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise NamingError(f"must be a number from 0 to 1, got {share!r}", source=source,
+                              key=f"minority_share.{province}", rule="names")
     return data
 
 
@@ -80,8 +83,9 @@ def generate_people(count: int, orgs: Sequence[str], *, seed: int = 1, province:
                     id_prefix: str = "p") -> list[Person]:
     """``count`` people spread evenly over the organisation codes ``orgs``.
 
-    ``province`` selects the minority-name mix (``gialai``, ``hagiang``); the shares say how
-    often a person has a second middle name, a birth date and a home town.
+    ``province`` (a province code) selects the minority-name mix: the file's ``minority_examples``
+    and ``minority_share`` for it, none when it has no examples. The shares say how often a person
+    has a second middle name, a birth date and a home town.
     """
     if count < 0 or not orgs:
         raise NamingError("need a count >= 0 and at least one organisation", rule="names")
@@ -92,7 +96,7 @@ def generate_people(count: int, orgs: Sequence[str], *, seed: int = 1, province:
     second = _Picker(data["middle_names"].get("second") or data["middle_names"]["female"])
     given = {g: _Picker(data["given_names"][g]) for g in ("male", "female")}
     examples = (data.get("minority_examples") or {}).get(province or "") or []
-    minority_share = MINORITY_SHARE.get(province or "", 0.0) if examples else 0.0
+    minority_share = float((data.get("minority_share") or {}).get(province or "", 0.0)) if examples else 0.0
     m_surnames, m_rests = _minority_parts(examples)
     start = dt.date(1965, 1, 1).toordinal()
     span = dt.date(2003, 12, 31).toordinal() - start

@@ -1,8 +1,8 @@
 """Organisations as data: the catalogue of agencies, districts, communes and units of a province.
 
-A catalogue is a YAML file (``data/catalogues/<province>.yml``)::
+A catalogue is a YAML file (``data/catalogues/<province code>.yml``)::
 
-    province: hanam                 # optional; when given it must match the naming scheme
+    province: hanam                 # optional; when given it must be the province code (policy province.code)
     organisations:
       - code: stttt                 # unique key, used by rosters (person.org) and as LDAP o=
         name: Sở Thông tin và Truyền thông
@@ -14,8 +14,8 @@ A catalogue is a YAML file (``data/catalogues/<province>.yml``)::
         address: vpubndninhkieu     # optional agreed mailbox local part (Cần Thơ Art 4.2.b)
 
 :func:`load_catalogue` checks every entry and reports every problem at once, each naming the file
-and the entry. :func:`derive_abbr` derives an abbreviation by a province's convention when the
-catalogue gives none.
+and the entry, then what the naming scheme needs (``Scheme.check_catalogue``). Abbreviations are
+the schemes' business (:mod:`congvu.schemes`); the helpers below read organisation names for them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import yaml
 from congvu.errors import NamingError
 from congvu.fold import vn_ascii, vn_words
 
-__all__ = ["KINDS", "Catalogue", "Org", "check_for_scheme", "derive_abbr", "load_catalogue", "place_words"]
+__all__ = ["KINDS", "Catalogue", "Org", "check_catalogue", "joined", "load_catalogue", "name_initials",
+           "place_words"]
 
 KINDS = ("province", "agency", "district", "commune", "unit")
 FIELDS = ("code", "name", "kind", "abbr", "parent", "clash_code", "subdomain", "address")
@@ -128,12 +129,13 @@ def _problem(source: str, index: int, entry: Any, message: str) -> str:
 
 
 def load_catalogue(data: Mapping[str, Any] | str | Path, *, source: str | None = None,
-                   scheme: str | None = None) -> Catalogue:
+                   scheme: str | None = None, province: str | None = None) -> Catalogue:
     """Load and validate a catalogue from a mapping or a YAML file path.
 
     Raises one :class:`NamingError` listing every problem (duplicate codes, unknown or wrongly
-    kinded parents, cycles, bad kinds, unknown fields, and for Hà Nam organisations without a
-    clash code of their own or of an ancestor).
+    kinded parents, cycles, bad kinds, unknown fields), then, when given, what :func:`check_catalogue`
+    finds for the ``scheme`` (e.g. Hà Nam organisations without a clash code of their own or of an
+    ancestor) and the ``province`` code.
     """
     if isinstance(data, str | Path):
         path = Path(data)
@@ -152,9 +154,9 @@ def load_catalogue(data: Mapping[str, Any] | str | Path, *, source: str | None =
     unknown_top = sorted(set(data) - {"province", "organisations"})
     problems = [f"{source}: unknown top-level key {k!r} (allowed: province, organisations)"
                 for k in unknown_top]
-    province = data.get("province")
-    if province is not None and not isinstance(province, str):
-        problems.append(f"{source}: province must be a scheme name, got {province!r}")
+    declared = data.get("province")
+    if declared is not None and not isinstance(declared, str):
+        problems.append(f"{source}: province must be a province code, got {declared!r}")
     entries = data.get("organisations")
     if not isinstance(entries, list):
         problems.append(f"{source}: 'organisations' must be a list of organisations")
@@ -232,9 +234,9 @@ def load_catalogue(data: Mapping[str, Any] | str | Path, *, source: str | None =
                                      "parent cycle: " + " -> ".join([*cycle, cur.code])))
     if problems:
         _raise(problems, source)
-    catalogue = Catalogue(orgs, source, province)
-    if scheme is not None:
-        check_for_scheme(catalogue, scheme)
+    catalogue = Catalogue(orgs, source, declared)
+    if scheme is not None or province is not None:
+        check_catalogue(catalogue, scheme=scheme, province=province)
     return catalogue
 
 
@@ -243,35 +245,22 @@ def _raise(problems: list[str], source: str) -> None:
                       source=source, rule="catalogue")
 
 
-def check_for_scheme(catalogue: Catalogue, scheme: str) -> None:
-    """Checks a naming scheme needs beyond the generic ones (all problems in one error)."""
+def check_catalogue(catalogue: Catalogue, *, scheme: str | None = None, province: str | None = None) -> None:
+    """The catalogue belongs to ``province`` (its ``province`` key, when it has one, is that code) and
+    holds what the naming ``scheme`` needs (``Scheme.check_catalogue``); all problems in one error."""
+    from congvu.schemes import scheme_class  # here, not at the top: the schemes import this module
+
     problems = []
-    if catalogue.province is not None and catalogue.province != scheme:
-        problems.append(f"{catalogue.source}: catalogue is for {catalogue.province!r} but the naming "
-                        f"scheme is {scheme!r}")
-    if scheme == "hanam":
-        for index, org in enumerate(catalogue.values()):
-            if catalogue.clash_code_of(org.code) is None:
-                hint = _clash_hint(org)
-                problems.append(f"{catalogue.source}: organisations[{index}] (code {org.code!r}): "
-                                "no clash_code here or on a parent: add a two-letter clash_code to "
-                                "this organisation in the catalogue (Hà Nam Art 5.2.b"
-                                + (f"; the first two initials of its name give {hint!r}" if hint else "")
-                                + ")")
+    if province is not None and catalogue.province is not None and catalogue.province != province:
+        problems.append(f"{catalogue.source}: catalogue is for {catalogue.province!r} but the province is "
+                        f"{province!r} (data/catalogues/<province code>.yml, its 'province' key the code)")
+    if scheme is not None:
+        problems += scheme_class(scheme).check_catalogue(catalogue)
     if problems:
         _raise(problems, catalogue.source)
 
 
-def _clash_hint(org: Org) -> str:
-    """Hà Nam Art 5.2.b: "the first two initials of the agency's name" (Sở Lao động... → ``ld``)."""
-    words = place_words(org.name) if org.kind in ("district", "commune") else vn_words(org.name)
-    if org.kind not in ("district", "commune") and words and words[0].casefold() in ("sở", "ban", "phòng"):
-        words = words[1:]
-    hint = "".join(vn_ascii(w, lower=True, sep="")[:1] for w in words if w.casefold() != "và")[:2]
-    return hint if CLASH_RE.match(hint) else ""
-
-
-# --- abbreviations -------------------------------------------------------------------------------
+# --- reading organisation names (each scheme's abbreviate uses these) -----------------------------
 
 _COMMITTEE = ("ủy ban nhân dân", "uỷ ban nhân dân", "ubnd")
 _PLACE_PREFIXES = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường", "tp.", "tp")
@@ -318,62 +307,3 @@ def name_initials(name: str) -> str:
 def joined(words: list[str], *, hyphen: str = "drop") -> str:
     """Fold words and write them "viết liền" (joined, lower case, no diacritics)."""
     return re.sub(r"[^a-z0-9-]", "", vn_ascii(" ".join(words), lower=True, sep="", hyphen=hyphen))
-
-
-def derive_abbr(org: Org, convention: str) -> str:
-    """The abbreviation of ``org`` by a province's convention, unless the catalogue gives one.
-
-    hanam     agencies/units: initials (``stttt``, ``pttbcxb``, ``ptp``: Hà Nam Art 5.1.a, d, đ);
-              districts: initials of the place (``kb``: Art 5.1.b); communes: the place name in
-              full (``tienson``: Art 5.1.c).
-    gialai    agencies: initials (``skhcn``: Gia Lai Art 4.1.a); communes/wards: the place name
-              (``pleiku``, ``dakpo``: Art 4.1.b); units: the name without "Phòng", dashes kept
-              (``vanhoa-xahoi``: Art 4.1.c).
-    cantho    "Sở" + initials of the rest (``sonv``, ``sokhdt``: Cần Thơ Art 4.2.a); units: the name
-              in full (``vanphong``: Art 4.2.b); districts/communes: the place name.
-    hagiang   initials (Hà Giang Art 4.1).
-    ninhbinh  initials without "và" and "-" (Ninh Bình Art 5.1.a); the province committee ``ubnd``;
-              districts and communes: the place name (Art 5.1.b).
-    """
-    if org.abbr:
-        return org.abbr
-    kind = org.kind
-    if convention not in ("hanam", "gialai", "cantho", "hagiang", "ninhbinh"):
-        raise NamingError(f"unknown naming convention {convention!r}", rule="derive_abbr")
-    if kind == "province":
-        return "ubnd" if convention == "ninhbinh" else name_initials(org.name)
-    if convention == "hanam":
-        if kind == "district":
-            return name_initials(" ".join(place_words(org.name)))
-        if kind == "commune":
-            return joined(place_words(org.name))
-        return name_initials(org.name)
-    if convention == "gialai":
-        if kind in ("commune", "district"):
-            return joined(place_words(org.name))
-        if kind == "unit":
-            first, _, rest = org.name.partition(" ")
-            text = rest if first.casefold() == "phòng" and rest else org.name
-            return joined([text], hyphen="keep")
-        return name_initials(org.name)
-    if convention == "cantho":
-        if kind in ("commune", "district"):
-            return joined(place_words(org.name))
-        if kind == "unit":
-            return joined(vn_words(org.name))
-        words = vn_words(org.name)
-        if words and words[0].casefold() == "sở":
-            return "so" + name_initials(" ".join(words[1:]))
-        return name_initials(org.name)
-    if convention == "ninhbinh" and kind in ("district", "commune"):
-        return joined(place_words(org.name))
-    return name_initials(org.name)  # hagiang, ninhbinh agencies and units
-
-
-def cantho_long_abbr(org: Org) -> str:
-    """Cần Thơ Art 4.2.a: the longer form taken on an abbreviation clash (Sở Ngoại vụ → ``songoaivu``)."""
-    words = vn_words(org.name)
-    words = [w for w in words if w.casefold() != "và"]
-    if words and words[0].casefold() == "sở":
-        return "so" + joined(words[1:])
-    return joined(words)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,9 +28,11 @@ import yaml
 
 from congvu import sizes
 from congvu.errors import CongvuError, PolicyError
+from congvu.naming import SCHEMES as NAMING_SCHEMES
+from congvu.naming import validate_naming
 
-PROVINCES = ("hanam", "gialai", "cantho", "hagiang", "ninhbinh")
-NAMING_SCHEMES = PROVINCES
+# A province is configuration: policies/<code>.yml (province.code), whose naming.scheme names any of
+# the NAMING_SCHEMES registered in congvu.schemes. No list of provinces lives in the code.
 ROLES = ("user", "admin", "organisation")
 PASSWORD_CLASSES = ("upper", "lower", "digit", "special")
 WEEKDAYS = ("daily", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -43,6 +44,13 @@ FIXED_SECTIONS = ("province", "regulation")
 COMPUTED_KEYS = frozenset({"source", "derived"})
 #: Days per unit when a duration is written in words. A month counts as 30 days, a year as 365.
 DURATION_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+#: The lifecycle rules, each cited by ``lifecycle.articles.<rule>`` (docs/lifecycle.md); a rule the
+#: policy switches on must cite its article. ``lifecycle.<rule>`` values that switch a rule on:
+LIFECYCLE_RULES = ("inactivity_lock", "default_password_lock", "reclaim", "leaver", "request", "reopen",
+                   "password_expiry", "quota", "transfer", "locked_mailbox_receives",
+                   "organisation_mailboxes")
+#: The audit log feeds yearly reports (Hà Nam Art 11.8, Ninh Bình Art 13.6): keep at least a year.
+AUDIT_RETENTION_MIN_DAYS = 365
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
@@ -61,7 +69,7 @@ class _Problems:
 
     def add(self, key: str, message: str, rule: str) -> None:
         source = self.source
-        if any(key == k or key.startswith(k + ".") for k in self.override_keys):
+        if any(key == k or key.startswith((k + ".", k + "[")) for k in self.override_keys):
             source = f"{OVERRIDES_SOURCE} (over {self.source})"
         self.items.append((source, key, message, rule))
 
@@ -247,6 +255,22 @@ def t_list(item: Leaf, unique: bool = True) -> Leaf:
     return check
 
 
+def t_cited_date() -> Leaf:
+    """``{date: YYYY-MM-DD, source: <the decision that set it>}`` (the calendar's swap days)."""
+    def check(value, key, problems):
+        if not isinstance(value, Mapping) or set(value) != {"date", "source"}:
+            problems.add(key, f"expected {{date: YYYY-MM-DD, source: <decision>}}, got {value!r}",
+                         "type: dated entry with its source")
+            return _MISSING
+        date = t_date()(value["date"], f"{key}.date", problems)
+        source = t_str()(value["source"], f"{key}.source", problems)
+        if _MISSING in (date, source):
+            return _MISSING
+        return {"date": date, "source": source}
+    check.kind = "cited_date"
+    return check
+
+
 # --- schema -----------------------------------------------------------------------------------------
 
 _ROLE = {
@@ -264,9 +288,11 @@ SCHEMA: dict[str, Any] = {
     "province": {
         "code": t_str(_CODE_RE, "a lower-case code such as 'hanam'"),
         "name": t_str(),
+        "issued_by": t_str(),
         "decision": t_str(),
         "in_force": t_date(),
         "seed": t_str(),
+        "directory_citation": t_str(nullable=True),
     },
     "domains": {
         "primary": t_domain(),
@@ -297,8 +323,15 @@ SCHEMA: dict[str, Any] = {
         "leaver_deadline_working_days": t_int(0, 365, nullable=True),
         "request_deadline_working_days": t_int(0, 365, nullable=True),
         "locked_mailbox_receives": t_bool(),
+        "password_warning_days": t_int(0, 90),
+        "inactivity_warning_days": t_int(0, 90),
+        "archive_keep": t_duration(nullable=True),
+        "reclaim_organisation_mailboxes": t_bool(),
+        "transfer_readdress": t_bool(),
+        "transfer_alias_keep": t_duration(nullable=True),
+        "articles": {rule: t_str(nullable=True) for rule in LIFECYCLE_RULES},
     },
-    "logs": {"retention": t_duration()},
+    "logs": {"retention": t_duration(), "audit_retention": t_duration()},
     "forwarding": {"allowed_domains": t_list(t_domain(pattern_ok=True))},
     "classified": {
         "action": t_enum("off", "hold", "reject"),
@@ -317,6 +350,11 @@ SCHEMA: dict[str, Any] = {
     "operations": {
         "downtime_notice_working_days": t_int(0, 30),
         "incident_report_hours": t_int(1, 720, nullable=True),
+    },
+    "calendar": {
+        "confirmed_years": t_list(t_int(2000, 2100)),
+        "extra_workdays": t_list(t_cited_date()),
+        "extra_days_off": t_list(t_cited_date()),
     },
     "regulation": "regulation",
 }
@@ -378,14 +416,7 @@ def _check_naming(raw: Any, policy: dict, source: str, problems: _Problems) -> d
     if len(problems.items) > before:
         return section
     try:
-        naming = importlib.import_module("congvu.naming")
-    except ImportError:
-        return section
-    validate = getattr(naming, "validate_naming", None)
-    if validate is None:
-        return section
-    try:
-        result = validate(section, source)
+        result = validate_naming(section, source)
     except CongvuError as exc:
         problems.add(exc.key or "naming", exc.message, exc.rule or "naming")
         return section
@@ -534,6 +565,7 @@ def _cross_checks(policy: dict, problems: _Problems) -> None:
     if isinstance(lock, int) and isinstance(reclaim, int) and reclaim < lock:
         problems.add("lifecycle.reclaim_after", f"{reclaim} days is before the lock ({lock} days)",
                      "reclaim_after >= inactivity_lock")
+    _lifecycle_checks(policy, problems)
     fmt = (policy.get("display_name") or {}).get("format")
     if isinstance(fmt, str):
         fields = re.findall(r"{([^{}]*)}", fmt)
@@ -542,6 +574,48 @@ def _cross_checks(policy: dict, problems: _Problems) -> None:
             problems.add("display_name.format",
                          f"{fmt!r} must use only the fields {', '.join(DISPLAY_FIELDS)} in braces",
                          "known fields")
+
+
+def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
+    """Articles cite the province (or say they are a default); swap days are listed once; the audit
+    log outlives a yearly report."""
+    life = policy.get("lifecycle") or {}
+    articles = life.get("articles") if isinstance(life.get("articles"), dict) else {}
+    province = policy.get("province") or {}
+    name = province.get("issued_by") or province.get("name")  # whose decision the articles belong to
+    switched_on = {
+        "inactivity_lock": life.get("inactivity_lock") is not None,
+        "default_password_lock": life.get("default_password_lock") is not None,
+        "reclaim": (life.get("reclaim_after") is not None
+                    or life.get("reclaim_notice_working_days") is not None),
+        "leaver": life.get("leaver_deadline_working_days") is not None,
+        "transfer": life.get("transfer_readdress") is True,
+    }
+    for rule, article in articles.items():
+        key = f"lifecycle.articles.{rule}"
+        if article is None:
+            if switched_on.get(rule, rule not in switched_on):
+                problems.add(key, "the rule is applied, so it must cite its article", "required")
+        elif isinstance(article, str) and isinstance(name, str) and not (
+                article.startswith(f"{name} Art ") or article.startswith("default: seed silent")):
+            problems.add(key, f"{article!r} must start with '{name} Art ' or 'default: seed silent'",
+                         "article of this province")
+    retention = (policy.get("logs") or {}).get("audit_retention")
+    if isinstance(retention, int) and retention < AUDIT_RETENTION_MIN_DAYS:
+        problems.add("logs.audit_retention", f"{retention} days is shorter than the year a yearly report "
+                     "reads", f"audit_retention >= {AUDIT_RETENTION_MIN_DAYS} days")
+    calendar = policy.get("calendar") or {}
+    seen: dict[str, str] = {}
+    for list_key in ("extra_workdays", "extra_days_off"):
+        entries = calendar.get(list_key)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            where = f"calendar.{list_key}[{i}]"
+            if entry["date"] in seen:
+                problems.add(where, f"{entry['date']} is already listed as {seen[entry['date']]}",
+                             "each date listed once")
+            seen.setdefault(entry["date"], where)
 
 
 def _derive(policy: dict) -> dict:
@@ -686,3 +760,12 @@ def policy_path(province: str, policies_dir: str | Path) -> Path:
         raise PolicyError(f"{province!r} is not a province code such as 'hanam'", source="inventory",
                           key="congvu_province", rule="lower-case code")
     return Path(policies_dir) / f"{province}.yml"
+
+
+def province_codes(policies_dir: str | Path) -> list[str]:
+    """The provinces configured in ``policies_dir``: the codes of its ``<code>.yml`` files, sorted.
+
+    A province is configuration, not code: adding ``policies/<code>.yml`` (with its catalogue and
+    inventory, docs/adding-a-province.md) adds a province; nothing in ``congvu`` lists them.
+    """
+    return sorted(p.stem for p in Path(policies_dir).glob("*.yml") if _CODE_RE.match(p.stem))

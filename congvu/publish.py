@@ -2,7 +2,8 @@
 
 Each agency publishes the list of its official addresses on its web portal (Hà Nam Art 11.5, Gia
 Lai Art 10.5, Ninh Bình Art 13.4); Hà Giang publishes the whole directory on the provincial portal
-(Art 6). :func:`directory_files` turns the directory's active accounts into those files:
+(Art 6). The pages cite that article in Vietnamese, as the policy's ``province.directory_citation``
+gives it. :func:`directory_files` turns the directory's active accounts into those files:
 
     <agency code>/danh-ba.csv     UTF-8 with BOM (opens correctly in Excel), Vietnamese headings
     <agency code>/danh-ba.vcf     vCard 3.0, one card per mailbox (address books, phones)
@@ -25,16 +26,9 @@ from typing import Any
 from congvu.fold import split_name
 from congvu.reconcile import top_code
 
-__all__ = ["ARTICLES", "Listing", "directory_files", "listings", "vn_sort_key"]
+__all__ = ["Listing", "directory_files", "listings", "vn_sort_key"]
 
 PROVINCE_DIR = "toan-tinh"
-#: The article each province publishes under (shown at the foot of the page, in Vietnamese).
-ARTICLES = {
-    "hanam": "Điều 11 khoản 5 Quy chế quản lý, sử dụng hệ thống thư điện tử công vụ tỉnh Hà Nam",
-    "gialai": "Điều 10 khoản 5 Quy chế quản lý, sử dụng hệ thống thư điện tử công vụ tỉnh Gia Lai",
-    "ninhbinh": "Điều 13 khoản 4 Quy chế quản lý, vận hành và sử dụng hệ thống thư điện tử tỉnh Ninh Bình",
-    "hagiang": "Điều 6 Quy chế quản lý, sử dụng hệ thống thư điện tử công vụ tỉnh Hà Giang",
-}
 ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
 _ORDER = {c: i for i, c in enumerate(ALPHABET)}
 _TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # huyền hỏi ngã sắc nặng
@@ -232,10 +226,9 @@ def directory_files(entries: Iterable[Mapping[str, Any]], policy: Mapping[str, A
     """
     province = policy.get("province", {})
     province_name = province.get("name") or policy["domains"]["primary"]
-    code = province.get("code", "")
+    citation = province.get("directory_citation")
     rows = sorted(listings(entries, catalogue), key=lambda r: r.sort)
-    footer = "Danh bạ công khai theo " + ARTICLES[code] + "." if code in ARTICLES else \
-        "Danh bạ địa chỉ thư điện tử công vụ."
+    footer = f"Danh bạ công khai theo {citation}." if citation else "Danh bạ địa chỉ thư điện tử công vụ."
     if generated:
         footer += f" Cập nhật ngày {generated}."
     files: dict[str, str] = {}

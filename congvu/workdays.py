@@ -13,13 +13,23 @@ government moves), plus the Saturdays the government turns into working days to 
 Counting convention: the day of the event (receipt of a request, sending of a notice) is day 0 and is not
 counted; ``add_working_days(d, 3)`` is the third working day after ``d``. This is how Vietnamese
 administrative deadlines are read ("trong thời hạn 03 ngày làm việc kể từ ngày nhận").
+
+The government announces each year's swap days (a Saturday worked in exchange for a bridge day off)
+some months ahead, and the ``holidays`` package only knows the ones released before it was built. A
+province policy therefore lists them itself (``calendar`` in ``policies/<province>.yml``, each day
+with the decision that set it) and says which years its operator has checked
+(``calendar.confirmed_years``). :class:`Calendar` combines both: it answers from a precomputed index
+of working days (a bisection per deadline instead of a walk day by day) and refuses to count working
+days in a year nobody has confirmed, naming the policy file, the key and the rule.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 import holidays
 
@@ -27,6 +37,8 @@ from congvu.errors import PolicyError
 
 #: A deadline further than this is certainly a mistake (and would loop for a long time).
 MAX_WORKING_DAYS = 3660
+#: Vietnam's time zone (ICT, no daylight saving): a lifecycle "day" and the audit log's timestamps.
+VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 @lru_cache(maxsize=64)
@@ -104,3 +116,109 @@ def working_days_between(start: object, end: object, *, extra_holidays: Iterable
         if is_working_day(day, extra_holidays=extra_holidays, extra_workdays=extra_workdays):
             count += 1
     return count
+
+
+#: The rule a plan breaks when it counts working days in a year the operator has not confirmed.
+CONFIRMED_RULE = "working days are only counted in calendar.confirmed_years"
+#: ``add`` extends its index by whole years; a deadline is never further than this many years away.
+_INDEX_MARGIN_YEARS = 1
+
+
+class Calendar:
+    """Vietnamese working days with a province's own swap days and confirmed years.
+
+    ``extra_workdays`` / ``extra_days_off``: dates (or ``{date, source}`` mappings as in the policy)
+    that are worked / off whatever the ``holidays`` package says; ``confirmed_years``: the years an
+    operator has checked against the government's announcements (``None``: no check, for library use).
+    ``source`` names the policy file in errors.
+    """
+
+    def __init__(self, *, extra_workdays: Iterable[Any] = (), extra_days_off: Iterable[Any] = (),
+                 confirmed_years: Iterable[int] | None = None, source: str = "<calendar>") -> None:
+        self.source = source
+        self.extra_workdays = frozenset(_to_date(_day(v), "calendar.extra_workdays") for v in extra_workdays)
+        self.extra_days_off = frozenset(_to_date(_day(v), "calendar.extra_days_off") for v in extra_days_off)
+        self.confirmed_years = None if confirmed_years is None else frozenset(int(y) for y in confirmed_years)
+        self._first_year = 0
+        self._last_year = -1
+        self._ordinals: list[int] = []
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, Any]) -> Calendar:
+        """The calendar of an effective policy (``congvu.policy.load_policy``)."""
+        section = policy.get("calendar") or {}
+        return cls(extra_workdays=section.get("extra_workdays") or (),
+                   extra_days_off=section.get("extra_days_off") or (),
+                   confirmed_years=section.get("confirmed_years") or (),
+                   source=str(policy.get("source") or "<policy>"))
+
+    def is_working_day(self, day: object) -> bool:
+        return is_working_day(day, extra_holidays=self.extra_days_off, extra_workdays=self.extra_workdays)
+
+    # --- confirmed years ------------------------------------------------------------------------
+
+    def require_years(self, first: int, last: int, why: str = "") -> None:
+        """Raise :class:`PolicyError` unless every year from ``first`` to ``last`` is confirmed."""
+        if self.confirmed_years is None:
+            return
+        missing = [y for y in range(first, last + 1) if y not in self.confirmed_years]
+        if not missing:
+            return
+        years = ", ".join(str(y) for y in missing)
+        confirmed = ", ".join(str(y) for y in sorted(self.confirmed_years)) or "none"
+        raise PolicyError(
+            f"the calendar of {years} is not confirmed (confirmed: {confirmed})"
+            + (f"; needed for {why}" if why else "")
+            + f". List the government's swap days for {years} under calendar.extra_workdays and "
+            f"calendar.extra_days_off, each with its decision, then add {years} to calendar.confirmed_years",
+            source=self.source, key="calendar.confirmed_years", rule=CONFIRMED_RULE)
+
+    # --- the index ------------------------------------------------------------------------------
+
+    def _ensure(self, first: int, last: int) -> None:
+        if self._first_year <= first and last <= self._last_year:
+            return
+        if self._ordinals:
+            first, last = min(first, self._first_year), max(last, self._last_year)
+        day, end = dt.date(first, 1, 1), dt.date(last, 12, 31)
+        ordinals = []
+        while day <= end:
+            if self.is_working_day(day):
+                ordinals.append(day.toordinal())
+            day += dt.timedelta(days=1)
+        self._first_year, self._last_year, self._ordinals = first, last, ordinals
+
+    def add(self, start: object, days: int, *, why: str = "") -> dt.date:
+        """As :func:`add_working_days`, from the index; the years counted must be confirmed."""
+        if isinstance(days, bool) or not isinstance(days, int) or abs(days) > MAX_WORKING_DAYS:
+            return add_working_days(start, days)  # raises the same error as the plain function
+        date = _to_date(start, "start")
+        if days == 0:
+            return date
+        span = abs(days) // 240 + _INDEX_MARGIN_YEARS  # at least 240 working days in a year
+        self._ensure(date.year - (span if days < 0 else 0), date.year + (span if days > 0 else 0))
+        ordinal = date.toordinal()
+        if days > 0:
+            index = bisect.bisect_right(self._ordinals, ordinal) + days - 1
+            result = dt.date.fromordinal(self._ordinals[index])
+            self.require_years((date + dt.timedelta(days=1)).year, result.year, why)
+        else:
+            index = bisect.bisect_left(self._ordinals, ordinal) + days
+            result = dt.date.fromordinal(self._ordinals[index])
+            self.require_years(result.year, (date - dt.timedelta(days=1)).year, why)
+        return result
+
+    def between(self, start: object, end: object, *, why: str = "") -> int:
+        """As :func:`working_days_between`, from the index; the years counted must be confirmed."""
+        first, last = _to_date(start, "start"), _to_date(end, "end")
+        if last <= first:
+            return 0
+        self.require_years((first + dt.timedelta(days=1)).year, last.year, why)
+        self._ensure(first.year, last.year)
+        return (bisect.bisect_right(self._ordinals, last.toordinal())
+                - bisect.bisect_right(self._ordinals, first.toordinal()))
+
+
+def _day(value: object) -> object:
+    """A calendar entry: a date, or the policy's ``{date, source}`` mapping."""
+    return value.get("date") if isinstance(value, Mapping) else value

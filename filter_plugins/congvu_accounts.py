@@ -10,14 +10,16 @@ name: congvu_accounts
 short_description: Controller-side helpers of playbooks/accounts.yml and playbooks/publish.yml
 description:
   - C(congvu_roster_item(path, root)) a roster file read on the controller as the module's
-    C(rosters) item C({source, content}): UTF-8 checked (with the line of a bad byte), BOM removed.
+    C(rosters) item C({source, content}), UTF-8 checked (with the line of a bad byte), BOM removed.
   - C(congvu_overrides_merge(current, pending)) the operator overrides file text, new cases added
-    with C(approved: false) and the scheme's suggestion.
+    with C(approved) set to false and the scheme's suggestion.
   - C(congvu_initial_credentials(credentials, secret, policy)) per agency, the accounts the run
-    created with their initial passwords (derived from the run's secret; never logged: use no_log).
+    created with their initial passwords (derived from the run's secret; never logged, use no_log).
   - C(congvu_directory_files(entries, policy, catalogue)) the published directory (CSV, vCard, HTML)
     as a mapping of relative path to content (Hà Nam Art 11.5, Gia Lai Art 10.5, Ninh Bình Art 13.4,
-    Hà Giang Art 6).
+    Hà Giang Art 6), citing the policy's C(province.directory_citation) at the foot of each page.
+    The catalogue must be the policy province's (its C(province) key, when set, is the policy's
+    C(province.code)).
 """
 
 EXAMPLES = r"""
@@ -78,7 +80,8 @@ def congvu_initial_credentials(credentials, secret, policy):
 
 def congvu_directory_files(entries, policy, catalogue, generated=""):
     try:
-        cat = load_catalogue(catalogue, source="catalogue")
+        cat = load_catalogue(catalogue, source="catalogue",
+                             province=(policy.get("province") or {}).get("code"))
         return directory_files(entries, policy, cat, generated=generated)
     except CongvuError as exc:
         raise AnsibleFilterError(f"congvu_directory_files: {exc}") from exc

@@ -26,7 +26,8 @@ description:
   - C(org_address) gives an organisation's own mailbox under the province's naming scheme.
   - C(mail_address) names one person; C(mail_addresses) names many, in order, keeping addresses already
     issued (C(existing)) and avoiding those in C(taken).
-  - The schemes (hanam, gialai, cantho, hagiang, ninhbinh) and their clash rules are described in
+  - C(naming.scheme) is any scheme registered in congvu.schemes (hanam, gialai, cantho, hagiang,
+    ninhbinh), whatever the province; the schemes and their clash rules are described in
     docs/naming.md.
   - A person who needs an operator decision (for example Cần Thơ Art 4.2.d, fourth holder of a name) makes the
     filter fail with the reason and a suggested address; the roster tooling handles those through overrides.

@@ -11,15 +11,15 @@ module: congvu_reconcile
 short_description: Bring the congvu LDAP directory to the province's rosters (accounts at scale)
 description:
   - Reads the whole C(ou=organisations) subtree once, plans with the pure C(congvu.reconcile) engine
-    and applies the changes in batches: organisations and their mailboxes, delegated admin groups
+    and applies the changes in batches (organisations and their mailboxes, delegated admin groups
     (C(cn=admins), Gia Lai Art 5.2), new people with addresses from the province's naming scheme,
-    changed attributes, leavers marked with C(congvuLeavingSince) (never deleted).
+    changed attributes, leavers marked with C(congvuLeavingSince), never deleted).
   - An address once issued never changes; new people are named in the order of their ids.
   - People the naming scheme cannot name alone (Cần Thơ Art 4.2.c fourth namesake, identical names
     in one agency) are returned in C(pending) with a deterministic suggestion each; while any remain
     the module writes nothing (C(applied=false)) so that nothing is half-applied.
   - New accounts get a random initial password derived from O(password_secret) (HMAC-SHA256), stored
-    as C({CRYPT}$6$) with C(congvuMustChangePassword=TRUE). No password is ever returned: the
+    as C({CRYPT}$6$) with C(congvuMustChangePassword=TRUE). No password is ever returned; the
     controller derives them from the same secret for the vault-encrypted credential files.
   - Runs on the LDAP host and binds over C(ldapi:///) with SASL EXTERNAL as root by default. Needs
     python3-ldap, python3-yaml and python3-passlib there. The pure C(congvu) package travels in
@@ -42,7 +42,10 @@ options:
     type: dict
     default: {}
   catalogue:
-    description: The organisation catalogue content (parsed YAML).
+    description:
+      - The organisation catalogue content (parsed YAML), C(data/catalogues/<province code>.yml).
+      - Its C(province) key, when set, must be the policy's C(province.code); the policy's
+        C(naming.scheme) may be any registered scheme.
     type: dict
     required: true
   catalogue_source:
@@ -189,6 +192,7 @@ try:
         policy,
         reconcile,
         roster,
+        schemes,
         sizes,
     )
 
@@ -443,7 +447,8 @@ def main():
     try:
         pol = validate_policy(p["policy"], p["policy_source"], p["policy_overrides"] or None)
         catalogue = load_catalogue(p["catalogue"], source=p["catalogue_source"])
-        scheme = make_scheme(pol["naming"], catalogue, source=p["policy_source"])
+        scheme = make_scheme(pol["naming"], catalogue, source=p["policy_source"],
+                             province=pol["province"]["code"])
         files = []
         for index, item in enumerate(p["rosters"]):
             if not isinstance(item.get("source"), str) or not isinstance(item.get("content"), str):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from congvu.policy import province_codes
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "policy.yml"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -50,6 +52,14 @@ def test_policy_play_prints_the_effective_policy(tmp_path):
     text = output(proc)
     assert "message_size_limit: 28368424" in text  # derived from Hà Nam Art 8.1.b's 20MB
     assert "personal: 2000000000" in text  # Hà Nam Art 8.1.b, in bytes
+
+
+@pytest.mark.parametrize("province", province_codes(ROOT / "policies"))
+def test_every_province_loads_in_the_policy_play(tmp_path, province):
+    # docs/adding-a-province.md: the operator's check of a new province's policy file.
+    proc = run_playbook(tmp_path, PLAYBOOK, "-e", f"congvu_province={province}")
+    assert proc.returncode == 0, output(proc)
+    assert f"code: {province}" in output(proc)
 
 
 def test_override_within_bounds_reaches_the_fact(tmp_path):

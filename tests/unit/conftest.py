@@ -1,24 +1,26 @@
-"""Fixtures of the naming tests: schemes built from the example catalogues in data/catalogues/."""
+"""Fixtures of the naming tests: each province's scheme over its example catalogue in data/catalogues/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "data" / "catalogues"
-DOMAINS = {"hanam": "hanam.gov.vn", "gialai": "gialai.gov.vn", "cantho": "cantho.gov.vn",
-           "hagiang": "hagiang.gov.vn", "ninhbinh": "ninhbinh.gov.vn"}
+POLICIES = ROOT / "policies"
 
 
 @pytest.fixture
 def make():
-    """make(province, **naming_options) -> the scheme over data/catalogues/<province>.yml."""
+    """make(province, **naming_options) -> the scheme policies/<province>.yml names (``naming:``, with
+    the options over it) over data/catalogues/<province>.yml."""
     from congvu.naming import make_scheme
 
     def build(province: str, **options):
-        return make_scheme({"scheme": province, "domain": DOMAINS[province], **options},
-                           CATALOGUES / f"{province}.yml")
+        policy = yaml.safe_load((POLICIES / f"{province}.yml").read_text(encoding="utf-8"))
+        return make_scheme({**policy["naming"], **options}, CATALOGUES / f"{province}.yml",
+                           source=f"policies/{province}.yml", province=province)
 
     return build

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from inventory import ansible_inventory
 
+from congvu.policy import province_codes
+
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = sorted(p.parent for p in (ROOT / "inventories").glob("*/hosts.yml"))
 GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
-PROVINCES = ("hanam", "gialai", "cantho", "hagiang", "ninhbinh")
+PROVINCES = province_codes(ROOT / "policies")  # every configured province
 
 
 @pytest.fixture(scope="module", params=INVENTORIES, ids=lambda p: p.name)

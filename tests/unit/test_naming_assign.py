@@ -13,9 +13,10 @@ from congvu.errors import NamingError, PolicyError
 from congvu.names import generate_people
 from congvu.naming import Person, make_scheme, validate_naming
 from congvu.orgs import load_catalogue
+from congvu.policy import province_codes
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "data" / "catalogues"
-PROVINCES = ["hanam", "gialai", "cantho", "hagiang", "ninhbinh"]
+PROVINCES = province_codes(Path(__file__).resolve().parents[2] / "policies")
 
 
 def person(pid, name, org, **kw):
@@ -233,7 +234,10 @@ def test_make_scheme_catalogue_sources():
         make_scheme(section)
     with pytest.raises(NamingError, match="catalogue is for 'ninhbinh'"):
         make_scheme({"scheme": "hagiang", "domain": "hagiang.gov.vn"},
-                    load_catalogue(CATALOGUES / "ninhbinh.yml"))
+                    load_catalogue(CATALOGUES / "ninhbinh.yml"), province="hagiang")
+    # The catalogue belongs to a province, not to a scheme: another scheme may read it.
+    assert make_scheme({"scheme": "hagiang", "domain": "ninhbinh.gov.vn"},
+                       load_catalogue(CATALOGUES / "ninhbinh.yml"), province="ninhbinh").org_addresses()
 
 
 def test_hanam_scheme_rejects_catalogue_without_clash_codes():

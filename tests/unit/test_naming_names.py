@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+import yaml
 
 from congvu.errors import NamingError
 from congvu.fold import split_name
-from congvu.names import generate_people, load_names
+from congvu.names import DEFAULT_NAMES, generate_people, load_names
 
 
 def test_reproducible_and_spread_over_organisations():
@@ -46,3 +47,21 @@ def test_bad_arguments_and_file(tmp_path):
         load_names(str(bad))
     with pytest.raises(NamingError, match="cannot read names file"):
         load_names(str(tmp_path / "none.yml"))
+
+
+def test_minority_share_is_data(tmp_path):
+    # The share of minority names per province lives in the names file, next to its examples.
+    data = yaml.safe_load(DEFAULT_NAMES.read_text(encoding="utf-8"))
+    data["minority_share"] = {"gialai": 1.0}
+    names = tmp_path / "all-minority.yml"
+    names.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    examples = set(data["minority_examples"]["gialai"])
+    surnames = {split_name(n).surname for n in examples}
+    people = generate_people(50, ["x"], seed=2, province="gialai", names_file=str(names))
+    assert all(split_name(p.full_name).surname in surnames for p in people)
+    assert not all(p.full_name in examples for p in people)  # recombined, not copied
+    data["minority_share"] = {"gialai": 1.5}
+    bad = tmp_path / "bad-share.yml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(NamingError, match=r"minority_share\.gialai: must be a number from 0 to 1"):
+        load_names(str(bad))

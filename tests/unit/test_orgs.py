@@ -7,18 +7,23 @@ from pathlib import Path
 import pytest
 
 from congvu.errors import NamingError
-from congvu.orgs import Org, derive_abbr, load_catalogue, place_words
+from congvu.orgs import Org, load_catalogue, place_words
+from congvu.policy import load_policy, province_codes
+from congvu.schemes import derive_abbr
 
-CATALOGUES = Path(__file__).resolve().parents[2] / "data" / "catalogues"
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = ROOT / "data" / "catalogues"
 
 
 def org(name, kind="agency", **kw):
     return Org(code="x", name=name, kind=kind, **kw)
 
 
-@pytest.mark.parametrize("province", ["hanam", "gialai", "cantho", "hagiang", "ninhbinh"])
+@pytest.mark.parametrize("province", province_codes(ROOT / "policies"))
 def test_example_catalogues_load(province):
-    catalogue = load_catalogue(CATALOGUES / f"{province}.yml", scheme=province)
+    # The catalogue is found by province code and names that code, whatever scheme the province uses.
+    scheme = load_policy(ROOT / "policies" / f"{province}.yml")["naming"]["scheme"]
+    catalogue = load_catalogue(CATALOGUES / f"{province}.yml", scheme=scheme, province=province)
     assert catalogue.province == province
     assert len(catalogue) >= 4
 
@@ -116,8 +121,23 @@ def test_hanam_needs_clash_codes():
 
 
 def test_catalogue_for_another_province():
-    with pytest.raises(NamingError, match="catalogue is for 'hanam' but the naming scheme is 'cantho'"):
-        load_catalogue(CATALOGUES / "hanam.yml", scheme="cantho")
+    with pytest.raises(NamingError, match="catalogue is for 'hanam' but the province is 'cantho'"):
+        load_catalogue(CATALOGUES / "hanam.yml", province="cantho")
+    with pytest.raises(NamingError, match="catalogue is for 'hanam' but the province is 'cantho'"):
+        load_catalogue(CATALOGUES / "hanam.yml", scheme="hanam", province="cantho")
+
+
+def test_a_province_may_use_another_provinces_scheme():
+    # The catalogue's province is the province code, not the scheme: any scheme may read it.
+    data = {"province": "somewhere", "organisations": [
+        {"code": "s", "name": "Sở Khoa học và Công nghệ", "kind": "agency", "clash_code": "kh"}]}
+    for scheme in ("hanam", "gialai", "cantho", "hagiang", "ninhbinh"):
+        assert load_catalogue(data, scheme=scheme, province="somewhere").province == "somewhere"
+
+
+def test_unknown_scheme_names_the_registered_ones():
+    with pytest.raises(NamingError, match=r"unknown naming scheme 'saigon' \(registered: hanam, gialai"):
+        load_catalogue(CATALOGUES / "hanam.yml", scheme="saigon")
 
 
 def test_file_errors(tmp_path):

@@ -9,9 +9,10 @@ import pytest
 
 from congvu import passwords
 from congvu.errors import PasswordError
-from congvu.policy import PROVINCES, load_policy
+from congvu.policy import load_policy, province_codes
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
+PROVINCES = province_codes(POLICIES)
 FAST = 5000  # SHA512-crypt rounds for tests that do not check the default
 
 

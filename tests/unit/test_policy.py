@@ -11,17 +11,19 @@ import yaml
 
 from congvu.errors import PolicyError
 from congvu.policy import (
-    PROVINCES,
+    NAMING_SCHEMES,
     SCHEMA,
     deep_merge,
     load_policy,
     parse_duration,
     policy_path,
+    province_codes,
     validate_policy,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
+PROVINCES = province_codes(POLICIES)  # every policies/<code>.yml
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "policies"
 
 
@@ -44,13 +46,17 @@ def _error(path: Path, overrides=None) -> PolicyError:
     return info.value
 
 
-# --- the five real files ----------------------------------------------------------------------------
+# --- the real files ---------------------------------------------------------------------------------
+
+def test_the_five_seeded_provinces_are_configured():
+    assert {"hanam", "gialai", "cantho", "hagiang", "ninhbinh"} <= set(PROVINCES)
+
 
 @pytest.mark.parametrize("province", PROVINCES)
 def test_every_province_file_loads_and_is_normalised(province):
     policy = _policy(province)
     assert policy["province"]["code"] == province
-    assert policy["naming"]["scheme"] == province
+    assert policy["naming"]["scheme"] in NAMING_SCHEMES  # a province may use another's scheme
     assert policy["naming"]["domain"] == policy["domains"]["primary"]
     assert policy["source"].endswith(f"{province}.yml")
     # sizes in bytes, durations in days
@@ -162,7 +168,7 @@ def test_every_value_is_commented(province):
 @pytest.mark.parametrize("province", PROVINCES)
 def test_every_bound_cites_its_province(province):
     policy = _policy(province)
-    name = policy["province"]["name"]
+    name = policy["province"]["issued_by"]  # the province itself, or the one whose regulation still applies
     assert policy["regulation"], "each province fixes at least one bound"
     for path, bound in policy["regulation"].items():
         assert bound["article"].startswith(f"{name} Art "), path
@@ -365,6 +371,36 @@ def test_policy_path_rejects_path_tricks():
 ])
 def test_parse_duration(text, days):
     assert parse_duration(text) == days
+
+
+def test_provinces_under_one_regulation_share_its_bounds():
+    """A province running another's regulation (Tuyên Quang under Hà Giang's until it issues its own)
+    keeps every bound of that regulation: policy files with the same seed have the same regulation."""
+    by_seed: dict[str, list[dict]] = {}
+    for province in PROVINCES:
+        policy = _policy(province)
+        by_seed.setdefault(policy["province"]["seed"], []).append(policy)
+    for policies in by_seed.values():
+        first = policies[0]
+        for other in policies[1:]:
+            assert other["province"]["issued_by"] == first["province"]["issued_by"], other["source"]
+            assert other["regulation"] == first["regulation"], (other["source"], first["source"])
+            assert other["province"]["directory_citation"] == first["province"]["directory_citation"]
+
+
+def test_merged_ninhbinh_differs_from_hanam_where_its_header_says():
+    """policies/ninhbinh2025.yml applies Ninh Bình's regulation to the former Hà Nam staff too; its header
+    (and docs/adding-a-province.md) lists the values Hà Nam's own regulation would refuse."""
+    merged = yaml.safe_load((POLICIES / "ninhbinh2025.yml").read_text(encoding="utf-8"))
+    hanam = yaml.safe_load((POLICIES / "hanam.yml").read_text(encoding="utf-8"))
+    with pytest.raises(PolicyError) as info:
+        validate_policy({**merged, "regulation": hanam["regulation"]}, "ninhbinh2025 under Hà Nam's bounds")
+    refused = {(p["key"], p["rule"].split(":")[0]) for p in info.value.problems}
+    assert refused == {("passwords.user.max_age", "Hà Nam Art 8.2.a"),
+                       ("passwords.organisation.max_age", "Hà Nam Art 8.2.a"),
+                       ("lifecycle.inactivity_lock", "Hà Nam Art 7.2.a"),
+                       ("lifecycle.default_password_lock", "Hà Nam Art 7.2.d"),
+                       ("lifecycle.reclaim_after", "Hà Nam Art 6.2.c")}
 
 
 def test_parse_duration_errors():

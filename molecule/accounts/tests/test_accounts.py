@@ -21,7 +21,7 @@ import yaml
 BASE = "ou=organisations,dc=hanam,dc=gov,dc=vn"
 SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = SCENARIO.parents[1]
-HOST = "congvu-accounts"
+HOST = "accounts.hanam.gov.vn"  # the platform (molecule.yml)
 VAULT_PASSWORD = "test-vault-Pa55word"  # molecule.yml
 
 

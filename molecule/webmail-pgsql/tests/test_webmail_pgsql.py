@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
-CONTAINER = "congvu-webmail-pgsql"
+CONTAINER = "mail.hanam.gov.vn"  # the platform: named as the host it stands for
 testinfra_hosts = [f"podman://{CONTAINER}"]
 
 VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["host_vars"]

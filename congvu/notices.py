@@ -1,0 +1,211 @@
+"""The lifecycle's mail in Vietnamese: the notice to an agency, the warnings to a user.
+
+Templates are data in this module (not files beside it) because the Ansible module that will send them
+receives the ``congvu`` package through AnsiballZ, which ships Python modules only. Every message is
+in formal Vietnamese ("Kính gửi", the article cited the way a Vietnamese document cites it: "khoản 1
+Điều 7 Quy chế ... ban hành kèm theo Quyết định số 28/2020/QĐ-UBND"), with dates written dd/mm/yyyy;
+``summary_en`` is a one-line English summary for operators (plan output, logs), never mailed.
+
+:func:`agency_notices` writes one notice per agency from a plan's ``notify_agency`` actions: to the
+agency's own mailbox and its delegated admins, listing each mailbox, the article and the last day to
+answer (Cần Thơ Art 5.4, Ninh Bình Art 7.1). :func:`user_warnings` writes one message per
+``warn_password_expiry`` / ``warn_inactivity`` action, to the mailbox concerned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
+
+__all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "user_warnings"]
+
+#: Provinces that are centrally run cities ("thành phố trực thuộc trung ương").
+CITIES = frozenset({"cantho"})
+_ARTICLE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.([a-zđ](?:-[a-zđ])?))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One mail to send. ``body`` is plain text (UTF-8), Vietnamese only."""
+
+    kind: str  # agency_notice, warn_password_expiry, warn_inactivity
+    sender: str
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    summary_en: str
+    agency: str = ""
+    mails: tuple[str, ...] = ()  # the accounts the message is about
+
+
+def place_vi(policy: Mapping[str, Any]) -> str:
+    """``tỉnh Ninh Bình``, ``thành phố Cần Thơ``."""
+    province = policy["province"]
+    return f"{'thành phố' if province['code'] in CITIES else 'tỉnh'} {province['name']}"
+
+
+def _issuer(policy: Mapping[str, Any]) -> str:
+    """The province whose decision the articles belong to (``province.issued_by`` where a policy applies
+    another province's regulation, else the province itself)."""
+    province = policy["province"]
+    return province.get("issued_by") or province["name"]
+
+
+def _regulation_vi(policy: Mapping[str, Any]) -> str:
+    """``Quy chế ban hành kèm theo Quyết định số 28/2020/QĐ-UBND của Ủy ban nhân dân tỉnh Ninh Bình``, or
+    the title and year where the decision's number is blank in the seed (Hà Nam, Gia Lai)."""
+    province = policy["province"]
+    issuer = _issuer(policy)
+    place = place_vi(policy) if issuer == province["name"] else f"tỉnh {issuer}"
+    decision = str(province["decision"]).split(" ")[0]
+    if decision[:1].isdigit():
+        return f"Quy chế ban hành kèm theo Quyết định số {decision} của Ủy ban nhân dân {place}"
+    return (f"Quy chế quản lý, sử dụng Hệ thống thư điện tử công vụ {place} ban hành năm "
+            f"{str(province['in_force'])[:4]}")
+
+
+def cite_vi(article: str, policy: Mapping[str, Any]) -> str | None:
+    """``Ninh Bình Art 7.1`` → ``khoản 1 Điều 7 Quy chế ... (Quyết định số 28/2020/QĐ-UBND)``;
+    ``Hà Nam Art 7.2.a`` → ``điểm a khoản 2 Điều 7 ...``; several: ``khoản 3 Điều 10, khoản 4 Điều 11 ...``.
+    ``None`` for a default the seed does not set (nothing to cite)."""
+    prefix = f"{_issuer(policy)} Art "
+    if not article or not article.startswith(prefix):
+        return None
+    parts = []
+    for ref in article[len(prefix):].split(","):
+        match = _ARTICLE.match(ref.strip())
+        if not match:
+            return None
+        art, clause, point = match.groups()
+        words = [f"điểm {point.replace('-', ', ')}"] if point else []
+        words += [f"khoản {clause}"] if clause else []
+        words.append(f"Điều {art}")
+        parts.append(" ".join(words))
+    return f"{', '.join(parts)} {_regulation_vi(policy)}"
+
+
+def _sender(policy: Mapping[str, Any]) -> str:
+    return f"postmaster@{policy['domains']['primary']}"
+
+
+def _signature(policy: Mapping[str, Any]) -> str:
+    return (f"Đơn vị quản lý, vận hành Hệ thống thư điện tử công vụ {place_vi(policy)}\n"
+            "(Thư được gửi tự động từ hệ thống; đề nghị không trả lời thư này.)")
+
+
+def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
+    """One notice per agency with ``notify_agency`` actions in ``plan``."""
+    by_mail = {a.mail: a for a in accounts}
+    groups: dict[str, list[Action]] = {}
+    for action in plan.of("notify_agency"):
+        groups.setdefault(action.agency, []).append(action)
+    life = policy["lifecycle"]
+    measure_vi = MEASURES_SAID[life["inactivity_measure"]][0]
+    out = []
+    for agency, actions in sorted(groups.items()):
+        members = [a for a in by_mail.values() if a.agency == agency and a.state != "retired"]
+        recipients = sorted({a.mail for a in members if a.mailbox_class == "agency"}
+                            | {a.mail for a in members if a.admin}) or [_sender(policy)]
+        agency_name = next((a.agency_name for a in members if a.agency_name), agency)
+        rows = []
+        for i, action in enumerate(actions, 1):
+            account = by_mail.get(action.mail)
+            who = (account.name if account and account.name else "") or action.mail
+            cite = cite_vi(action.article, policy) or action.article
+            short_cite = cite.split(" Quy chế")[0]  # the regulation is named once, above
+            if action.details.get("reply_by"):
+                until = f"thu hồi sau ngày {fmt_date_vi(action.deadline)}"
+            else:
+                kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy)
+                until = "không thu hồi" + (f" ({kept.split(' Quy chế')[0]})" if kept else "")
+            rows.append(f"{i}. {who} <{action.mail}>: tạm khóa do {measure_vi} từ ngày "
+                        f"{fmt_date_vi(action.details['since'])}; căn cứ {short_cite}; {until}.")
+        first_cite = cite_vi(actions[0].article, policy) or actions[0].article
+        body = "\n".join([
+            f"Kính gửi: {agency_name}",
+            "",
+            f"Căn cứ {first_cite}, các hộp thư điện tử công vụ dưới đây của cơ quan đã bị tạm khóa do "
+            f"{measure_vi} trong thời gian {period_vi(life['inactivity_lock'])}. Hộp thư bị tạm khóa "
+            "không đăng nhập được nhưng vẫn nhận thư đến.",
+            "",
+            *rows,
+            "",
+            "Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở lại "
+            "hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có văn bản, hộp thư sẽ "
+            "được thu hồi; nội dung hộp thư được lưu trữ"
+            + (f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else "")
+            + " để có thể khôi phục khi có yêu cầu. Địa chỉ thư đã thu hồi không được cấp cho người khác.",
+            "",
+            "Trân trọng.",
+            _signature(policy),
+        ])
+        out.append(Message(
+            kind="agency_notice", sender=_sender(policy), to=tuple(recipients),
+            subject=f"Thông báo tạm khóa hộp thư điện tử công vụ không sử dụng - {agency_name}",
+            body=body + "\n",
+            summary_en=_notice_summary(agency, recipients, actions),
+            agency=agency, mails=tuple(a.mail for a in actions)))
+    return out
+
+
+def _notice_summary(agency: str, recipients: list[str], actions: list[Action]) -> str:
+    dates = ", ".join(sorted({a.deadline.isoformat() for a in actions if a.details.get("reply_by")}))
+    return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
+            f"inactivity, reclaimed after {dates or 'no date (organisation mailboxes)'} unless confirmed "
+            f"({actions[0].article})")
+
+
+def user_warnings(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
+    """One message per warning in ``plan``, to the mailbox concerned."""
+    by_mail = {a.mail: a for a in accounts}
+    webmail = f"https://{policy['webmail']['host']}/"
+    life = policy["lifecycle"]
+    out = []
+    for action in plan.of("warn_password_expiry", "warn_inactivity"):
+        account = by_mail.get(action.mail)
+        personal = account is None or account.mailbox_class == "personal"
+        you = "Ông/Bà " if personal else ""  # an organisation mailbox is addressed by its name
+        name = account.name if account and account.name else ""
+        greeting = f"Kính gửi: {you}{name}".rstrip()
+        cite = cite_vi(action.article, policy)
+        basis = f"Căn cứ {cite}, " if cite else ""
+        if action.action == "warn_password_expiry":
+            age = policy["passwords"][_role(account)]["max_age"]
+            subject = f"Mật khẩu hộp thư điện tử công vụ sẽ hết hạn ngày {fmt_date_vi(action.deadline)}"
+            text = (f"{basis}mật khẩu hộp thư điện tử công vụ phải được thay đổi {period_vi(age)} một lần. "
+                    f"Mật khẩu của hộp thư {action.mail} sẽ hết hạn vào ngày "
+                    f"{fmt_date_vi(action.deadline)}.\n\n"
+                    f"Đề nghị {you}đăng nhập {webmail} và đổi mật khẩu trước ngày trên. Sau thời hạn này, "
+                    "mật khẩu hết hiệu lực và hộp thư có thể không đăng nhập được.")
+            summary = f"{action.mail}: password expires on {action.deadline.isoformat()} ({action.article})"
+        else:
+            measure_vi = MEASURES_SAID[life["inactivity_measure"]][0]
+            subject = f"Hộp thư điện tử công vụ sẽ bị tạm khóa ngày {fmt_date_vi(action.deadline)}"
+            text = (f"{basis}hộp thư điện tử công vụ {measure_vi} trong thời gian "
+                    f"{period_vi(life['inactivity_lock'])} sẽ bị tạm khóa. Hộp thư {action.mail} "
+                    f"{measure_vi} kể từ ngày {fmt_date_vi(action.details['since'])} và sẽ bị tạm khóa vào "
+                    f"ngày {fmt_date_vi(action.deadline)}.\n\n"
+                    f"Để tiếp tục sử dụng, đề nghị {you}đăng nhập {webmail} trước ngày trên. Trường hợp có "
+                    "lý do chính đáng (nghỉ chế độ, đi học, công tác dài ngày...), đề nghị cơ quan thông báo "
+                    "cho đơn vị quản lý hệ thống.")
+            summary = f"{action.mail}: inactivity lock on {action.deadline.isoformat()} ({action.article})"
+        body = f"{greeting}\n\n{text}\n\nTrân trọng.\n{_signature(policy)}\n"
+        out.append(Message(kind=action.action, sender=_sender(policy), to=(action.mail,), subject=subject,
+                           body=body, summary_en=summary, agency=action.agency, mails=(action.mail,)))
+    return out
+
+
+def _role(account: Account | None) -> str:
+    if account is None:
+        return "user"
+    return account.role
+
+
+def messages(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
+    """Every mail a plan sends: the agency notices, then the user warnings."""
+    accounts = list(accounts)
+    return agency_notices(plan, accounts, policy) + user_warnings(plan, accounts, policy)

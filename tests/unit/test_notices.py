@@ -1,0 +1,121 @@
+"""The lifecycle's Vietnamese mail (congvu.notices)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+from congvu.lifecycle import Account, plan
+from congvu.notices import agency_notices, cite_vi, messages, place_vi, user_warnings
+from congvu.policy import load_policy
+
+D = dt.date
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+@cache
+def _policy(province: str) -> dict:
+    return load_policy(POLICIES / f"{province}.yml", {"calendar": {"confirmed_years": [2026, 2027]}})
+
+
+def _account(local: str, domain: str, today: dt.date, **fields) -> Account:
+    values = {"mail": f"{local}@{domain}", "dn": f"uid={local}", "organisation": "stttt",
+              "agency_name": "Sở Thông tin và Truyền thông", "created": D(2024, 1, 2),
+              "last_login": today, "last_mail": today, "password_changed": today, "quota": 5 * 10**9}
+    values.update(fields)
+    return Account(**values)
+
+
+def test_citations_read_like_a_vietnamese_document():
+    ninhbinh, hanam, cantho = _policy("ninhbinh"), _policy("hanam"), _policy("cantho")
+    assert cite_vi("Ninh Bình Art 7.1", ninhbinh) == (
+        "khoản 1 Điều 7 Quy chế ban hành kèm theo Quyết định số 28/2020/QĐ-UBND "
+        "của Ủy ban nhân dân tỉnh Ninh Bình")
+    assert cite_vi("Hà Nam Art 7.2.a", hanam).startswith("điểm a khoản 2 Điều 7 Quy chế quản lý, sử dụng")
+    assert cite_vi("Hà Nam Art 6.2.a-b", hanam).startswith("điểm a, b khoản 2 Điều 6 ")
+    assert cite_vi("Hà Nam Art 7.2.a", hanam).endswith("tỉnh Hà Nam ban hành năm 2023")
+    assert cite_vi("Cần Thơ Art 10.3, 11.4", cantho).startswith("khoản 3 Điều 10, khoản 4 Điều 11 Quy chế")
+    assert place_vi(cantho) == "thành phố Cần Thơ"
+    assert cite_vi("default: seed silent", hanam) is None
+    assert cite_vi("Ninh Bình Art 7.1", hanam) is None  # another province's article is never cited
+
+
+def test_agency_notice_lists_each_person_article_and_deadline():
+    # Ninh Bình Art 7.1: the agency is notified of each suspended mailbox and the last day to answer.
+    policy = _policy("ninhbinh")
+    domain, today = "ninhbinh.gov.vn", D(2027, 1, 25)
+    accounts = [
+        _account("minhnv.stttt", domain, today, name="Nguyễn Văn Minh", last_login=D(2026, 7, 29)),
+        _account("hoapt.stttt", domain, today, name="Phạm Thị Hoa", last_login=D(2026, 7, 28)),
+        _account("stttt", domain, today, name="Sở Thông tin và Truyền thông", mailbox_class="agency",
+                 quota=10 * 10**9),
+        _account("lanntt.stttt", domain, today, name="Nguyễn Thị Thu Lan", admin=True),
+        _account("binhnt.snv", domain, today, organisation="snv", last_login=D(2026, 7, 29),
+                 agency_name="Sở Nội vụ"),
+    ]
+    p = plan(policy, accounts, today)
+    notices = agency_notices(p, accounts, policy)
+    assert [n.agency for n in notices] == ["snv", "stttt"]
+    stttt = notices[1]
+    assert stttt.to == ("lanntt.stttt@ninhbinh.gov.vn", "stttt@ninhbinh.gov.vn")
+    assert notices[0].to == ("postmaster@ninhbinh.gov.vn",)  # no mailbox or admin known: the operator
+    assert stttt.subject == ("Thông báo tạm khóa hộp thư điện tử công vụ không sử dụng - "
+                             "Sở Thông tin và Truyền thông")
+    body = stttt.body
+    assert body.startswith("Kính gửi: Sở Thông tin và Truyền thông\n")
+    assert "Căn cứ khoản 1 Điều 7 Quy chế ban hành kèm theo Quyết định số 28/2020/QĐ-UBND" in body
+    # 15 working days from the notice (25/01/2027), Tết skipped
+    assert "1. Phạm Thị Hoa <hoapt.stttt@ninhbinh.gov.vn>: tạm khóa do không đăng nhập từ ngày 28/07/2026; " \
+           "căn cứ khoản 1 Điều 7; thu hồi sau ngày 22/02/2027." in body
+    assert "2. Nguyễn Văn Minh <minhnv.stttt@ninhbinh.gov.vn>: tạm khóa do không đăng nhập từ ngày " \
+           "29/07/2026" in body
+    assert "06 tháng" in body and "vẫn nhận thư" in body and "01 năm" in body
+    assert "Trân trọng." in body and "tỉnh Ninh Bình" in body
+    assert stttt.summary_en.startswith("Notice to stttt") and "Ninh Bình Art 7.1" in stttt.summary_en
+
+
+def test_cantho_notice_for_an_organisation_mailbox_says_it_is_kept():
+    # Cần Thơ Art 5.4 and Art 11.3: the agency mailbox is suspended and notified, never reclaimed.
+    policy = _policy("cantho")
+    box = _account("sonv", "cantho.gov.vn", D(2027, 1, 5), organisation="snv", mailbox_class="agency",
+                   quota=None, last_login=D(2026, 10, 1), name="Sở Nội vụ", agency_name="Sở Nội vụ")
+    p = plan(policy, [box], D(2027, 1, 5))
+    (notice,) = agency_notices(p, [box], policy)
+    assert "không thu hồi (khoản 3 Điều 11)" in notice.body
+    assert "thành phố Cần Thơ" in notice.body
+
+
+def test_user_warnings():
+    # Ninh Bình Art 11.2 (password every 06 months), Art 7.1 (06 months without login).
+    policy = _policy("ninhbinh")
+    domain = "ninhbinh.gov.vn"
+    today = D(2027, 1, 20)
+    expiring = _account("minhnv.stttt", domain, today, name="Nguyễn Văn Minh",
+                        password_changed=D(2026, 7, 26))
+    idle = _account("hoapt.stttt", domain, today, name="Phạm Thị Hoa", last_login=D(2026, 7, 30))
+    box = _account("stttt", domain, today, name="Sở Thông tin và Truyền thông", mailbox_class="agency",
+                   quota=10 * 10**9, password_changed=D(2026, 7, 26))
+    p = plan(policy, [expiring, idle, box], today)
+    warnings = {m.to[0].split("@")[0]: m for m in user_warnings(p, [expiring, idle, box], policy)}
+    assert set(warnings) == {"minhnv.stttt", "hoapt.stttt", "stttt"}
+    pw = warnings["minhnv.stttt"]
+    assert pw.subject == "Mật khẩu hộp thư điện tử công vụ sẽ hết hạn ngày 22/01/2027"
+    assert pw.body.startswith("Kính gửi: Ông/Bà Nguyễn Văn Minh\n")
+    assert "khoản 2 Điều 11" in pw.body and "06 tháng một lần" in pw.body
+    assert "https://mail.ninhbinh.gov.vn/" in pw.body
+    assert warnings["stttt"].body.startswith("Kính gửi: Sở Thông tin và Truyền thông\n")
+    assert "Ông/Bà" not in warnings["stttt"].body
+    idle_mail = warnings["hoapt.stttt"]
+    assert idle_mail.subject == "Hộp thư điện tử công vụ sẽ bị tạm khóa ngày 26/01/2027"
+    assert "không đăng nhập kể từ ngày 30/07/2026" in idle_mail.body
+    assert len(messages(p, [expiring, idle, box], policy)) == 3
+
+
+def test_no_citation_for_a_default():
+    # Hà Giang: the password interval is a default (seed silent): the warning cites nothing.
+    policy = load_policy(POLICIES / "hagiang.yml", {"calendar": {"confirmed_years": [2026]}})
+    user = _account("nvminh.stttt", "hagiang.gov.vn", D(2026, 6, 1), password_changed=D(2026, 3, 10))
+    p = plan(policy, [user], D(2026, 6, 1))
+    (warning,) = user_warnings(p, [user], policy)
+    assert "Căn cứ" not in warning.body and "03 tháng một lần" in warning.body
