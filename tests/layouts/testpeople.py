@@ -75,6 +75,7 @@ class Directory:
         self.base = base_dn(self.domain)
         self.orgs = f"ou=organisations,{self.base}"
         self._scheme = None
+        self._orgs: dict[str, str] | None = None
         self._throwaway: list[str] = []
         self._restore: list[str] = []
         self._operators: list[str] = []
@@ -105,10 +106,17 @@ class Directory:
 
     # -- organisations -----------------------------------------------------------------------------
 
+    def org_dns(self) -> dict[str, str]:
+        """Code -> DN of every organisation in the directory (read once)."""
+        if self._orgs is None:
+            found = self.search(self.orgs, "(objectClass=congvuOrganisation)", "1.1")
+            self._orgs = {dn.split(",")[0].partition("=")[2]: dn for dn, _ in found}
+        return self._orgs
+
     def org_dn(self, code: str) -> str:
-        found = self.search(self.orgs, f"(&(objectClass=congvuOrganisation)(o={code}))", "1.1")
-        assert len(found) == 1, f"organisation {code} of the catalogue is not in the directory: {found}"
-        return found[0][0]
+        dns = self.org_dns()
+        assert code in dns, f"organisation {code} of the catalogue is not in the directory: {sorted(dns)}"
+        return dns[code]
 
     def mail_domain(self, code: str) -> str:
         """The mail domain of an organisation (Gia Lai Art 4: its own subdomain; else the province's)."""
@@ -122,9 +130,8 @@ class Directory:
                 if self.org_dn(code).split(",", 1)[1].lower() == self.orgs.lower()]
 
     def children(self, code: str) -> list[str]:
-        parent = self.org_dn(code)
-        return [dn.split(",")[0].partition("=")[2] for dn, _ in
-                self.search(parent, "(objectClass=congvuOrganisation)", "1.1", scope="one")]
+        parent = self.org_dn(code).lower()
+        return [c for c, dn in self.org_dns().items() if dn.split(",", 1)[1].lower() == parent]
 
     # -- accounts ----------------------------------------------------------------------------------
 
