@@ -177,3 +177,16 @@ def pytest_runtest_makereport(item, call):
         except Exception as exc:
             parts.append(f"--- {host.name}: logs unavailable ({exc})")
     report.sections.append(("service logs", "\n".join(parts)))
+
+
+# --- Test accounts of the verifiers (tests/layouts/testpeople.py) --------------------------------
+# Made over ldapi as root in the catalogue's organisations, idempotently; what the tests change in
+# the directory is put back when the session ends.
+
+@pytest.fixture(scope="session")
+def testpeople(stage):
+    from testpeople import Directory  # tests/layouts/ is on sys.path (this conftest's directory)
+
+    directory = Directory(stage)
+    yield directory
+    directory.cleanup()
