@@ -2,7 +2,7 @@
 with the production wiring (congvu.wiring), checked over the wire with real SMTP, IMAP, POP3 and
 ManageSieve clients. docs/mailcore.md describes what is checked and why.
 
-Each layout runs these tests from its own module (tests/layouts/<layout>/test_mailcore.py imports
+Each layout runs these tests from its own module (tests/layouts/<layout>/test_mailcore*.py imports
 everything from here), so the same assertions hold on the all-in-one layout (inventories/demo: Hà Nam,
 delivery through dovecot-lda with SMTPUTF8) and on the split one (inventories/demo-split: Gia Lai on
 four hosts, delivery over LMTP without SMTPUTF8, Cần Thơ Art 11.3's lazy_expunge switched on by the
