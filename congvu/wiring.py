@@ -42,8 +42,8 @@ from typing import Any
 from congvu.errors import CongvuError
 from congvu.reconcile import base_dn
 
-__all__ = ["GROUPS", "LDAPS_CLIENTS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps", "layout", "organisation_domains",
-           "sending_domains", "wire"]
+__all__ = ["GROUPS", "LDAPS_CLIENTS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps",
+           "layout", "organisation_domains", "sending_domains", "wire"]
 
 #: The groups every inventory has, under ``congvu`` (docs/topology.md).
 GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
@@ -377,7 +377,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     if unknown:
         raise WiringError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}",
                           source=source, rule="wiring settings")
-    problems = [f"{key}: {value!r} is not a list of IP networks (CIDR) [IP network]"
+    problems = [f"{key}: {opts[key]!r} is not a list of IP networks (CIDR) [IP network]"
                 for key in ("ldaps_client_networks", "trusted_relays")
                 if opts[key] is not None and (not isinstance(opts[key], (list, tuple))
                                               or any(_network(n) is None for n in opts[key]))]
