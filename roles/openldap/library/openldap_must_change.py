@@ -65,7 +65,7 @@ def _time(value: str | None) -> dt.datetime | None:
         return None
     text = value.rstrip("Z").split(".")[0]
     try:
-        return dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
 

@@ -152,12 +152,14 @@ def main():
         problems.append(f"ClamAV signatures STALE (older than {params['max_age_days']} days): {ages}. "
                         f"Source: {source}.")
     if problems and params["required"]:
-        module.fail_json(msg=" ".join(problems) + " Set the mirror, or choose rspamd_clamav_require_signatures: "
-                         "false with rspamd_clamav_unusable_action refuse|warn (docs/security.md).", **result)
+        hint = (" Set the mirror, or choose rspamd_clamav_require_signatures: false with"
+                " rspamd_clamav_unusable_action refuse|warn (docs/security.md).")
+        module.fail_json(msg=" ".join(problems) + hint, **result)
     if problems:
-        problems.append("Meanwhile mail is " + ("temporarily REFUSED (451)" if params["unusable_action"] == "refuse"
-                                                 else "ACCEPTED WITHOUT OFFICIAL VIRUS SCANNING") +
-                        " (rspamd_clamav_unusable_action); every message carries CONGVU_ANTIVIRUS_UNUSABLE.")
+        refused = params["unusable_action"] == "refuse"
+        mode = "temporarily REFUSED (451)" if refused else "ACCEPTED WITHOUT OFFICIAL VIRUS SCANNING"
+        problems.append(f"Meanwhile mail is {mode} (rspamd_clamav_unusable_action); "
+                        "every message carries CONGVU_ANTIVIRUS_UNUSABLE.")
     for problem in problems:
         module.warn(problem)
     module.exit_json(changed=False, **result)
