@@ -208,9 +208,11 @@ class Webmail:
         self.ctx = tls_context(stage)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: str | None = None) -> http.client.HTTPResponse:
+    def request(self, method: str, path: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
         conn = http.client.HTTPSConnection(self.host.address, 443, context=self.ctx, timeout=60)
-        headers = {"Host": self.name, "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        headers = {"Host": self.name, "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+                   **(headers or {})}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         conn.request(method, path, body=body, headers=headers)

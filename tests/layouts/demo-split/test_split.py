@@ -13,6 +13,7 @@ from __future__ import annotations
 import email
 import email.policy
 import imaplib
+import json
 import re
 import smtplib
 import socket
@@ -23,6 +24,7 @@ from email.message import EmailMessage
 
 import dkim
 import pytest
+from attacks import Webmail
 
 from congvu.passwords import hash_password
 
@@ -54,7 +56,7 @@ def set_password(stage, dn: str) -> None:
     """Test set-up: a known password, the initial-password change done (as the user would have)."""
     ldif = (f"dn: {dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: "
             f"{hash_password(PASSWORD)}\n-\nreplace: congvuMustChangePassword\n"
-            "congvuMustChangePassword: FALSE\n-\n")
+            "congvuMustChangePassword: FALSE\n-\nreplace: pwdReset\n-\n")
     stage.first("ldap_servers").run("ldapmodify -Q -Y EXTERNAL -H ldapi:///", stdin=ldif, check=True)
 
 
@@ -123,6 +125,23 @@ def test_mail_between_agency_subdomains_crosses_every_host(stage, delivered):
     assert message["X-Rspamd-Server"], "the milter on the filter host did not see the message"
     assert flt.split(".")[0] in str(message["X-Rspamd-Server"]), message["X-Rspamd-Server"]
     assert "Kính gửi Sở Khoa học và Công nghệ" in message.get_body(("plain",)).get_content()
+
+
+def test_webmail_host_shows_the_mail(stage, people, delivered):
+    """The reader logs in to Roundcube on the webmail host (HTTPS, its own IMAP session to the mail
+    host) and the message list of the INBOX carries the subject."""
+    web = Webmail(stage)
+    ok, _ = web.login(people["reader"], PASSWORD)
+    assert ok, f"webmail login of {people['reader']} on {web.host.name} failed"
+    page = web.request("GET", "/?_task=mail&_mbox=INBOX")
+    token = re.search(rb'"request_token":"([^"]+)"', page.body)
+    assert token, "no request token in the webmail's mail page"
+    conn_headers = {"X-Roundcube-Request": token.group(1).decode()}
+    listing = web.request("GET", "/?_task=mail&_action=list&_mbox=INBOX&_remote=1", headers=conn_headers)
+    assert listing.status == 200, listing.body[:500]
+    text = json.loads(listing.body)["exec"]
+    marker = delivered["subject"].split()[-1]  # the subject's unique suffix (ASCII: no JS escaping)
+    assert marker in text, f"{delivered['subject']!r} not in the webmail's INBOX list:\n{text[:1500]}"
 
 
 def test_subdomain_sender_is_signed_with_its_own_key(stage, delivered):
