@@ -579,7 +579,7 @@ def test_brute_force_slows_the_attacker_not_the_colleague(stage, accounts, reque
     """Finding 6. 30 wrong passwords on one account over IMAP, SMTP AUTH, the webmail and LDAPS at once,
     from the runner's address, while a second account behind the same address logs in over the same
     four protocols: the colleague is never refused and its login p95 stays under 1 s; the attacker is
-    slowed (each failure answered late, the account's failures throttled by slapd) and the account is
+    slowed (each failure answered late by Dovecot and the webmail), slapd keeps running and the account is
     locked by the lockout that stays (Hà Nam Art 7, pwdMaxFailure). Figures: docs/security.md."""
     victim = accounts.ensure("nannhan")
     colleague = accounts.ensure("dongnghiep")
@@ -640,9 +640,8 @@ def test_brute_force_slows_the_attacker_not_the_colleague(stage, accounts, reque
     assert figures["victim_locked"], f"the lockout did not lock the attacked account: {figures}"
     for proto, least in (("imap", 1.5), ("smtp", 1.5), ("webmail", 0.9)):
         assert figures["attacker"][proto]["median_s"] >= least, f"{proto} answers at once: {figures}"
-    # slapd counted failures no faster than its throttle allows: 5 counted failures take 1+2+4+8 s
-    times = [time.mktime(time.strptime(s[:14], "%Y%m%d%H%M%S")) for s in stamps]
-    assert len(times) >= 2 and times[-1] - times[0] >= 7, f"failures counted too fast: {stamps}"
+    # slapd survived the attack (2.5.13 aborts on a failed bind when pwdMinDelay is set: docs/security.md)
+    assert stage.first("ldap_servers").run("systemctl is-active slapd").stdout_text.strip() == "active"
 
 
 # --- finding 7: the smaller items ------------------------------------------------------------------
