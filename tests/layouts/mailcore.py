@@ -68,7 +68,7 @@ ORGANISATION = {"hanam": "stttt", "gialai": "skhcn"}
 # fixture refuses to touch an entry with one of these addresses that it did not make.
 MARKER = "congvu-mail layout test account (tests/layouts/mailcore.py)"
 ACCOUNTS: dict[str, dict] = {
-    "sender": {"local": "kiemthu.gui", "name": "Kiểm thử Người gửi", "alias": "kiemthu.bidanh"},
+    "sender": {"local": "kiemthu.gui", "name": "Kiểm thử Người gửi", "alias": "kiemthu.bidanhgui"},
     "reader": {"local": "kiemthu.doc", "name": "Kiểm thử Người đọc"},
     # An organisation mailbox (class unit, unlimited: Cần Thơ Art 4.1) that delegates to the sender.
     "org": {"local": "kiemthu.donvi", "name": "Kiểm thử Hộp thư đơn vị", "class": "unit",

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 
 import dkim
 import pytest
-from attacks import Webmail
+from webclient import Webmail
 
 from congvu.passwords import hash_password
 
