@@ -190,3 +190,15 @@ def testpeople(stage):
     directory = Directory(stage)
     yield directory
     directory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def mx(stage):
+    """The layout's (first) mail host."""
+    return stage.first("mail_servers")
+
+
+@pytest.fixture(scope="module")
+def flt(stage):
+    """The layout's (first) filter host."""
+    return stage.first("filter_servers")

@@ -18,11 +18,6 @@ SCANNER = "127.0.0.1:11333"
 
 
 @pytest.fixture(scope="module")
-def flt(stage):
-    return stage.first("filter_servers")
-
-
-@pytest.fixture(scope="module")
 def sending_domains(stage, flt):
     domains = stage.wiring[flt.name]["rspamd_domains"]
     assert stage.policy["domains"]["primary"] in domains

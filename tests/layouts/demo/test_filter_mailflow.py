@@ -41,16 +41,6 @@ def accounts(stage, testpeople):
     return {role: acct.mail for role, acct in web_accounts(stage, testpeople).items()}
 
 
-@pytest.fixture(scope="module")
-def mx(stage):
-    return stage.first("mail_servers")
-
-
-@pytest.fixture(scope="module")
-def flt(stage):
-    return stage.first("filter_servers")
-
-
 def unique(label: str) -> str:
     return f"{label} {uuid.uuid4().hex[:10]}"
 

@@ -31,11 +31,6 @@ SCANNER = "127.0.0.1:11333"  # normal worker (rspamc defaults to the controller 
 
 
 @pytest.fixture(scope="module")
-def flt(stage):
-    return stage.first("filter_servers")
-
-
-@pytest.fixture(scope="module")
 def controller_password(stage) -> str:
     return stage.secret("rspamd_controller_password").split()[0]
 

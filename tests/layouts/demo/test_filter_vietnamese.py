@@ -36,16 +36,6 @@ def recipient(stage, testpeople):
 
 
 @pytest.fixture(scope="module")
-def mx(stage):
-    return stage.first("mail_servers")
-
-
-@pytest.fixture(scope="module")
-def flt(stage):
-    return stage.first("filter_servers")
-
-
-@pytest.fixture(scope="module")
 def thresholds(flt) -> dict[str, float]:
     """Rspamd's action thresholds as it runs them (rspamd_actions: add header 6, reject 15)."""
     dump = flt.out("rspamadm configdump actions")
