@@ -17,8 +17,10 @@ Rules (docs/accounts.md):
 * A managed person missing from the roster is never deleted: ``congvuLeavingSince`` is set once;
   the lifecycle rules act on it. A leaver who comes back has it removed.
 * New accounts (people and organisation mailboxes) get an initial password derived from a secret
-  the controller generates per run (see :func:`derive_password`) and ``congvuMustChangePassword:
-  TRUE`` (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
+  the controller generates per run (see :func:`derive_password`), ppolicy's ``pwdReset: TRUE`` (the
+  must-change signal every service honours; slapd clears it only when the user changes the password)
+  and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md) (Hà Nam
+  Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
 * Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
 """
 
@@ -50,8 +52,8 @@ GROUP_CLASSES = ["top", "groupOfNames"]
 PERSON_MANAGED = ("cn", "sn", "givenName", "displayName", "congvuPosition", "congvuBirthDate",
                   "congvuOrganisationDN", "o", "ou")
 #: Attributes only written when the entry is created (the lifecycle and the users own them later).
-CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "congvuAccountState", "congvuStateChanged",
-               "congvuMailQuota", "pwdPolicySubentry")
+CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "pwdReset", "congvuAccountState",
+               "congvuStateChanged", "congvuMailQuota", "pwdPolicySubentry")
 ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr", "mail", "associatedDomain")
 MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
 #: Attributes read by the one subtree search.
@@ -332,7 +334,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             attrs = {"objectClass": PERSON_CLASSES, "uid": [local], "mail": [address], **desired_box,
                      "congvuMailboxClass": [box_class], "congvuMailQuota": [_quota(policy, box_class)],
                      "congvuAccountState": ["active"], "congvuStateChanged": [now],
-                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+                     "congvuMustChangePassword": ["TRUE"], "pwdReset": ["TRUE"],
+                     "userPassword": [PASSWORD_PLACEHOLDER]}
             if aliases and aliases.get(address):
                 attrs["congvuMailAlias"] = sorted(set(aliases[address]))
             if ppol.get("organisation"):
@@ -412,7 +415,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                      "employeeNumber": [person.id], **{k: v for k, v in desired.items() if v},
                      "congvuMailboxClass": ["personal"], "congvuMailQuota": [_quota(policy, "personal")],
                      "congvuAccountState": ["active"], "congvuStateChanged": [now],
-                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+                     "congvuMustChangePassword": ["TRUE"], "pwdReset": ["TRUE"],
+                     "userPassword": [PASSWORD_PLACEHOLDER]}
             if aliases and aliases.get(address):
                 attrs["congvuMailAlias"] = sorted(set(aliases[address]))
             if ppol.get(role):

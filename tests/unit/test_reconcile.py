@@ -105,6 +105,7 @@ def test_first_apply_creates_organisations_mailboxes_people_and_admin_groups(han
     assert ha["employeeNumber"] == ["HN-1"]
     assert ha["displayName"] == ["Nguyễn Thị Thanh Hà - Sở Thông tin và Truyền thông"]
     assert ha["congvuMustChangePassword"] == ["TRUE"]  # Hà Nam Art 8.2.a
+    assert ha["pwdReset"] == ["TRUE"]  # the signal IMAP, POP3, SMTP AUTH and the webmail honour
     assert ha["userPassword"] == [PASSWORD_PLACEHOLDER]
     assert ha["congvuPosition"] == ["Chuyên viên"]
     assert ha["congvuMailQuota"] == ["2000000000"]  # Hà Nam Art 8.1.b: 2 GB
