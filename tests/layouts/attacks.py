@@ -498,11 +498,13 @@ def _imap_auth_timed(stage, account: Account, password: str) -> tuple[bool, floa
 
 
 def _smtp_auth_timed(stage, account: Account, password: str) -> tuple[bool, float]:
+    """One AUTH PLAIN attempt (smtplib's login() would try LOGIN after a refused PLAIN: two guesses)."""
     with smtplib.SMTP_SSL(mx(stage).address, 465, context=tls_context(stage), timeout=60) as smtp:
         smtp.ehlo("client.example")
+        smtp.user, smtp.password = account.mail, password
         start = time.monotonic()
         try:
-            smtp.login(account.mail, password)
+            smtp.auth("PLAIN", smtp.auth_plain)
             ok = True
         except smtplib.SMTPException:
             ok = False

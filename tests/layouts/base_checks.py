@@ -192,8 +192,10 @@ def stage_admin_ports(node) -> list[str]:
 def test_public_services_connect_from_anywhere(stage, node):
     """Every public service of the host's groups answers the test runner (docs/topology.md)."""
     public = sorted({r["port"] for r in stage.wiring[node.name]["common_firewall_rules"] if not r["sources"]})
-    if not public:  # only a filter host serves nobody but its peers (docs/topology.md)
-        assert node.groups == ["filter_servers"], f"{node.name} ({node.groups}) offers no public service"
+    if not public:  # a filter or directory host serves its peers and listed networks only
+        # (docs/topology.md; LDAPS for congvu_ldaps_client_networks, docs/security.md)
+        assert set(node.groups) <= {"filter_servers", "ldap_servers"}, \
+            f"{node.name} ({node.groups}) offers no public service"
     assert {port: connect(node.address, port) for port in public} == dict.fromkeys(public, "open")
 
 
