@@ -292,7 +292,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
 
     # -- what the directory holds ------------------------------------------------------------
     by_id: dict[str, dict[str, list[str]]] = {}
-    mailboxes: dict[str, dict[str, list[str]]] = {}  # org DN (normalised) → its own mailbox entry
+    # org DN (normalised) → the unit/agency mailbox entries that name it (its own is chosen below)
+    mailboxes: dict[str, list[dict[str, list[str]]]] = {}
     taken: set[str] = set()
     for entry in entries.values():
         classes = {c.lower() for c in entry.get("objectClass", [])}
@@ -304,7 +305,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         if mailbox_class == "personal" and pid:
             by_id[pid] = entry
         elif mailbox_class in ("unit", "agency") and entry.get("congvuOrganisationDN"):
-            mailboxes[_norm(entry["congvuOrganisationDN"][0])] = entry
+            mailboxes.setdefault(_norm(entry["congvuOrganisationDN"][0]), []).append(entry)
         else:
             result.unmanaged += 1
 
@@ -326,7 +327,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         # its own mailbox: agency or unit class (Cần Thơ Art 4.1 quotas; docs/directory.md)
         box_class = "unit" if org.kind == "unit" else "agency"
         local = address.partition("@")[0]
-        box = mailboxes.get(_norm(dn))
+        candidates = mailboxes.get(_norm(dn), [])
+        box = own_mailbox(candidates, address, local)
+        result.unmanaged += len(candidates) - (box is not None)
         desired_box = {"cn": [org.name], "sn": [org.name], "displayName": [org.name],
                        "congvuOrganisationDN": [dn]}
         if box is None:
@@ -485,6 +488,23 @@ def _naming_person(person: Person, address: str | None) -> NamingPerson:
 def _date(text: str):
     import datetime as dt
     return dt.date.fromisoformat(text) if text else None
+
+
+def own_mailbox(candidates: list[dict[str, list[str]]], address: str, local: str
+                ) -> dict[str, list[str]] | None:
+    """An organisation's own mailbox among the unit/agency mailbox entries naming it
+    (``congvuOrganisationDN``): the one that holds its address, else the one whose uid is the
+    address's local part, else the only one. Another entry an admin or a test made for the same
+    organisation is left alone (unmanaged): taking it would write the organisation's address onto a
+    second entry, which the ``unique`` overlay refuses at commit and which aborts the whole
+    transaction (docs/accounts.md, "slapd 2.5 and LDAP transactions")."""
+    address = address.lower()
+    for owns in (lambda e: address in {m.lower() for m in e.get("mail", [])},
+                 lambda e: _first(e, "uid").lower() == local.lower()):
+        found = [e for e in candidates if owns(e)]
+        if found:
+            return found[0]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _converge(result: Plan, entry: Mapping[str, list[str]] | None, dn: str, desired: dict[str, list[str]],

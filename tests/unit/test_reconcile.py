@@ -134,6 +134,29 @@ def test_unchanged_reapply_and_reordered_roster_plan_nothing(hanam):
     assert reordered.summary()["operations"] == 0
 
 
+@pytest.mark.parametrize("hand_made_first", [False, True])
+def test_a_second_mailbox_naming_the_organisation_is_left_alone(hanam, hand_made_first):
+    """An agency-class entry an admin (or a test) made for an organisation that already has its own
+    mailbox: the roster keeps converging the real one and never writes the organisation's address on
+    the other (the unique overlay would refuse it at commit and abort the transaction, a path on which
+    slapd 2.5 crashed once: docs/accounts.md). Whatever order the search returns them in."""
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    extra_dn = f"uid=hopthu-rieng,o=stttt,{base}"
+    extra = {"objectClass": ["inetOrgPerson", "congvuMailAccount"], "uid": ["hopthu-rieng"],
+             "cn": ["Hộp thư riêng"], "sn": ["Hộp thư riêng"], "mail": ["hopthu-rieng@hanam.gov.vn"],
+             "congvuMailboxClass": ["agency"], "congvuOrganisationDN": [f"o=stttt,{base}"]}
+    if hand_made_first:
+        directory.entries = {extra_dn: extra, **directory.entries}
+    else:
+        directory.entries[extra_dn] = extra
+    again = run(hanam, directory, roster(*PEOPLE), now=LATER)
+    assert again.changes == [], [(c.op, c.dn) for c in again.changes]
+    assert again.summary()["unmanaged"] == 1
+    assert directory.entries[extra_dn]["mail"] == ["hopthu-rieng@hanam.gov.vn"]
+
+
 def test_file_order_does_not_decide_who_gets_the_plain_address(hanam):
     twins = (person("B", "Lê Văn Nam", "stttt"), person("A", "Lê Văn Nam", "sldtbxh"))
     one, two = Directory(), Directory()
