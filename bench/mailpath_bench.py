@@ -374,6 +374,9 @@ def converge(tmp: Path, resolver: str) -> None:
         "common_firewall_admin_networks": [],
         # ClamAV scans with the role's local test signature DB (no download from the container).
         "rspamd_clamav_test_signatures": True,
+        # No official signatures offline: accept and warn (docs/security.md), as staging does.
+        "rspamd_clamav_require_signatures": False,
+        "rspamd_clamav_unusable_action": "warn",
         "rspamd_dns_records_fetch_dir": str(tmp / "dns-records"),
     }
     if resolver == "local":

@@ -17,8 +17,10 @@ Rules (docs/accounts.md):
 * A managed person missing from the roster is never deleted: ``congvuLeavingSince`` is set once;
   the lifecycle rules act on it. A leaver who comes back has it removed.
 * New accounts (people and organisation mailboxes) get an initial password derived from a secret
-  the controller generates per run (see :func:`derive_password`) and ``congvuMustChangePassword:
-  TRUE`` (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
+  the controller generates per run (see :func:`derive_password`), ppolicy's ``pwdReset: TRUE`` (the
+  must-change signal every service honours; slapd clears it only when the user changes the password)
+  and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md) (Hà Nam
+  Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
 * Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
 """
 
@@ -50,8 +52,8 @@ GROUP_CLASSES = ["top", "groupOfNames"]
 PERSON_MANAGED = ("cn", "sn", "givenName", "displayName", "congvuPosition", "congvuBirthDate",
                   "congvuOrganisationDN", "o", "ou")
 #: Attributes only written when the entry is created (the lifecycle and the users own them later).
-CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "congvuAccountState", "congvuStateChanged",
-               "congvuMailQuota", "pwdPolicySubentry")
+CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "pwdReset", "congvuAccountState",
+               "congvuStateChanged", "congvuMailQuota", "pwdPolicySubentry")
 ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr", "mail", "associatedDomain")
 MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
 #: Attributes read by the one subtree search.
@@ -290,7 +292,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
 
     # -- what the directory holds ------------------------------------------------------------
     by_id: dict[str, dict[str, list[str]]] = {}
-    mailboxes: dict[str, dict[str, list[str]]] = {}  # org DN (normalised) → its own mailbox entry
+    # org DN (normalised) → the unit/agency mailbox entries that name it (its own is chosen below)
+    mailboxes: dict[str, list[dict[str, list[str]]]] = {}
     taken: set[str] = set()
     for entry in entries.values():
         classes = {c.lower() for c in entry.get("objectClass", [])}
@@ -302,7 +305,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         if mailbox_class == "personal" and pid:
             by_id[pid] = entry
         elif mailbox_class in ("unit", "agency") and entry.get("congvuOrganisationDN"):
-            mailboxes[_norm(entry["congvuOrganisationDN"][0])] = entry
+            mailboxes.setdefault(_norm(entry["congvuOrganisationDN"][0]), []).append(entry)
         else:
             result.unmanaged += 1
 
@@ -324,7 +327,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         # its own mailbox: agency or unit class (Cần Thơ Art 4.1 quotas; docs/directory.md)
         box_class = "unit" if org.kind == "unit" else "agency"
         local = address.partition("@")[0]
-        box = mailboxes.get(_norm(dn))
+        candidates = mailboxes.get(_norm(dn), [])
+        box = own_mailbox(candidates, address, local)
+        result.unmanaged += len(candidates) - (box is not None)
         desired_box = {"cn": [org.name], "sn": [org.name], "displayName": [org.name],
                        "congvuOrganisationDN": [dn]}
         if box is None:
@@ -332,7 +337,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             attrs = {"objectClass": PERSON_CLASSES, "uid": [local], "mail": [address], **desired_box,
                      "congvuMailboxClass": [box_class], "congvuMailQuota": [_quota(policy, box_class)],
                      "congvuAccountState": ["active"], "congvuStateChanged": [now],
-                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+                     "congvuMustChangePassword": ["TRUE"], "pwdReset": ["TRUE"],
+                     "userPassword": [PASSWORD_PLACEHOLDER]}
             if aliases and aliases.get(address):
                 attrs["congvuMailAlias"] = sorted(set(aliases[address]))
             if ppol.get("organisation"):
@@ -412,7 +418,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                      "employeeNumber": [person.id], **{k: v for k, v in desired.items() if v},
                      "congvuMailboxClass": ["personal"], "congvuMailQuota": [_quota(policy, "personal")],
                      "congvuAccountState": ["active"], "congvuStateChanged": [now],
-                     "congvuMustChangePassword": ["TRUE"], "userPassword": [PASSWORD_PLACEHOLDER]}
+                     "congvuMustChangePassword": ["TRUE"], "pwdReset": ["TRUE"],
+                     "userPassword": [PASSWORD_PLACEHOLDER]}
             if aliases and aliases.get(address):
                 attrs["congvuMailAlias"] = sorted(set(aliases[address]))
             if ppol.get(role):
@@ -481,6 +488,23 @@ def _naming_person(person: Person, address: str | None) -> NamingPerson:
 def _date(text: str):
     import datetime as dt
     return dt.date.fromisoformat(text) if text else None
+
+
+def own_mailbox(candidates: list[dict[str, list[str]]], address: str, local: str
+                ) -> dict[str, list[str]] | None:
+    """An organisation's own mailbox among the unit/agency mailbox entries naming it
+    (``congvuOrganisationDN``): the one that holds its address, else the one whose uid is the
+    address's local part, else the only one. Another entry an admin or a test made for the same
+    organisation is left alone (unmanaged): taking it would write the organisation's address onto a
+    second entry, which the ``unique`` overlay refuses at commit and which aborts the whole
+    transaction (docs/accounts.md, "slapd 2.5 and LDAP transactions")."""
+    address = address.lower()
+    for owns in (lambda e: address in {m.lower() for m in e.get("mail", [])},
+                 lambda e: _first(e, "uid").lower() == local.lower()):
+        found = [e for e in candidates if owns(e)]
+        if found:
+            return found[0]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _converge(result: Plan, entry: Mapping[str, list[str]] | None, dn: str, desired: dict[str, list[str]],

@@ -42,8 +42,8 @@ from typing import Any
 from congvu.errors import CongvuError
 from congvu.reconcile import base_dn
 
-__all__ = ["GROUPS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps", "layout",
-           "sending_domains", "wire"]
+__all__ = ["GROUPS", "LDAPS_CLIENTS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps",
+           "layout", "organisation_domains", "sending_domains", "wire"]
 
 #: The groups every inventory has, under ``congvu`` (docs/topology.md).
 GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
@@ -83,8 +83,10 @@ SERVICES: dict[str, Service] = {
     # Webmail over HTTPS; HTTP only redirects to it.
     "http": Service(80, "tcp", "webmail_servers", ("public",), "HTTP (redirect to HTTPS)"),
     "https": Service(443, "tcp", "webmail_servers", ("public",), "webmail"),
-    # Cần Thơ Art 3.2: the directory is the province's SSO source (LDAPS).
-    "ldaps": Service(636, "tcp", "ldap_servers", ("public",), "LDAPS (directory clients, SSO)"),
+    # Cần Thơ Art 3.2: the directory is the province's SSO source (LDAPS). Open to the networks that
+    # need it (the setting ldaps_client_networks) and to the other hosts of the layout, never to
+    # everyone: a bind is a password guess (docs/security.md, finding 6).
+    "ldaps": Service(636, "tcp", "ldap_servers", ("ldaps_clients",), "LDAPS (directory clients, SSO)"),
     # Between the province's own servers only.
     "ldap": Service(389, "tcp", "ldap_servers", ("mail_servers", "webmail_servers"),
                     "LDAP with StartTLS for the mail and webmail servers"),
@@ -101,7 +103,19 @@ SETTINGS: dict[str, Any] = {
     "webui_port": 11443,
     # Host name -> the public address of a host (congvu_public_address), for the DNS records.
     "public_addresses": {},
+    # Networks (CIDRs) whose directory clients use LDAPS (636): SSO applications (Cần Thơ Art 3.2),
+    # the operators' tools. None: the other hosts of the layout only (all-in-one: 636 stays closed to
+    # the network). docs/security.md.
+    "ldaps_client_networks": None,
+    # Relays (CIDRs) allowed to send mail claiming the province's domains on port 25 without
+    # authenticating: agency application servers, a backup MX (postfix_trusted_relays,
+    # rspamd_trusted_relays). docs/security.md.
+    "trusted_relays": [],
 }
+
+#: The pseudo client group of the ldaps service: the networks of ``ldaps_client_networks`` and the
+#: other hosts of the layout.
+LDAPS_CLIENTS = "ldaps_clients"
 
 
 class WiringError(CongvuError):
@@ -154,7 +168,7 @@ def _needs_address(lay_groups: Mapping[str, tuple[str, ...]], host: str) -> list
     """Why peers need ``host``'s address: the peer services it offers to another host, or uses."""
     reasons = []
     for name, service in SERVICES.items():
-        if "public" in service.clients:
+        if "public" in service.clients or LDAPS_CLIENTS in service.clients:
             continue
         clients = {c for g in service.clients for c in lay_groups[g]}
         servers = set(lay_groups[service.group])
@@ -220,7 +234,40 @@ def sending_domains(policy: Mapping[str, Any], catalogue: Any = None) -> list[st
     return list(dict.fromkeys(d.lower() for d in domains))
 
 
-def _peer_rules(lay: Layout, host: str) -> tuple[list[dict], list[dict]]:
+def _network(text: Any) -> str | None:
+    try:
+        return str(ipaddress.ip_network(str(text).strip(), strict=False))
+    except ValueError:
+        return None
+
+
+def _ldaps_rule(lay: Layout, host: str, service: Service, networks: list[str] | None) -> dict | None:
+    """LDAPS (636) from the configured client networks and the layout's other hosts; None when nobody
+    outside this host needs it (the all-in-one default)."""
+    peers = [h for h in lay.hosts if h != host and h in lay.addresses]
+    sources = list(dict.fromkeys([*(networks or []), *(lay.addresses[h] for h in peers)]))
+    if not sources:
+        return None
+    who = ", ".join([*(networks or []), *peers])
+    return {"port": service.port, "proto": service.proto,
+            "sources": sorted(sources, key=_sort_address), "comment": f"ldaps from {who}: {service.why}"}
+
+
+def organisation_domains(policy: Mapping[str, Any], catalogue: Any = None) -> dict[str, str]:
+    """Top-level organisation code -> its own mail subdomain, where the scheme gives organisations
+    subdomains (Gia Lai Art 4.1); empty otherwise. Units use their parent's subdomain and are not
+    listed: the directory keeps them below their top-level organisation."""
+    if catalogue is None or not policy["domains"].get("organisation_subdomains"):
+        return {}
+    from congvu.naming import make_scheme  # local import: the scheme registry is heavy
+
+    scheme = make_scheme(policy["naming"], catalogue)
+    return {code: scheme.org_domain(code) for code in catalogue
+            if not getattr(catalogue[code], "parent", None) and catalogue[code].kind != "unit"}
+
+
+def _peer_rules(lay: Layout, host: str, ldaps_networks: list[str] | None = None
+                ) -> tuple[list[dict], list[dict]]:
     """The host's firewall rules (port, proto, sources, comment) and the paths its peers need."""
     rules, required = [], []
     for name, service in SERVICES.items():
@@ -229,6 +276,11 @@ def _peer_rules(lay: Layout, host: str) -> tuple[list[dict], list[dict]]:
         if "public" in service.clients:
             rules.append({"port": service.port, "proto": service.proto, "sources": [],
                           "comment": f"{name}: {service.why}"})
+            continue
+        if LDAPS_CLIENTS in service.clients:
+            rule = _ldaps_rule(lay, host, service, ldaps_networks)
+            if rule:
+                rules.append(rule)
             continue
         clients = [h for g in service.clients for h in lay.groups[g] if h != host]
         clients = list(dict.fromkeys(clients))
@@ -325,6 +377,15 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     if unknown:
         raise WiringError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}",
                           source=source, rule="wiring settings")
+    problems = [f"{key}: {opts[key]!r} is not a list of IP networks (CIDR) [IP network]"
+                for key in ("ldaps_client_networks", "trusted_relays")
+                if opts[key] is not None and (not isinstance(opts[key], (list, tuple))
+                                              or any(_network(n) is None for n in opts[key]))]
+    if problems:
+        raise WiringError("; ".join(problems), source=source, rule="wiring settings")
+    ldaps_networks = None if opts["ldaps_client_networks"] is None else [
+        _network(n) for n in opts["ldaps_client_networks"]]
+    relays = [_network(n) for n in opts["trusted_relays"] or []]
     lay = layout(groups, addresses, source=source)
     primary = policy["domains"]["primary"]
     domains = [primary, *policy["domains"].get("extra", [])]
@@ -341,9 +402,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     retention = int(policy["logs"]["retention"] or 90)
 
     dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
+    org_domains = organisation_domains(policy, catalogue)
     out: dict[str, dict[str, Any]] = {}
     for host in lay.hosts:
-        rules, required = _peer_rules(lay, host)
+        rules, required = _peer_rules(lay, host, ldaps_networks)
         admin_ports = []
         if lay.local(host, "filter_servers") and webui:
             admin_ports.append(f"{int(opts['webui_port'])}/tcp")
@@ -367,6 +429,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "openldap_domain": primary,
             "openldap_domains": domains,
             "openldap_password_policies": _password_policies(policy),
+            # Gia Lai Art 4, 5.2: an agency's admins give addresses in its own subdomain only.
+            "openldap_organisation_domains": org_domains,
             # --- postfix ---
             "postfix_hostname": host,
             "postfix_domains": domains,
@@ -379,6 +443,11 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "postfix_forward_allowed_domains": forward,
             "postfix_milters": [f"inet:{'127.0.0.1' if host == filter_host else filter_host}:"
                                 f"{SERVICES['rspamd_milter'].port}"],
+            # RFC 5321 §4.5.1, RFC 2142: postmaster@ and abuse@ of every domain mail is received for.
+            "postfix_postmaster_address": f"postmaster@{primary}",
+            "postfix_postmaster_domains": signing,
+            # Port 25 takes mail claiming the province only from these relays (docs/security.md).
+            "postfix_trusted_relays": relays,
             # --- dovecot ---
             "dovecot_hostname": host,
             "dovecot_domain": primary,
@@ -396,6 +465,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # Gia Lai Art 4.1: every sending domain, agency and commune subdomains included, is signed.
             "rspamd_domains": signing,
             "rspamd_milter_binds": _milter_binds(lay, host),
+            "rspamd_trusted_relays": relays,
             "rspamd_webui_enabled": webui,
             "rspamd_webui_allowed_networks": admin_networks,
             # Ninh Bình Art 11.6 / Art 2.7: executables refused (the policy lists them with a dot).

@@ -19,8 +19,9 @@ description:
     in one agency) are returned in C(pending) with a deterministic suggestion each; while any remain
     the module writes nothing (C(applied=false)) so that nothing is half-applied.
   - New accounts get a random initial password derived from O(password_secret) (HMAC-SHA256), stored
-    as C({CRYPT}$6$) with C(congvuMustChangePassword=TRUE). No password is ever returned; the
-    controller derives them from the same secret for the vault-encrypted credential files.
+    as C({CRYPT}$6$) with C(pwdReset=TRUE) and C(congvuMustChangePassword=TRUE) (must change it
+    first). No password is ever returned; the controller derives them from the same secret for the
+    vault-encrypted credential files.
   - Runs on the LDAP host and binds over C(ldapi:///) with SASL EXTERNAL as root by default. Needs
     python3-ldap, python3-yaml and python3-passlib there. The pure C(congvu) package travels in
     module_utils (C(module_utils/congvu) is a symlink to the project's package).

@@ -11,6 +11,7 @@ runner (the machine running the containers: the default gateway of their podman 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pathlib
@@ -191,8 +192,10 @@ def stage_admin_ports(node) -> list[str]:
 def test_public_services_connect_from_anywhere(stage, node):
     """Every public service of the host's groups answers the test runner (docs/topology.md)."""
     public = sorted({r["port"] for r in stage.wiring[node.name]["common_firewall_rules"] if not r["sources"]})
-    if not public:  # only a filter host serves nobody but its peers (docs/topology.md)
-        assert node.groups == ["filter_servers"], f"{node.name} ({node.groups}) offers no public service"
+    if not public:  # a filter or directory host serves its peers and listed networks only
+        # (docs/topology.md; LDAPS for congvu_ldaps_client_networks, docs/security.md)
+        assert set(node.groups) <= {"filter_servers", "ldap_servers"}, \
+            f"{node.name} ({node.groups}) offers no public service"
     assert {port: connect(node.address, port) for port in public} == dict.fromkeys(public, "open")
 
 
@@ -215,9 +218,14 @@ def test_everything_else_refused_from_the_runner(stage, node, probes, admin_netw
         address, _, port = local.rpartition(":")
         if not address.startswith(("127.", "[::1]", "::1")):
             listening.add(int(port))
+    # a peer rule may list the runner's network too (congvu_ldaps_client_networks: LDAPS for the
+    # operators' tools, docs/security.md)
+    for_runner = {r["port"] for r in wiring["common_firewall_rules"]
+                  if any(ipaddress.ip_address(runner) in ipaddress.ip_network(s, strict=False)
+                         for s in r["sources"])}
     expected = {}
     for port in sorted(listening | {PROBE_PORT, SSH_PORT}):
-        if port in public or (admin and port in admin_ports):
+        if port in public or port in for_runner or (admin and port in admin_ports):
             expected[port] = "open"
         else:
             expected[port] = "refused"

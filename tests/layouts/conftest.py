@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import jinja2
 import pytest
 
 from congvu.orgs import load_catalogue
@@ -100,10 +101,25 @@ class Stage:
         return load_catalogue(ROOT / "data" / "catalogues" / f"{self.province}.yml")
 
     @cached_property
+    def settings(self) -> dict:
+        """The inventory's security settings that playbooks/policy.yml gives the wiring
+        (congvu_ldaps_client_networks, congvu_trusted_relays), rendered with the one fact staging
+        uses in them: the containers' default gateway, the machine that runs the tests."""
+        hostvars = next(iter(self.hostvars.values()))
+        route = self.hosts[next(iter(self.hosts))].out("ip -4 route show default").split()
+        facts = {"default_ipv4": {"gateway": route[route.index("via") + 1]}}
+        found = {}
+        for key in ("ldaps_client_networks", "trusted_relays"):
+            value = hostvars.get(f"congvu_{key}")
+            if value is not None:
+                found[key] = [jinja2.Template(str(v)).render(ansible_facts=facts) for v in value]
+        return found
+
+    @cached_property
     def wiring(self) -> dict:
         """What congvu.wiring gives each host with the containers' real addresses."""
         addresses = {h.name: h.address for h in self.hosts.values()}
-        return wire(self.policy, self.catalogue, self.groups, addresses)
+        return wire(self.policy, self.catalogue, self.groups, addresses, self.settings)
 
     def first(self, group: str) -> Host:
         return self.hosts[self.groups[group][0]]

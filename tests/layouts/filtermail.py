@@ -24,13 +24,15 @@ EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
 def build_message(subject="Bao cao tuan", body="Kinh gui anh chi,\nBao cao tuan gui kem.\n",
-                  sender="vanthu@hanam.gov.vn", to="nguyenvana@ninhbinh.gov.vn", attachments=(),
+                  sender="vanthu@example.org", to="nguyenvana@ninhbinh.gov.vn", attachments=(),
                   raw_subject=None, cte=None, html=None, date="Sun, 22 Nov 2026 10:00:00 +0700",
                   headers=None) -> bytes:
     """One MIME message; ``attachments`` are (filename, bytes, "type/subtype") triples,
     ``raw_subject`` replaces the Subject line with exact bytes (MIME-encoded words, NFD...), ``cte``
     forces the body's transfer encoding (8bit, base64, quoted-printable), ``html`` adds an HTML
-    alternative, as mail clients send it, ``date`` None dates it now and ``headers`` adds others."""
+    alternative, as mail clients send it, ``date`` None dates it now and ``headers`` adds others.
+    The default sender is outside the province: mail claiming a province domain in From is refused
+    unless authenticated (docs/security.md, finding 1), so a test that needs one says so."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to

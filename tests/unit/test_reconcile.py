@@ -105,6 +105,7 @@ def test_first_apply_creates_organisations_mailboxes_people_and_admin_groups(han
     assert ha["employeeNumber"] == ["HN-1"]
     assert ha["displayName"] == ["Nguyễn Thị Thanh Hà - Sở Thông tin và Truyền thông"]
     assert ha["congvuMustChangePassword"] == ["TRUE"]  # Hà Nam Art 8.2.a
+    assert ha["pwdReset"] == ["TRUE"]  # the signal IMAP, POP3, SMTP AUTH and the webmail honour
     assert ha["userPassword"] == [PASSWORD_PLACEHOLDER]
     assert ha["congvuPosition"] == ["Chuyên viên"]
     assert ha["congvuMailQuota"] == ["2000000000"]  # Hà Nam Art 8.1.b: 2 GB
@@ -131,6 +132,29 @@ def test_unchanged_reapply_and_reordered_roster_plan_nothing(hanam):
     reordered = run(hanam, directory, roster(*reversed(PEOPLE)), now=LATER)
     assert reordered.changes == []
     assert reordered.summary()["operations"] == 0
+
+
+@pytest.mark.parametrize("hand_made_first", [False, True])
+def test_a_second_mailbox_naming_the_organisation_is_left_alone(hanam, hand_made_first):
+    """An agency-class entry an admin (or a test) made for an organisation that already has its own
+    mailbox: the roster keeps converging the real one and never writes the organisation's address on
+    the other (the unique overlay would refuse it at commit and abort the transaction, a path on which
+    slapd 2.5 crashed once: docs/accounts.md). Whatever order the search returns them in."""
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    extra_dn = f"uid=hopthu-rieng,o=stttt,{base}"
+    extra = {"objectClass": ["inetOrgPerson", "congvuMailAccount"], "uid": ["hopthu-rieng"],
+             "cn": ["Hộp thư riêng"], "sn": ["Hộp thư riêng"], "mail": ["hopthu-rieng@hanam.gov.vn"],
+             "congvuMailboxClass": ["agency"], "congvuOrganisationDN": [f"o=stttt,{base}"]}
+    if hand_made_first:
+        directory.entries = {extra_dn: extra, **directory.entries}
+    else:
+        directory.entries[extra_dn] = extra
+    again = run(hanam, directory, roster(*PEOPLE), now=LATER)
+    assert again.changes == [], [(c.op, c.dn) for c in again.changes]
+    assert again.summary()["unmanaged"] == 1
+    assert directory.entries[extra_dn]["mail"] == ["hopthu-rieng@hanam.gov.vn"]
 
 
 def test_file_order_does_not_decide_who_gets_the_plain_address(hanam):

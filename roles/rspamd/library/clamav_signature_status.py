@@ -39,6 +39,10 @@ options:
     description: The private mirror configured for freshclam, quoted in the messages (empty if none).
     type: str
     default: ""
+  unusable_action:
+    description: What the filter does with mail meanwhile (C(refuse) or C(warn)), quoted in the warning.
+    type: str
+    default: warn
 author:
   - congvu-mail contributors
 """
@@ -127,6 +131,7 @@ def main():
             "max_age_days": {"type": "int", "default": 7},
             "required": {"type": "bool", "default": False},
             "mirror": {"type": "str", "default": ""},
+            "unusable_action": {"type": "str", "default": "warn", "choices": ["refuse", "warn"]},
         },
         supports_check_mode=True,
     )
@@ -147,7 +152,14 @@ def main():
         problems.append(f"ClamAV signatures STALE (older than {params['max_age_days']} days): {ages}. "
                         f"Source: {source}.")
     if problems and params["required"]:
-        module.fail_json(msg=" ".join(problems), **result)
+        hint = (" Set the mirror, or choose rspamd_clamav_require_signatures: false with"
+                " rspamd_clamav_unusable_action refuse|warn (docs/security.md).")
+        module.fail_json(msg=" ".join(problems) + hint, **result)
+    if problems:
+        refused = params["unusable_action"] == "refuse"
+        mode = "temporarily REFUSED (451)" if refused else "ACCEPTED WITHOUT OFFICIAL VIRUS SCANNING"
+        problems.append(f"Meanwhile mail is {mode} (rspamd_clamav_unusable_action); "
+                        "every message carries CONGVU_ANTIVIRUS_UNUSABLE.")
     for problem in problems:
         module.warn(problem)
     module.exit_json(changed=False, **result)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import email
 import email.policy
-import imaplib
 import json
 import re
 import smtplib
 import socket
 import ssl
-import time
 import uuid
 from email.message import EmailMessage
 
+import attacks
 import dkim
 import pytest
 from webclient import Webmail
@@ -71,21 +70,9 @@ def people(stage):
 
 
 def imap_find(stage, user: str, subject: str, timeout: float = 90) -> bytes | None:
-    """The raw message with ``subject`` in ``user``'s INBOX on the mail host, waiting for delivery."""
-    mx = stage.first("mail_servers")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with imaplib.IMAP4_SSL(mx.address, 993, ssl_context=_no_name(stage)) as imap:
-            imap.login(user, PASSWORD)
-            imap.select("INBOX", readonly=True)
-            # the subject's unique ASCII suffix: Vietnamese in a SEARCH atom is a BAD command
-            _, found = imap.search(None, "SUBJECT", f'"{subject.split()[-1]}"')
-            ids = found[0].split()
-            if ids:
-                _, data = imap.fetch(ids[-1], "(BODY.PEEK[])")
-                return data[0][1]
-        time.sleep(1)
-    return None
+    """The raw message with ``subject`` in ``user``'s INBOX on the mail host, waiting for delivery.
+    Searched by the subject's unique ASCII suffix: Vietnamese in a SEARCH atom is a BAD command."""
+    return attacks.imap_find(stage, attacks.Account("", user, PASSWORD), subject.split()[-1], timeout)
 
 
 def _no_name(stage) -> ssl.SSLContext:

@@ -35,8 +35,10 @@ def controller_password(stage) -> str:
     return stage.secret("rspamd_controller_password").split()[0]
 
 
-def scan(flt, raw: bytes, user=None, ip="203.0.113.25", mail_from="vanthu@example.org"):
-    """Scan one message with rspamc on the filter host; returns the JSON result."""
+def scan(flt, raw: bytes, user=None, ip="203.0.113.25", mail_from=None):
+    """Scan one message with rspamc on the filter host; returns the JSON result. An authenticated
+    ``user`` sends with itself as envelope sender (Postfix makes sure it owns it), as submission does."""
+    mail_from = mail_from or user or "vanthu@example.org"
     opts = (f"-h {SCANNER} -j -i {ip} -F {shlex.quote(mail_from)} -r nguyenvana@ninhbinh.gov.vn "
             "--helo mx.example.org")
     if user:
@@ -89,7 +91,10 @@ def test_clean_message_passes(flt):
     result = scan(flt, raw)
     # the test network has no reverse DNS, which costs a few points: delivered, at most flagged
     assert result["action"] in ("no action", "add header"), result
-    assert not [s for s in result["symbols"] if s.startswith(("CONGVU_", "CLAM_"))], result["symbols"]
+    # staging has no official ClamAV signatures: CONGVU_ANTIVIRUS_UNUSABLE says so on every message
+    # (tests/layouts/attacks.py checks it); no other policy or virus symbol
+    found = [s for s in result["symbols"] if s.startswith(("CONGVU_", "CLAM_"))]
+    assert not [s for s in found if s != "CONGVU_ANTIVIRUS_UNUSABLE"], result["symbols"]
 
 
 def test_gtube_rejected(flt):
@@ -190,7 +195,7 @@ NOT_CLASSIFIED = [
 @pytest.mark.parametrize("case,kw", CLASSIFIED, ids=[c[0] for c in CLASSIFIED])
 def test_classified_stamp_held(stage, flt, case, kw):
     assert stage.wiring[flt.name]["rspamd_classified_action"] == "hold"  # Hà Nam's policy
-    result = scan(flt, message(**kw), user="vanthu@hanam.gov.vn", ip="10.1.2.3")
+    result = scan(flt, message(sender="vanthu@hanam.gov.vn", **kw), user="vanthu@hanam.gov.vn", ip="10.1.2.3")
     assert "CONGVU_CLASSIFIED_STAMP" in result["symbols"], case
     assert_action(flt, result, "quarantine")
     assert "Ha Giang Art 3.4" in result["messages"]["smtp_message"]
@@ -198,9 +203,10 @@ def test_classified_stamp_held(stage, flt, case, kw):
 
 @pytest.mark.parametrize("case,kw", NOT_CLASSIFIED, ids=[c[0] for c in NOT_CLASSIFIED])
 def test_everyday_mat_not_held(flt, case, kw):
-    result = scan(flt, message(**kw), user="vanthu@hanam.gov.vn", ip="10.1.2.3")
+    result = scan(flt, message(sender="vanthu@hanam.gov.vn", **kw), user="vanthu@hanam.gov.vn", ip="10.1.2.3")
     assert "CONGVU_CLASSIFIED_STAMP" not in result["symbols"], case
-    assert result["action"] == "no action", result
+    # delivered: an all-caps subject may cost spam points (headers only), never a hold or a refusal
+    assert result["action"] in ("no action", "add header"), result
 
 
 # --- rate limit: Hà Nam Art 7.2.b ----------------------------------------------------------------------

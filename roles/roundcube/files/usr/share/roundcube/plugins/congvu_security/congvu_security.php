@@ -158,8 +158,15 @@ class congvu_security extends rcube_plugin
         //    which Dovecot refuses anyway, get a clear answer instead of "login failed".
         $dir = self::directory();
         $account = $dir->find_account($user);
+        if ($account === null) {
+            // Unknown login: refused here, as a wrong password is, and answered no sooner than a
+            // wrong password (login_failed): the answer and its timing say nothing about whether
+            // the address exists (docs/security.md, finding 7)
+            $args['abort'] = true;
+            return $args;
+        }
         if (!$account) {
-            return $args;  // unknown login or directory unreachable: IMAP decides (and fails)
+            return $args;  // directory unreachable: IMAP decides (and fails)
         }
         $auth = $dir->authenticate($account['dn'], $args['pass']);
         if (!$auth['ok']) {
@@ -201,7 +208,24 @@ class congvu_security extends rcube_plugin
             $this->record_failure($this->login_name($args['user']), rcube_utils::remote_addr());
         }
         $this->count_failure = true;
+        $this->failure_floor();
         return $args;
+    }
+
+    /**
+     * Every failed login is answered no sooner than congvu_login_failure_delay milliseconds after
+     * the request began: an unknown address, a wrong password and a throttled account take the
+     * same time (no enumeration by timing), and each guess costs the guesser that time. Per
+     * request, never per client address: the agencies share NAT addresses (docs/security.md).
+     */
+    private function failure_floor()
+    {
+        $delay = (int) $this->rc->config->get('congvu_login_failure_delay', 1000) / 1000.0;
+        $start = (float) ($_SERVER['REQUEST_TIME_FLOAT'] ?? microtime(true));
+        $wait = $start + $delay - microtime(true);
+        if ($wait > 0) {
+            usleep((int) ($wait * 1000000));
+        }
     }
 
     public function login_after($args)

@@ -125,8 +125,9 @@ class congvu_directory
 
     /**
      * Change the password of $dn (bound as $dn with $old) through the Password Modify
-     * extended operation, so ppolicy/ppm check the new one. On success the account's
-     * congvuMustChangePassword is cleared (as the user, else as the service account).
+     * extended operation, so ppolicy/ppm check the new one (slapd then clears pwdReset). On
+     * success the account's congvuMustChangePassword is cleared by the service account: users
+     * cannot write it (docs/security.md, finding 4).
      * Returns ['ok' => bool, 'reason' => code|null, 'diag' => text].
      */
     public function change_password($dn, $old, $new)
@@ -152,12 +153,8 @@ class congvu_directory
             @ldap_unbind($conn);
             return ['ok' => false, 'reason' => $reason, 'diag' => (string) $diag];
         }
-        ldap_set_option($conn, LDAP_OPT_SERVER_CONTROLS, []);
-        $cleared = @ldap_mod_replace($conn, $dn, ['congvuMustChangePassword' => ['FALSE']]);
         @ldap_unbind($conn);
-        if (!$cleared) {
-            $cleared = $this->clear_must_change_as_service($dn);
-        }
+        $cleared = $this->clear_must_change_as_service($dn);
         if (!$cleared) {
             $this->log("password of $dn changed but congvuMustChangePassword could not be cleared");
         }
