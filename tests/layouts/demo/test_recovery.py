@@ -20,7 +20,9 @@ SERVICES = {
     "slapd": "ldapsearch -Q -Y EXTERNAL -H ldapi:/// -s base -b '' namingContexts",
     "postfix@-": "python3 -c \"import smtplib; smtplib.SMTP('127.0.0.1', 25, timeout=5).quit()\"",
     "dovecot": "doveadm who",
-    "rspamd": "rspamc -h 127.0.0.1:11333 stat",
+    # the normal worker's /ping (rspamc's commands other than scanning are the controller's)
+    "rspamd": "python3 -c \"import urllib.request; assert urllib.request.urlopen("
+              "'http://127.0.0.1:11333/ping', timeout=5).read().strip() == b'pong'\"",
     "redis-server": "redis-cli ping | grep -qx PONG",
     "clamav-daemon": "python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); "
                      "s.connect('/run/clamav/clamd.ctl'); s.sendall(b'zPING\\0'); "
