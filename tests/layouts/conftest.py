@@ -101,18 +101,26 @@ class Stage:
         return load_catalogue(ROOT / "data" / "catalogues" / f"{self.province}.yml")
 
     @cached_property
+    def gateway(self) -> str:
+        """The containers' default gateway: the machine that runs the tests."""
+        route = self.hosts[next(iter(self.hosts))].out("ip -4 route show default").split()
+        return route[route.index("via") + 1]
+
+    def render(self, value) -> str:
+        """An inventory string rendered with the one fact staging inventories use in their settings:
+        ``ansible_facts.default_ipv4.gateway``."""
+        return jinja2.Template(str(value)).render(ansible_facts={"default_ipv4": {"gateway": self.gateway}})
+
+    @cached_property
     def settings(self) -> dict:
         """The inventory's security settings that playbooks/policy.yml gives the wiring
-        (congvu_ldaps_client_networks, congvu_trusted_relays), rendered with the one fact staging
-        uses in them: the containers' default gateway, the machine that runs the tests."""
+        (congvu_ldaps_client_networks, congvu_trusted_relays), rendered (``render``)."""
         hostvars = next(iter(self.hostvars.values()))
-        route = self.hosts[next(iter(self.hosts))].out("ip -4 route show default").split()
-        facts = {"default_ipv4": {"gateway": route[route.index("via") + 1]}}
         found = {}
         for key in ("ldaps_client_networks", "trusted_relays"):
             value = hostvars.get(f"congvu_{key}")
             if value is not None:
-                found[key] = [jinja2.Template(str(v)).render(ansible_facts=facts) for v in value]
+                found[key] = [self.render(v) for v in value]
         return found
 
     @cached_property
