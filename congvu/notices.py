@@ -23,8 +23,6 @@ from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, 
 
 __all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "user_warnings"]
 
-#: Provinces that are centrally run cities ("thành phố trực thuộc trung ương").
-CITIES = frozenset({"cantho"})
 _ARTICLE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.([a-zđ](?:-[a-zđ])?))?$")
 
 
@@ -43,9 +41,9 @@ class Message:
 
 
 def place_vi(policy: Mapping[str, Any]) -> str:
-    """``tỉnh Ninh Bình``, ``thành phố Cần Thơ``."""
+    """``tỉnh Ninh Bình``, ``thành phố Cần Thơ`` (``province.kind`` and ``province.name``)."""
     province = policy["province"]
-    return f"{'thành phố' if province['code'] in CITIES else 'tỉnh'} {province['name']}"
+    return f"{province['kind']} {province['name']}"
 
 
 def _issuer(policy: Mapping[str, Any]) -> str:

@@ -288,6 +288,7 @@ SCHEMA: dict[str, Any] = {
     "province": {
         "code": t_str(_CODE_RE, "a lower-case code such as 'hanam'"),
         "name": t_str(),
+        "kind": t_enum("tỉnh", "thành phố"),
         "issued_by": t_str(),
         "decision": t_str(),
         "in_force": t_date(),

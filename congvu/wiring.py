@@ -399,6 +399,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     filter_host = lay.first("filter_servers")
     mail_host = lay.first("mail_servers")
     webmail_name = policy["webmail"]["host"]
+    system_name = f"Hệ thống thư điện tử công vụ {policy['province']['kind']} {policy['province']['name']}"
     retention = int(policy["logs"]["retention"] or 90)
 
     dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
@@ -448,6 +449,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "postfix_postmaster_domains": signing,
             # Port 25 takes mail claiming the province only from these relays (docs/security.md).
             "postfix_trusted_relays": relays,
+            # Issue 18: the system's own notices name the province (bounces, quota warnings).
+            "postfix_notice_system_name": system_name,
             # --- dovecot ---
             "dovecot_hostname": host,
             "dovecot_domain": primary,
@@ -458,6 +461,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "dovecot_quota_default": quota_personal,
             # Gia Lai Art 7.3.d: warning mail into the mailbox when nearly full.
             "dovecot_quota_warning_thresholds": list(policy["quota"].get("warning_percent") or [90, 95]),
+            "dovecot_quota_warning_from_name": system_name,
             # Cần Thơ Art 11.3: inbox and sent mail of organisation mailboxes are not deleted.
             "dovecot_lazy_expunge_org_mailboxes":
                 (policy.get("retention") or {}).get("organisation_delete", "allow") != "allow",

@@ -375,7 +375,7 @@ def smtp_send(ctx: ssl.SSLContext, host: str, port: int, mode: str = "starttls",
         result["stage"] = "rcpt"
         accepted = 0
         for rcpt in a["rcpts"]:
-            code, resp = client.rcpt(rcpt)
+            code, resp = client.rcpt(rcpt, a.get("rcpt_options", []))
             result["rcpt"][rcpt] = [code, resp.decode(errors="replace")]
             accepted += code < 400
         if not accepted:
@@ -1105,6 +1105,68 @@ def test_sieve_vacation_reply_reaches_outside_sender(mailcore, sieve):
     assert len(queued) == 1 and queued[0]["sender"] == mailcore.accounts["reader"], queued
     assert queued[0]["via_sieve_listener"], queued
     assert any(f"sent vacation response to <{sieve['outside_sender']}>" in x for x in sieve["log"]["dovecot"])
+
+
+# --- delivery status notices in Vietnamese (issue 18) ----------------------------------------------
+
+def _notice(mc: MailCore, user: str, english_subject: str, token: str) -> email.message.EmailMessage | None:
+    """The delivery status notice in ``user``'s INBOX whose Subject ends in ``english_subject`` and which
+    reports on the message carrying ``token`` (read over IMAP)."""
+    conn = mc.imap(user)
+    try:
+        conn.select("INBOX", readonly=True)
+        _typ, data = conn.search(None, "SUBJECT", f'"{english_subject}"')
+        for num in data[0].split():
+            _typ, msgdata = conn.fetch(num, "(BODY.PEEK[])")
+            if token.encode() in msgdata[0][1]:
+                return email.message_from_bytes(msgdata[0][1], policy=email.policy.default)
+    finally:
+        conn.logout()
+    return None
+
+
+def _check_notice(mc: MailCore, notice, vietnamese_subject: str) -> None:
+    """Vietnamese first (subject and text), naming the province's mail system and the contact; the
+    English text follows for senders outside the country; the machine-readable report is kept."""
+    wiring = mc.stage.wiring[mc.mx.name]
+    assert notice is not None, "no delivery status notice arrived"
+    assert str(notice["Subject"]).startswith(f"{vietnamese_subject} / "), notice["Subject"]
+    assert notice.get_content_type() == "multipart/report", notice.get_content_type()
+    text = notice.get_payload(0)
+    assert text.get_content_charset() == "utf-8", text["Content-Type"]
+    body = text.get_content()
+    assert body.startswith("Đây là thư tự động của Hệ thống thư điện tử công vụ"), body
+    assert wiring["postfix_notice_system_name"] in body, body
+    assert body.index("Quý cán bộ") < body.index("-- English --"), body
+    assert "message/delivery-status" in [p.get_content_type() for p in notice.iter_parts()]
+
+
+def test_bounce_for_an_unknown_recipient_in_vietnamese(mailcore):
+    """Issue 18: a bounce names the province's mail system and whom to contact, in Vietnamese first.
+    A script on the mail host sends (sendmail: no SMTP RCPT check) to an address nobody holds."""
+    sender = mailcore.accounts["sender"]
+    token = unique("bounce").rsplit(" ", 1)[-1]
+    nobody = f"khongton.tai{token.lower()}@{sender.split('@')[1]}"
+    message = f"From: {sender}\nTo: {nobody}\nSubject: Gui nham dia chi {token}\n\nNoi dung.\n"
+    mailcore.mx.run(f"sendmail -f {shlex.quote(sender)} {shlex.quote(nobody)}", stdin=message, check=True)
+    notice = wait_for(lambda: _notice(mailcore, sender, "Undelivered Mail Returned to Sender", token),
+                      step=1.0)
+    _check_notice(mailcore, notice, "Thư không gửi được")
+    body = notice.get_payload(0).get_content()
+    assert mailcore.stage.wiring[mailcore.mx.name]["postfix_postmaster_address"] in body, body
+    assert nobody in str(notice.get_payload(1)), "the report does not name the unknown recipient"
+
+
+def test_success_notice_on_request_in_vietnamese(mailcore):
+    """Issue 18: a delivery confirmation asked for over submission (RFC 3461 NOTIFY=SUCCESS) comes back
+    in Vietnamese first, naming the province's mail system."""
+    token = unique("dsn").rsplit(" ", 1)[-1]
+    sent = mailcore.submit("sender", rcpts=[mailcore.accounts["reader"]], subject=f"Xac nhan {token}",
+                           rcpt_options=["NOTIFY=SUCCESS"])
+    assert sent["ok"], brief(sent)
+    sender = mailcore.accounts["sender"]
+    notice = wait_for(lambda: _notice(mailcore, sender, "Successful Mail Delivery Report", token), step=1.0)
+    _check_notice(mailcore, notice, "Thư đã được chuyển")
 
 
 # --- lazy_expunge (Cần Thơ Art 11.3) ----------------------------------------------------------------

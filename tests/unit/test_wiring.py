@@ -285,3 +285,12 @@ def test_service_catalogue_is_documented():
 def test_inventory_yaml_has_no_internal_networks_left():
     for path in (ROOT / "inventories").glob("*/group_vars/congvu/main.yml"):
         assert "congvu_internal_networks" not in yaml.safe_load(path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.parametrize(("inventory", "place"), [("cantho", "thành phố Cần Thơ"), ("gialai", "tỉnh Gia Lai")])
+def test_system_notices_name_the_province(inventory, place):
+    """Issue 18: bounces and quota warnings name the province's mail system (province.kind, name)."""
+    hosts, groups, _, _ = wired(ROOT / "inventories" / inventory)
+    for host in groups["mail_servers"]:
+        assert hosts[host]["postfix_notice_system_name"] == f"Hệ thống thư điện tử công vụ {place}"
+        assert hosts[host]["dovecot_quota_warning_from_name"] == hosts[host]["postfix_notice_system_name"]
