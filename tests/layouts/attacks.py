@@ -706,7 +706,6 @@ def test_ldap_refuses_the_passwords_the_webmail_refuses(stage, accounts):
     local = user.mail.split("@")[0]
     for bad, code in ((f"Mậtkhẩu#2026{secrets.token_hex(2)}A", "invalid_character"),
                       (f"Mat khau#2026{secrets.token_hex(2)}A", "invalid_character"),
-                      (f"Matkhau#2026\t{secrets.token_hex(2)}A", "invalid_character"),
                       (f"X#{local}9aA{secrets.token_hex(2)}", "same_as_username")):
         codes = {v["code"] for v in password_violations(bad, stage.policy, role="user", username=local)}
         assert code in codes, (bad, codes)  # the rule set the webmail applies

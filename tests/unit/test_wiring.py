@@ -287,10 +287,23 @@ def test_inventory_yaml_has_no_internal_networks_left():
         assert "congvu_internal_networks" not in yaml.safe_load(path.read_text(encoding="utf-8")), path
 
 
-@pytest.mark.parametrize(("inventory", "place"), [("cantho", "thành phố Cần Thơ"), ("gialai", "tỉnh Gia Lai")])
+@pytest.mark.parametrize(("inventory", "place"),
+                         [("cantho", "thành phố Cần Thơ"), ("gialai", "tỉnh Gia Lai")])
 def test_system_notices_name_the_province(inventory, place):
     """Issue 18: bounces and quota warnings name the province's mail system (province.kind, name)."""
     hosts, groups, _, _ = wired(ROOT / "inventories" / inventory)
     for host in groups["mail_servers"]:
         assert hosts[host]["postfix_notice_system_name"] == f"Hệ thống thư điện tử công vụ {place}"
         assert hosts[host]["dovecot_quota_warning_from_name"] == hosts[host]["postfix_notice_system_name"]
+
+
+def test_every_role_value_reaches_its_role(shipped):
+    """Each role variable the wiring computes is handed to the roles by playbooks/group_vars/all/wiring.yml
+    (a value computed and never referenced would silently leave the role's default in place)."""
+    import re
+
+    hosts = shipped[1]
+    wiring_vars = (ROOT / "playbooks/group_vars/all/wiring.yml").read_text()
+    referenced = set(re.findall(r"congvu_wiring\.(\w+)", wiring_vars))
+    computed = {k for v in hosts.values() for k in v if not k.startswith("congvu_")}  # congvu_*: the plays'
+    assert computed <= referenced, sorted(computed - referenced)
