@@ -399,7 +399,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     filter_host = lay.first("filter_servers")
     mail_host = lay.first("mail_servers")
     webmail_name = policy["webmail"]["host"]
-    system_name = f"Hệ thống thư điện tử công vụ {policy['province']['kind']} {policy['province']['name']}"
+    place = f"{policy['province']['kind']} {policy['province']['name']}"  # "tỉnh Gia Lai"
+    system_name = f"Hệ thống thư điện tử công vụ {place}"
     retention = int(policy["logs"]["retention"] or 90)
 
     dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
@@ -481,6 +482,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "rspamd_classified_stamps": list(classified.get("stamps") or ["MẬT", "TỐI MẬT", "TUYỆT MẬT"]),
             # --- roundcube ---
             "roundcube_server_name": webmail_name,
+            # Issue 18: the login page and title bar name the province; its support link mails the
+            # postmaster (RFC 2142's contact for the mail system).
+            "roundcube_product_name": f"Thư điện tử công vụ {place}",
+            "roundcube_support_url": f"mailto:postmaster@{primary}",
             "roundcube_server_aliases": [host] if host != webmail_name else [],
             "roundcube_username_domain": primary,
             "roundcube_imap_host": mail_host,

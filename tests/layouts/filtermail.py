@@ -21,6 +21,10 @@ import dkim
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+#: A shell command, run on a filter host, that succeeds only when clamd answers PING on its socket.
+CLAMD_PING = ("python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); "
+              "s.connect('/run/clamav/clamd.ctl'); s.sendall(b'zPING\\0'); "
+              "assert s.recv(16).startswith(b'PONG')\"")
 
 
 def build_message(subject="Bao cao tuan", body="Kinh gui anh chi,\nBao cao tuan gui kem.\n",

@@ -295,6 +295,9 @@ def test_system_notices_name_the_province(inventory, place):
     for host in groups["mail_servers"]:
         assert hosts[host]["postfix_notice_system_name"] == f"Hệ thống thư điện tử công vụ {place}"
         assert hosts[host]["dovecot_quota_warning_from_name"] == hosts[host]["postfix_notice_system_name"]
+    for host in groups["webmail_servers"]:
+        assert hosts[host]["roundcube_product_name"] == f"Thư điện tử công vụ {place}"
+        assert hosts[host]["roundcube_support_url"].startswith("mailto:postmaster@")
 
 
 def test_every_role_value_reaches_its_role(shipped):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from filtermail import CLAMD_PING
 
 HTTPS = ("python3 -c \"import ssl, urllib.error, urllib.request\n"
          "try: urllib.request.urlopen('https://127.0.0.1{path}', timeout=10, "
@@ -24,9 +25,7 @@ SERVICES = {
     "rspamd": "python3 -c \"import urllib.request; assert urllib.request.urlopen("
               "'http://127.0.0.1:11333/ping', timeout=5).read().strip() == b'pong'\"",
     "redis-server": "redis-cli ping | grep -qx PONG",
-    "clamav-daemon": "python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); "
-                     "s.connect('/run/clamav/clamd.ctl'); s.sendall(b'zPING\\0'); "
-                     "assert s.recv(16).startswith(b'PONG')\"",
+    "clamav-daemon": CLAMD_PING,
     # the login page is PHP behind nginx: with php-fpm down nginx answers 502, which urlopen raises
     "php8.2-fpm": HTTPS.format(path="/?_task=login", accept="()"),
     "nginx": HTTPS.format(path="/", accept="(urllib.error.HTTPError,)"),

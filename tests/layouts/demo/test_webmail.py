@@ -66,8 +66,18 @@ def test_login_page_https_hsts_cookies_vietnamese(curl, name, tmp_path):
     assert "content-language: vi" in headers
     page = page_file.read_text(encoding="utf-8")
     assert 'lang="vi"' in page
-    assert "Thư điện tử công vụ" in page
     assert "Đăng nhập" in page
+
+
+def test_login_page_names_the_province_and_its_support(stage, web, curl, name):
+    """Issue 18: the login page and the title bar name the province's mail system, and the support
+    link mails its postmaster."""
+    wiring = stage.wiring[web.name]
+    page = curl(f"https://{name}/")
+    product = wiring["roundcube_product_name"]
+    assert product.startswith("Thư điện tử công vụ tỉnh "), product
+    assert f"<title>{product}" in page, page[:400]
+    assert f'href="{wiring["roundcube_support_url"]}"' in page
 
 
 def test_static_assets_also_carry_hsts(curl, name):
