@@ -93,6 +93,9 @@ if header :contains "subject" "Lịch công tác" {
   vacation :days 1 :subject "Trả lời tự động: đang đi công tác"
     "Tôi đang đi công tác, sẽ trả lời khi trở về.";
 }
+if header :contains "subject" "Hỏi lịch họp" {
+  vacation :days 1 "Tôi đang đi công tác, sẽ trả lời khi trở về.";
+}
 """
 
 
@@ -1060,6 +1063,12 @@ def sieve(mailcore):
         "dovecot": [x for x in log if "sieve" in x and ("redirect" in x or "forwarded" in x
                                                         or "vacation" in x or "keep" in x)],
     }
+    # a vacation rule without :subject, asked by a colleague: the reply comes back to the sender's
+    # INBOX with the role's Vietnamese subject around the original one
+    asked = unique("Hỏi lịch họp tuần")
+    r["sent"]["default_subject"] = brief(mc.submit("sender", rcpts=[reader], subject=asked))
+    r["default_subject_reply"] = bool(wait_for(lambda: mc.has_mail(mc.accounts["sender"],
+                                                                   f"Trả lời tự động: {asked}")))
     # nothing of this test may stay queued (the staging hosts deliver nothing outside the layout)
     mc.drop_queued({OTHER_PROVINCE, outside_sender})
     return r
@@ -1099,6 +1108,13 @@ def test_sieve_redirect_to_other_state_domain_accepted(sieve):
     assert queued[0]["via_sieve_listener"], queued
     accepted = [x for x in sieve["log"]["dovecot"] if f"forwarded to <{OTHER_PROVINCE}>" in x]
     assert accepted, sieve["log"]
+
+
+def test_sieve_vacation_reply_without_subject_is_vietnamese(sieve):
+    """Issue 18: a vacation rule that sets no :subject answers "Trả lời tự động: <original subject>"
+    (dovecot_sieve_vacation_subject_template), not Pigeonhole's English "Auto: ..."."""
+    assert sieve["sent"]["default_subject"]["ok"], sieve["sent"]["default_subject"]
+    assert sieve["default_subject_reply"], "no Vietnamese vacation reply reached the colleague"
 
 
 def test_sieve_vacation_reply_reaches_outside_sender(mailcore, sieve):
