@@ -30,8 +30,9 @@ The rules, in the order they are evaluated for one account:
 * **locks**: ``default_password_lock`` days with the initial password (Hà Nam Art 7.2.d, Gia Lai Art
   6.2.d); ``inactivity_lock`` days without activity as the province measures it (``login``, ``mail``
   sent or received, or ``any``); a locked mailbox keeps receiving mail (Hà Nam Art 7.1, Gia Lai Art
-  6.1); where removal follows a notice, the agency is notified the same day, and the mailbox is
-  reclaimed the day after the notice's last working day if the agency has not answered.
+  6.1); the agency is notified of an inactivity lock the same day: where removal follows a notice,
+  that notice starts the countdown and the mailbox is reclaimed the day after its last working day if
+  the agency has not answered; elsewhere it says when the mailbox will be reclaimed if it stays unused.
 * **warnings** to the user, ``password_warning_days`` before the password's ``max_age`` runs out and
   ``inactivity_warning_days`` before the inactivity lock, once per event.
 * **quota**: the policy's quota of the mailbox class reaches every existing mailbox.
@@ -370,6 +371,8 @@ REASONS = {
                       "{reply_by} nếu cơ quan không xác nhận hoặc đề nghị mở lại",
                       "Agency notified: locked for {measure} since {since}; reclaimed after {reply_by} "
                       "unless the agency confirms or asks to reopen by then"),
+    "notify_agency_info": ("Thông báo cơ quan: hộp thư bị tạm khóa do {measure} từ ngày {since}; {on}",
+                           "Agency notified: locked for {measure} since {since}; {on}"),
     "notify_agency_kept": ("Thông báo cơ quan: hộp thư của cơ quan, đơn vị bị tạm khóa do {measure} từ ngày "
                            "{since}; không thu hồi ({article})",
                            "Agency notified: organisation mailbox locked for {measure} since {since}; not "
@@ -672,17 +675,33 @@ def _rule_inactive(a: Account, c: _Context) -> Action | None:
 
 
 def _rule_notify(a: Account, c: _Context) -> Action | None:
-    if (c.notice_days is None or c.lock is None or a.state != "locked" or a.lock_reason != "inactivity"
+    """The agency hears of every inactivity lock once. Where removal follows a notice (Cần Thơ Art 5.4,
+    Ninh Bình Art 7.1) it is the formal notice that starts the working-day countdown; elsewhere it says
+    when the mailbox will be reclaimed if it stays unused (Hà Nam Art 6.2.c, Gia Lai Art 5.4), so the agency
+    can give the reason the lock waits for or ask to reopen it (Hà Nam Art 7.3, Gia Lai Art 6.3)."""
+    if (c.lock is None or a.state != "locked" or a.lock_reason != "inactivity"
             or _held(a, c.today) or a.leaving_since is not None or _notice_valid(a, c.today)):
         return None
     since = _anchor(a, c.measure, c.today)
     if c.today < since + dt.timedelta(days=c.lock):
         return None
-    if a.mailbox_class == "personal" or c.reclaim_org:
+    reclaimable = a.mailbox_class == "personal" or c.reclaim_org
+    if reclaimable and c.notice_days is not None:
         reply_by = c.add_working_days(c.today, c.notice_days,
                                       f"the reclaim deadline of {a.mail} ({c.article('reclaim')})")
         said = _say("notify_agency", measure=_measure(c.measure), since=since, reply_by=reply_by)
         return _action(c, a, "notify_agency", c.today, reply_by, said, since=since, reply_by=reply_by)
+    if reclaimable:
+        reclaim_on = (_anchor(a, c.reclaim_measure, c.today) + dt.timedelta(days=c.reclaim_after)
+                      if c.reclaim_after is not None else None)
+        on = (("thu hồi ngày " + fmt_date_vi(reclaim_on) + " nếu đến ngày đó vẫn "
+               + _measure(c.reclaim_measure)[0], f"reclaimed on {reclaim_on} if still "
+               + _measure(c.reclaim_measure)[1] + " by then") if reclaim_on is not None
+              else ("không tự động thu hồi", "not reclaimed automatically"))
+        said = _say("notify_agency_info", measure=_measure(c.measure), since=since, on=on)
+        return _action(c, a, "notify_agency", c.today, reclaim_on or c.today, said, since=since,
+                       reply_by=None, reclaim_on=reclaim_on, rule="inactivity_lock",
+                       reclaim_article=c.article("reclaim"))
     said = _say("notify_agency_kept", measure=_measure(c.measure), since=since,
                 article=c.article("organisation_mailboxes"))
     return _action(c, a, "notify_agency", c.today, c.today, said, since=since, reply_by=None)

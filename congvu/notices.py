@@ -103,6 +103,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
         groups.setdefault(action.agency, []).append(action)
     life = policy["lifecycle"]
     measure_vi = MEASURES_SAID[life["inactivity_measure"]][0]
+    reclaim_vi = MEASURES_SAID[life["reclaim_measure"]][0]
     out = []
     for agency, actions in sorted(groups.items()):
         members = [a for a in by_mail.values() if a.agency == agency and a.state != "retired"]
@@ -110,19 +111,39 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
                             | {a.mail for a in members if a.admin}) or [_sender(policy)]
         agency_name = next((a.agency_name for a in members if a.agency_name), agency)
         rows = []
+        formal = any(action.details.get("reply_by") for action in actions)
         for i, action in enumerate(actions, 1):
             account = by_mail.get(action.mail)
             who = (account.name if account and account.name else "") or action.mail
-            cite = cite_vi(action.article, policy) or action.article
+            article = action.details.get("reclaim_article") or action.article
+            cite = cite_vi(article, policy) or article
             short_cite = cite.split(" Quy chế")[0]  # the regulation is named once, above
             if action.details.get("reply_by"):
                 until = f"thu hồi sau ngày {fmt_date_vi(action.deadline)}"
+            elif action.details.get("reclaim_on"):
+                # no notice period (Hà Nam Art 6.2.c, Gia Lai Art 5.4): the date the rule reclaims it
+                until = (f"thu hồi ngày {fmt_date_vi(action.details['reclaim_on'])} nếu đến ngày đó vẫn "
+                         f"{reclaim_vi}")
+            elif "reclaim_on" in action.details:
+                until = "không tự động thu hồi"
             else:
                 kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy)
                 until = "không thu hồi" + (f" ({kept.split(' Quy chế')[0]})" if kept else "")
             rows.append(f"{i}. {who} <{action.mail}>: tạm khóa do {measure_vi} từ ngày "
                         f"{fmt_date_vi(action.details['since'])}; căn cứ {short_cite}; {until}.")
         first_cite = cite_vi(actions[0].article, policy) or actions[0].article
+        kept_for = f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else ""
+        if formal:
+            closing = ("Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở "
+                       "lại hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có văn bản, "
+                       f"hộp thư sẽ được thu hồi; nội dung hộp thư được lưu trữ{kept_for} để có thể khôi phục "
+                       "khi có yêu cầu. Địa chỉ thư đã thu hồi không được cấp cho người khác.")
+        else:
+            reopen = cite_vi(life["articles"].get("reopen") or "", policy)
+            closing = ("Nếu hộp thư cần tiếp tục sử dụng, đề nghị cơ quan thông báo lý do hoặc gửi văn bản đề "
+                       "nghị khôi phục hộp thư" + (f" theo {reopen.split(' Quy chế')[0]}" if reopen else "")
+                       + f". Hộp thư bị thu hồi được lưu trữ{kept_for} để có thể khôi phục khi có yêu cầu. "
+                       "Địa chỉ thư đã thu hồi không được cấp cho người khác.")
         body = "\n".join([
             f"Kính gửi: {agency_name}",
             "",
@@ -132,11 +153,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             "",
             *rows,
             "",
-            "Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở lại "
-            "hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có văn bản, hộp thư sẽ "
-            "được thu hồi; nội dung hộp thư được lưu trữ"
-            + (f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else "")
-            + " để có thể khôi phục khi có yêu cầu. Địa chỉ thư đã thu hồi không được cấp cho người khác.",
+            closing,
             "",
             "Trân trọng.",
             _signature(policy),
@@ -152,6 +169,11 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
 
 def _notice_summary(agency: str, recipients: list[str], actions: list[Action]) -> str:
     dates = ", ".join(sorted({a.deadline.isoformat() for a in actions if a.details.get("reply_by")}))
+    if not dates and any(a.details.get("reclaim_on") for a in actions):
+        dates = ", ".join(sorted({a.details["reclaim_on"].isoformat() for a in actions
+                                  if a.details.get("reclaim_on")}))
+        return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
+                f"inactivity, reclaimed on {dates} if still unused ({actions[0].article})")
     return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
             f"inactivity, reclaimed after {dates or 'no date (organisation mailboxes)'} unless confirmed "
             f"({actions[0].article})")

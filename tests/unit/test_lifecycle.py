@@ -249,10 +249,16 @@ def test_hanam_mail_activity_is_the_measure_not_logins():
     reader = acct("hanam", "nguyenvanminh", today, org="stttt", last_login=today - DAY,
                   last_mail=today - dt.timedelta(days=90))
     p, _ = settle("hanam", [reader], today)
-    assert kinds(p) == [("lock_inactive", "nguyenvanminh")]
+    assert kinds(p) == [("lock_inactive", "nguyenvanminh"), ("notify_agency", "nguyenvanminh")]
     assert p.actions[0].article == "Hà Nam Art 7.2.a"
     assert "không gửi, nhận thư" in p.actions[0].reason_vi.lower() and p.actions[0].details["receives_mail"]
-    assert not p.of("notify_agency")  # Hà Nam reclaims after 6 months without a notice period
+    # Hà Nam reclaims after 06 months without sending or receiving (Art 6.2.c), with no notice period:
+    # the agency is told of the lock and of that date, not given a reply deadline.
+    notice = p.of("notify_agency")[0]
+    assert notice.details["reply_by"] is None and notice.details["reclaim_on"] == D(2026, 8, 30)
+    assert notice.deadline == D(2026, 8, 30) and notice.article == "Hà Nam Art 7.2.a"
+    assert notice.details["reclaim_article"] == "Hà Nam Art 6.2.c"
+    assert "thu hồi ngày 30/08/2026 nếu đến ngày đó vẫn không gửi, nhận thư" in notice.reason_vi
 
 
 def test_hanam_locked_mailbox_that_keeps_receiving_is_not_reclaimed():
@@ -297,7 +303,8 @@ def test_hanam_inactivity_lock_on_leap_day_and_warning_before():
     assert kinds(p) == [("warn_inactivity", "nguyenvanminh")]
     assert p.actions[0].deadline == D(2028, 2, 29) and p.actions[0].article == "Hà Nam Art 7.2.a"
     assert not run("hanam", after, D(2028, 2, 28))
-    assert kinds(run("hanam", after, D(2028, 2, 29))) == [("lock_inactive", "nguyenvanminh")]
+    assert kinds(run("hanam", after, D(2028, 2, 29))) == [("lock_inactive", "nguyenvanminh"),
+                                                          ("notify_agency", "nguyenvanminh")]
 
 
 def test_hanam_quota_floor_and_hold_deadline():
@@ -327,7 +334,11 @@ def test_gialai_any_activity_keeps_it_unlocked_but_logins_alone_decide_the_recla
     nguyen = acct("gialai", "nguyentd", D(2026, 4, 1), org="dakpo", last_login=D(2026, 1, 1),
                   last_mail=D(2026, 1, 1))
     p, _ = settle("gialai", [nguyen], D(2026, 4, 1))
-    assert kinds(p) == [("lock_inactive", "nguyentd")] and p.actions[0].article == "Gia Lai Art 6.2.a"
+    assert kinds(p) == [("lock_inactive", "nguyentd"), ("notify_agency", "nguyentd")]
+    assert p.actions[0].article == "Gia Lai Art 6.2.a"
+    # Gia Lai Art 5.4: reclaimed after 06 months without a login; the agency is told that date.
+    assert p.actions[1].details["reclaim_on"] == D(2026, 6, 30)
+    assert p.actions[1].details["reclaim_article"] == "Gia Lai Art 5.4"
 
 
 def test_gialai_default_password_month_end():

@@ -86,6 +86,29 @@ def test_cantho_notice_for_an_organisation_mailbox_says_it_is_kept():
     assert "thành phố Cần Thơ" in notice.body
 
 
+def test_hanam_notice_tells_the_agency_of_the_lock_and_the_reclaim_date():
+    # Hà Nam Art 7.2.a: locked after 03 months without sending or receiving; Art 6.2.c: reclaimed after
+    # 06 months without it, with no notice period, so the notice gives that date and points to the
+    # restore procedure of Art 7.3 instead of a reply deadline.
+    policy = _policy("hanam")
+    today = D(2026, 6, 1)
+    minh = _account("nguyenvanminh", "hanam.gov.vn", today, name="Nguyễn Văn Minh",
+                    last_mail=D(2026, 3, 3))
+    box = _account("stttt", "hanam.gov.vn", today, mailbox_class="agency", quota=10 * 10**9,
+                   name="Sở Thông tin và Truyền thông")
+    p = plan(policy, [minh, box], today)
+    (notice,) = agency_notices(p, [minh, box], policy)
+    assert notice.to == ("stttt@hanam.gov.vn",)
+    body = notice.body
+    assert "điểm a khoản 2 Điều 7" in body and "không gửi, nhận thư trong thời gian 03 tháng" in body
+    assert ("1. Nguyễn Văn Minh <nguyenvanminh@hanam.gov.vn>: tạm khóa do không gửi, nhận thư từ ngày "
+            "03/03/2026; căn cứ điểm c khoản 2 Điều 6; thu hồi ngày 30/08/2026 nếu đến ngày đó vẫn không gửi, "
+            "nhận thư.") in body
+    assert "thông báo lý do hoặc gửi văn bản đề nghị khôi phục hộp thư theo khoản 3 Điều 7" in body
+    assert "chậm nhất" not in body  # no reply deadline in Hà Nam
+    assert "reclaimed on 2026-08-30 if still unused (Hà Nam Art 7.2.a)" in notice.summary_en
+
+
 def test_user_warnings():
     # Ninh Bình Art 11.2 (password every 06 months), Art 7.1 (06 months without login).
     policy = _policy("ninhbinh")
