@@ -48,14 +48,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from congvu.errors import CongvuError, LifecycleError
 from congvu.workdays import VN_TZ, Calendar, add_working_days
 
-__all__ = ["ACTIONS", "Account", "Action", "Plan", "Request", "apply_plan", "plan", "role_of"]
+__all__ = ["ACTIONS", "Account", "Action", "Plan", "Request", "apply_plan", "check_requests", "plan",
+           "role_of"]
 
 STATES = ("active", "locked", "retired")
 MAILBOX_CLASSES = ("personal", "unit", "agency")
@@ -813,65 +814,86 @@ def apply_plan(accounts: Iterable[Account], applied: Plan,
 
 # --- planning ---------------------------------------------------------------------------------------
 
-def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: Mapping[str, Account],
-                    today: dt.date) -> dict[str, list[Request]]:
-    """Validate every request against the snapshot; one error lists every problem, nothing is applied."""
-    problems: list[str] = []
+def check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: Mapping[str, Account],
+                   today: dt.date, names: Sequence[str] | None = None,
+                   ) -> tuple[dict[str, list[Request]], list[tuple[int, str]]]:
+    """Validate every request against the snapshot (``accounts``: address -> :class:`Account`).
+
+    Returns the valid requests still to carry out, by address, and the problems as ``(index, message)``
+    (the message names ``requests[index]``, or ``names[index]`` when given, e.g. the request's entry, and
+    the rule). Requests already carried out (the account shows
+    them) are in neither. :func:`plan` refuses everything when there is any problem; the lifecycle run
+    sets aside the requests an agency admin filed badly and carries out the others (docs/lifecycle.md).
+    """
+    problems: list[tuple[int, str]] = []
     seen: dict[tuple[str, str], int] = {}
     out: dict[str, list[Request]] = {}
     for i, raw in enumerate(requests):
+        label = names[i] if names is not None else f"requests[{i}]"
         try:
-            r = Request.from_mapping(raw, f"requests[{i}]")
+            r = Request.from_mapping(raw, label)
         except CongvuError as exc:
-            problems.append(str(exc))
+            problems.append((i, str(exc)))
             continue
-        where = f"requests[{i}] ({r.kind} {r.mail})"
+        where = f"{label} ({r.kind} {r.mail})"
         target = accounts.get(r.mail)
         if target is None:
-            problems.append(f"{where}: no such account [the account must exist in the directory]")
+            problems.append((i, f"{where}: no such account [the account must exist in the directory]"))
             continue
         if (r.kind, r.mail) in seen:
-            problems.append(f"{where}: the same request as requests[{seen[(r.kind, r.mail)]}] "
-                            "[one request of a kind per account]")
+            first = seen[(r.kind, r.mail)]
+            problems.append((i, f"{where}: the same request as "
+                             f"{names[first] if names is not None else f'requests[{first}]'} "
+                            "[one request of a kind per account]"))
             continue
-        seen[(r.kind, r.mail)] = i
         if _applied(r, target):
+            seen[(r.kind, r.mail)] = i
             continue  # already carried out (the account may have moved since): nothing to check or do
         if r.source == "console":
             admin = accounts.get(r.by.lower())
             if admin is None or not admin.admin or admin.state != "active":
-                problems.append(f"{where}: {r.by} is not an active delegated admin [{ADMIN_RULE}]")
+                problems.append((i, f"{where}: {r.by} is not an active delegated admin [{ADMIN_RULE}]"))
                 continue
             if admin.agency != target.agency:
-                problems.append(f"{where}: {r.by} administers {admin.agency}, the account belongs to "
-                                f"{target.agency} [{ADMIN_RULE}]")
+                problems.append((i, f"{where}: {r.by} administers {admin.agency}, the account belongs to "
+                                f"{target.agency} [{ADMIN_RULE}]"))
                 continue
         if r.received > today:
-            problems.append(f"{where}: received {r.received} is after today ({today}) [a request is dated "
-                            "the day it arrived]")
+            problems.append((i, f"{where}: received {r.received} is after today ({today}) "
+                             "[a request is dated the day it arrived]"))
             continue
         if r.received < target.created:
-            problems.append(f"{where}: received {r.received} is before the mailbox was issued "
-                            f"({target.created}) [a request is dated the day it arrived]")
+            problems.append((i, f"{where}: received {r.received} is before the mailbox was issued "
+                            f"({target.created}) [a request is dated the day it arrived]"))
             continue
         if target.state == "retired":
-            problems.append(f"{where}: the account is retired; a retired mailbox is restored from its "
-                            "archive by the operator [retired accounts are not reopened]")
+            problems.append((i, f"{where}: the account is retired; a retired mailbox is restored from its "
+                            "archive by the operator [retired accounts are not reopened]"))
             continue
         if r.kind == "hold" and r.until is not None and r.until <= today:
-            problems.append(f"{where}: until {r.until} is not after today ({today}), a date in the past "
-                            "[a hold ends in the future]")
+            problems.append((i, f"{where}: until {r.until} is not after today ({today}), a date in the past "
+                            "[a hold ends in the future]"))
             continue
         if r.kind == "reopen" and target.state != "locked":
-            problems.append(f"{where}: the account is {target.state}, not locked [only a locked mailbox is "
-                            "reopened]")
+            problems.append((i, f"{where}: the account is {target.state}, not locked "
+                             "[only a locked mailbox is reopened]"))
             continue
         if r.kind == "reopen" and target.leaving_since is not None:
-            problems.append(f"{where}: the roster marks this person as leaving since {target.leaving_since} "
-                            "[a leaver comes back through the roster, not a reopen request]")
+            problems.append((i, f"{where}: the roster marks this person as leaving since "
+                             f"{target.leaving_since} [a leaver comes back through the roster, not a reopen "
+                             "request]"))
             continue
+        seen[(r.kind, r.mail)] = i  # a refused request does not stand in the way of a good one
         out.setdefault(r.mail, []).append(r)
-    _raise_all(problems, "request(s), nothing changed", "requests", "valid requests")
+    return out, problems
+
+
+def _check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: Mapping[str, Account],
+                    today: dt.date) -> dict[str, list[Request]]:
+    """Validate every request against the snapshot; one error lists every problem, nothing is applied."""
+    out, problems = check_requests(requests, accounts, today)
+    _raise_all([message for _, message in problems], "request(s), nothing changed", "requests",
+               "valid requests")
     return out
 
 

@@ -134,14 +134,16 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
         first_cite = cite_vi(actions[0].article, policy) or actions[0].article
         kept_for = f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else ""
         if formal:
-            closing = ("Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị mở "
-                       "lại hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có văn bản, "
-                       f"hộp thư sẽ được thu hồi; nội dung hộp thư được lưu trữ{kept_for} để có thể khôi phục "
-                       "khi có yêu cầu. Địa chỉ thư đã thu hồi không được cấp cho người khác.")
+            closing = ("Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị "
+                       "mở lại hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có "
+                       "văn bản, hộp thư sẽ được thu hồi; nội dung hộp thư được lưu trữ"
+                       f"{kept_for} để có thể khôi phục khi có yêu cầu. Địa chỉ thư đã thu hồi không được "
+                       "cấp cho người khác.")
         else:
             reopen = cite_vi(life["articles"].get("reopen") or "", policy)
-            closing = ("Nếu hộp thư cần tiếp tục sử dụng, đề nghị cơ quan thông báo lý do hoặc gửi văn bản đề "
-                       "nghị khôi phục hộp thư" + (f" theo {reopen.split(' Quy chế')[0]}" if reopen else "")
+            closing = ("Nếu hộp thư cần tiếp tục sử dụng, đề nghị cơ quan thông báo lý do hoặc gửi văn bản "
+                       "đề nghị khôi phục hộp thư"
+                       + (f" theo {reopen.split(' Quy chế')[0]}" if reopen else "")
                        + f". Hộp thư bị thu hồi được lưu trữ{kept_for} để có thể khôi phục khi có yêu cầu. "
                        "Địa chỉ thư đã thu hồi không được cấp cho người khác.")
         body = "\n".join([

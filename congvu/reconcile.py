@@ -58,7 +58,8 @@ ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr",
 MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
 #: Attributes read by the one subtree search.
 SEARCH_ATTRS = sorted({"objectClass", "uid", "mail", "employeeNumber", "congvuMailboxClass",
-                       "congvuMailAlias", "congvuLeavingSince", "member", "o", *PERSON_MANAGED,
+                       "congvuMailAlias", "congvuReservedAddress", "congvuLeavingSince", "member", "o",
+                       *PERSON_MANAGED,
                        *ORG_MANAGED, *MAILBOX_MANAGED})
 _CANON = {a.lower(): a for a in (*SEARCH_ATTRS, *CREATE_ONLY, "congvuMailboxClass")}
 
@@ -299,7 +300,10 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         classes = {c.lower() for c in entry.get("objectClass", [])}
         if "congvumailaccount" not in classes:
             continue
-        taken.update(m.lower() for m in entry.get("mail", []) + entry.get("congvuMailAlias", []))
+        # Retired accounts keep their addresses, and a dropped alias stays reserved: never reissued
+        # (docs/lifecycle.md, "Reclaim loses nothing silently").
+        taken.update(m.lower() for m in entry.get("mail", []) + entry.get("congvuMailAlias", [])
+                     + entry.get("congvuReservedAddress", []))
         mailbox_class = _first(entry, "congvuMailboxClass")
         pid = _first(entry, "employeeNumber")
         if mailbox_class == "personal" and pid:

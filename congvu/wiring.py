@@ -41,6 +41,7 @@ from typing import Any
 
 from congvu.errors import CongvuError
 from congvu.reconcile import base_dn
+from congvu.workdays import public_calendar
 
 __all__ = ["GROUPS", "LDAPS_CLIENTS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps",
            "layout", "organisation_domains", "sending_domains", "wire"]
@@ -403,6 +404,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     system_name = f"Hệ thống thư điện tử công vụ {place}"
     retention = int(policy["logs"]["retention"] or 90)
 
+    # The public holidays of the years the operator confirmed (the hosts have no calendar package).
+    calendar = public_calendar((policy.get("calendar") or {}).get("confirmed_years") or ())
     dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
     org_domains = organisation_domains(policy, catalogue)
     out: dict[str, dict[str, Any]] = {}
@@ -497,6 +500,18 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "roundcube_forward_allowed_domains": list(dict.fromkeys(d.removeprefix("*.") for d in forward)),
             "roundcube_password_policy": dict(policy["passwords"]["user"]),
         }
+        if lay.local(host, "mail_servers"):
+            # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
+            # the mailboxes to archive and the mail logs it reads activity from are.
+            first = host == mail_host
+            v.update({
+                "lifecycle_enabled": first,
+                "lifecycle_policy": dict(policy) if first else {},
+                "lifecycle_calendar_public": calendar if first else {},
+                "lifecycle_ldap_uri": ldap_uri,
+                "lifecycle_ldap_start_tls": ldap_tls,
+                "lifecycle_ldap_base_dn": base,
+            })
         out[host] = v
     return out
 

@@ -31,8 +31,6 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-import holidays
-
 from congvu.errors import PolicyError
 
 #: A deadline further than this is certainly a mistake (and would loop for a long time).
@@ -42,8 +40,25 @@ VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 @lru_cache(maxsize=64)
-def _vn_holidays(year: int) -> holidays.HolidayBase:
+def _vn_holidays(year: int) -> Any:
+    import holidays  # only where the calendar is computed: the control node (see public_calendar)
+
     return holidays.country_holidays("VN", years=year)
+
+
+def public_calendar(years: Iterable[int]) -> dict[str, list[str]]:
+    """The public holidays and the worked Saturdays the ``holidays`` package knows for ``years``, as ISO
+    dates: what :class:`Calendar` needs on a host without the package (``public=``). The lifecycle role
+    computes it on the control node for the policy's confirmed years (docs/lifecycle.md)."""
+    days_off: set[dt.date] = set()
+    worked: set[dt.date] = set()
+    for year in sorted(set(years)):
+        calendar = _vn_holidays(int(year))
+        days_off.update(d for d in calendar if d.year == int(year))
+        worked.update(d for d in getattr(calendar, "weekend_workdays", ()) if d.year == int(year))
+    return {"years": sorted({int(y) for y in years}),
+            "days_off": [d.isoformat() for d in sorted(days_off)],
+            "weekend_workdays": [d.isoformat() for d in sorted(worked)]}
 
 
 def _to_date(value: object, key: str = "date") -> dt.date:
@@ -130,12 +145,18 @@ class Calendar:
     ``extra_workdays`` / ``extra_days_off``: dates (or ``{date, source}`` mappings as in the policy)
     that are worked / off whatever the ``holidays`` package says; ``confirmed_years``: the years an
     operator has checked against the government's announcements (``None``: no check, for library use).
-    ``source`` names the policy file in errors.
+    ``source`` names the policy file in errors. ``public``: the package's days as
+    :func:`public_calendar` gives them, for a host without the package; its years are the only ones with
+    public holidays (any other year counts Monday to Friday, and is refused anyway unless confirmed).
     """
 
     def __init__(self, *, extra_workdays: Iterable[Any] = (), extra_days_off: Iterable[Any] = (),
-                 confirmed_years: Iterable[int] | None = None, source: str = "<calendar>") -> None:
+                 confirmed_years: Iterable[int] | None = None, source: str = "<calendar>",
+                 public: Mapping[str, Any] | None = None) -> None:
         self.source = source
+        self.public = None if public is None else (
+            frozenset(_to_date(d, "public.days_off") for d in public.get("days_off") or ()),
+            frozenset(_to_date(d, "public.weekend_workdays") for d in public.get("weekend_workdays") or ()))
         self.extra_workdays = frozenset(_to_date(_day(v), "calendar.extra_workdays") for v in extra_workdays)
         self.extra_days_off = frozenset(_to_date(_day(v), "calendar.extra_days_off") for v in extra_days_off)
         self.confirmed_years = None if confirmed_years is None else frozenset(int(y) for y in confirmed_years)
@@ -144,16 +165,27 @@ class Calendar:
         self._ordinals: list[int] = []
 
     @classmethod
-    def from_policy(cls, policy: Mapping[str, Any]) -> Calendar:
+    def from_policy(cls, policy: Mapping[str, Any], public: Mapping[str, Any] | None = None) -> Calendar:
         """The calendar of an effective policy (``congvu.policy.load_policy``)."""
         section = policy.get("calendar") or {}
         return cls(extra_workdays=section.get("extra_workdays") or (),
                    extra_days_off=section.get("extra_days_off") or (),
                    confirmed_years=section.get("confirmed_years") or (),
-                   source=str(policy.get("source") or "<policy>"))
+                   source=str(policy.get("source") or "<policy>"), public=public)
 
     def is_working_day(self, day: object) -> bool:
-        return is_working_day(day, extra_holidays=self.extra_days_off, extra_workdays=self.extra_workdays)
+        if self.public is None:
+            return is_working_day(day, extra_holidays=self.extra_days_off,
+                                  extra_workdays=self.extra_workdays)
+        date = _to_date(day)
+        if date in self.extra_days_off:
+            return False
+        if date in self.extra_workdays:
+            return True
+        days_off, worked = self.public
+        if date in days_off:
+            return False
+        return date in worked or date.weekday() < 5
 
     # --- confirmed years ------------------------------------------------------------------------
 

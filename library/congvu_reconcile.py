@@ -168,7 +168,6 @@ timings:
   returned: always
 """
 
-import contextlib
 import datetime as dt
 import os
 import secrets
@@ -216,9 +215,10 @@ except ImportError:  # pragma: no cover - python3-yaml / python3-passlib missing
 
 try:
     import ldap
-    import ldap.modlist
-    from ldap.controls import RequestControl, SimplePagedResultsControl
-    from ldap.extop import ExtendedRequest
+    from ansible.module_utils.congvu import ldapdir  # noqa: F401 - shipped by AnsiballZ
+
+    from congvu.ldapdir import BatchError, Directory
+    from congvu.ldapdir import ldap_text as _ldap_text
     LDAP_ERROR = None
 except ImportError:  # pragma: no cover
     LDAP_ERROR = traceback.format_exc()
@@ -231,13 +231,6 @@ try:
 except ImportError:  # pragma: no cover - Python >= 3.13
     _crypt = None
 
-TXN_START, TXN_SPEC, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
-#: RDN of the short-lived entry that registers attribute types before any transaction (see prime()).
-PROBE_RDN = "cn=congvu-reconcile-probe"
-#: Values the probe carries instead of the run's: no real address (the unique overlay), no real hash.
-PROBE_SYNTHETIC = {"mail": "congvu-reconcile-probe@invalid",
-                   "congvumailalias": "congvu-reconcile-probe@invalid", "userpassword": "{CRYPT}!"}
-WINDOW = 64  # requests in flight in async mode
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SEARCH_FILTER = "(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames))"
 
@@ -258,157 +251,6 @@ def hash_all(items, workers):
     import multiprocessing
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         return pool.map(_hash, items, chunksize=max(50, len(items) // (workers * 8)))
-
-
-class Directory:
-    """The few LDAP operations the module needs (python-ldap)."""
-
-    def __init__(self, module):
-        self.module = module
-        params = module.params
-        self.conn = ldap.initialize(params["ldap_uri"], bytes_mode=False)
-        self.conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
-        if params["bind_dn"]:
-            self.conn.simple_bind_s(params["bind_dn"], params["bind_pw"] or "")
-        else:
-            self.conn.sasl_external_bind_s()
-
-    def search(self, base):
-        """Every entry below ``base`` in one paged subtree search."""
-        page = SimplePagedResultsControl(True, size=5000, cookie="")
-        out = []
-        while True:
-            msgid = self.conn.search_ext(base, ldap.SCOPE_SUBTREE, SEARCH_FILTER, SEARCH_ATTRS,
-                                         serverctrls=[page])
-            _, data, _, ctrls = self.conn.result3(msgid)
-            out.extend((dn, attrs) for dn, attrs in data if dn)
-            cookies = [c.cookie for c in ctrls if c.controlType == SimplePagedResultsControl.controlType]
-            if not cookies or not cookies[0]:
-                return out
-            page.cookie = cookies[0]
-
-    @staticmethod
-    def _encode(attrs):
-        return {k: [v.encode("utf-8") for v in vals] for k, vals in attrs.items()}
-
-    def _send(self, change, ctrls):
-        if change.op == "add":
-            return self.conn.add_ext(change.dn, ldap.modlist.addModlist(self._encode(change.attrs)),
-                                     serverctrls=ctrls)
-        if change.op == "modify":
-            mods = [(ldap.MOD_REPLACE, name, [v.encode("utf-8") for v in values] or None)
-                    for name, values in change.attrs.items()]
-            return self.conn.modify_ext(change.dn, mods, serverctrls=ctrls)
-        rdn, _, superior = change.new_dn.partition(",")
-        return self.conn.rename(change.dn, rdn, superior, 1, serverctrls=ctrls)
-
-    def prime(self, parent, changes):
-        """Make slapd register every attribute type ``changes`` write, outside any transaction.
-
-        slapd 2.5's back-mdb (2.5.13 in Debian 12, unchanged up to 2.6) numbers each attribute type
-        the first time an entry stores it, in the same MDB transaction as the entry. When an LDAP
-        transaction (RFC 5805) is aborted - any of its operations failing at commit - the
-        numbering is rolled back on disk but stays in slapd's memory (``mdb_txn`` SLAP_TXN_ABORT only
-        resets ``mi_numads``; the per-operation path unwinds it, ITS#9091). Every later write of that
-        attribute then stores a number the database does not know: reads fail with
-        "mdb_entry_decode: attribute index N not recognized" (LDAP "internal error"), and once
-        another new attribute takes number N the stored values come back under the wrong attribute.
-        Writing one throw-away entry that carries every attribute of the run first, in its own
-        committed operation, leaves a transaction nothing to number, so an aborted one is harmless.
-        """
-        attrs = {}
-        for change in changes:
-            for name, values in change.attrs.items():
-                key = name.lower()
-                if values and key not in ("objectclass", "cn") and key not in {a.lower() for a in attrs}:
-                    attrs[name] = [PROBE_SYNTHETIC.get(key, values[0])]
-        if not attrs:
-            return 0
-        dn = f"{PROBE_RDN},{parent}"
-        entry = {"objectClass": ["applicationProcess", "extensibleObject"],
-                 "cn": [PROBE_RDN.partition("=")[2]], **attrs}
-        self._delete_probe(dn)  # left over by a run that died between the two writes
-        self.conn.add_ext_s(dn, ldap.modlist.addModlist(self._encode(entry)))
-        self._delete_probe(dn)
-        return len(attrs)
-
-    def _delete_probe(self, dn):
-        with contextlib.suppress(ldap.NO_SUCH_OBJECT):
-            self.conn.delete_ext_s(dn)
-
-    def apply(self, changes, mode, batch_size):
-        """Write ``changes`` in order. Raise on the first failed batch, naming the entries."""
-        if mode == "sync":
-            for change in changes:
-                self.conn.result3(self._send(change, None))
-            return
-        if mode == "async":
-            self._pipeline(changes, None)
-            return
-        for start in range(0, len(changes), batch_size):
-            batch = changes[start:start + batch_size]
-            _, txn_id = self.conn.extop_s(ExtendedRequest(TXN_START, None))
-            txn_id = txn_id or b""
-            ctrl = RequestControl(TXN_SPEC, True, txn_id)
-            try:
-                # One request at a time inside a transaction: slapd only queues them (cheap), and a
-                # client that pipelines thousands of them deadlocks on the socket and is dropped in the
-                # middle of the transaction (seen with slapd 2.5.13, docs/accounts.md).
-                self._pipeline(batch, [ctrl], window=1)
-            except ldap.LDAPError:
-                self._end(txn_id, commit=False)
-                raise
-            try:
-                self._end(txn_id, commit=True)
-            except ldap.LDAPError as exc:
-                # The whole transaction is rolled back: replay it one operation at a time to name the
-                # entries at fault (the good ones are written, the run fails; a re-run converges).
-                # Safe only because prime() ran first (slapd keeps the aborted attribute numbering).
-                failures = []
-                for change in batch:
-                    try:
-                        self.conn.result3(self._send(change, None))
-                    except ldap.LDAPError as one:
-                        failures.append(f"{change.op} {change.dn}: {_ldap_text(one)}")
-                raise BatchError(failures or [_ldap_text(exc)]) from None
-
-    def _pipeline(self, changes, ctrls, window=WINDOW):
-        """Send ``changes`` keeping at most ``window`` requests in flight (responses are read as we go,
-        so neither side blocks on a full socket)."""
-        failures = []
-        flight = []
-
-        def collect(msgid, change):
-            try:
-                self.conn.result3(msgid)
-            except ldap.LDAPError as exc:
-                failures.append(f"{change.op} {change.dn}: {_ldap_text(exc)}")
-
-        for change in changes:
-            flight.append((self._send(change, ctrls), change))
-            if len(flight) >= window:
-                collect(*flight.pop(0))
-        for item in flight:
-            collect(*item)
-        if failures:
-            raise BatchError(failures)
-
-    def _end(self, txn_id, commit):
-        # TxnEndReq ::= SEQUENCE { commit BOOLEAN DEFAULT TRUE, identifier OCTET STRING }
-        ident = b"\x04" + bytes([len(txn_id)]) + txn_id
-        body = (b"" if commit else b"\x01\x01\x00") + ident
-        self.conn.extop_s(ExtendedRequest(TXN_END, b"\x30" + bytes([len(body)]) + body))
-
-
-class BatchError(Exception):
-    def __init__(self, failures):
-        self.failures = failures
-        super().__init__("; ".join(failures[:20]))
-
-
-def _ldap_text(exc):
-    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    return " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip() or str(exc)
 
 
 def main():
@@ -462,10 +304,10 @@ def main():
     timings["parse"] = round(time.monotonic() - started, 3)
 
     try:
-        directory = Directory(module)
+        directory = Directory(p["ldap_uri"], p["bind_dn"], p["bind_pw"])
         mark = time.monotonic()
         base = base_dn(pol["domains"]["primary"])
-        current = directory.search(f"ou=organisations,{base}")
+        current = directory.search(f"ou=organisations,{base}", SEARCH_FILTER, SEARCH_ATTRS)
         timings["read"] = round(time.monotonic() - mark, 3)
     except ldap.LDAPError as exc:
         module.fail_json(msg=f"cannot read ou=organisations,{base_dn(pol['domains']['primary'])} at "

@@ -102,7 +102,8 @@ def test_hanam_notice_tells_the_agency_of_the_lock_and_the_reclaim_date():
     body = notice.body
     assert "điểm a khoản 2 Điều 7" in body and "không gửi, nhận thư trong thời gian 03 tháng" in body
     assert ("1. Nguyễn Văn Minh <nguyenvanminh@hanam.gov.vn>: tạm khóa do không gửi, nhận thư từ ngày "
-            "03/03/2026; căn cứ điểm c khoản 2 Điều 6; thu hồi ngày 30/08/2026 nếu đến ngày đó vẫn không gửi, "
+            "03/03/2026; căn cứ điểm c khoản 2 Điều 6; thu hồi ngày 30/08/2026 nếu đến ngày đó vẫn "
+            "không gửi, "
             "nhận thư.") in body
     assert "thông báo lý do hoặc gửi văn bản đề nghị khôi phục hộp thư theo khoản 3 Điều 7" in body
     assert "chậm nhất" not in body  # no reply deadline in Hà Nam

@@ -368,3 +368,15 @@ def test_initial_credentials_per_agency_match_the_hashed_passwords(hanam):
     assert stttt["nguyenthithanhha@hanam.gov.vn"]["Mật khẩu ban đầu"] == expected
     assert stttt["nguyenvanhung@hanam.gov.vn"]["Loại tài khoản"] == "quản trị đơn vị"
     assert "tranvanan@hanam.gov.vn" in stttt  # a unit's people go to their agency's file
+
+
+def test_a_reserved_address_is_never_issued_again(hanam):
+    # issue 12 item 3: an address the lifecycle took out of service (a dropped alias, kept in
+    # congvuReservedAddress of the old holder's entry) counts as taken, like a retired account's.
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    holder = next(dn for dn, e in directory.entries.items() if e.get("mail") == ["tranvanan@hanam.gov.vn"])
+    directory.entries[holder]["congvuReservedAddress"] = ["nguyenvanbinh@hanam.gov.vn"]
+    result = run(hanam, directory, roster(*PEOPLE, person("HN-7", "Nguyễn Văn Bình", "sldtbxh")))
+    assert [c["mail"] for c in result.created] != ["nguyenvanbinh@hanam.gov.vn"]
+    assert len(result.created) == 1 and result.created[0]["mail"].startswith("nguyenvanbinh.")

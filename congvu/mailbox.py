@@ -1,0 +1,255 @@
+"""What the lifecycle run does on the mail host: archive, remove and restore mailboxes; send its mail.
+
+**Archive** (a reclaim or a leaver's retirement: docs/lifecycle.md, "Reclaim"). Before the account is
+retired, :meth:`Mailboxes.export` copies the mailbox with ``doveadm backup`` into
+``<archive root>/<address>/<YYYY-MM-DD>/Maildir`` (a plain Maildir that Dovecot reads back) and checks
+that every folder holds as many messages as the live one (``doveadm mailbox status``); the account is then
+retired in the directory, which stops delivery. :meth:`Mailboxes.finish` copies what was delivered between
+the export and the retirement (message files the export had not seen), the Sieve scripts, checks the
+message files of every folder against the live mailbox once more, writes ``manifest.json`` and only then
+removes the live mailbox. A failed check leaves the live mailbox in place, the archive marked ``exported``,
+and the next run tries again (:meth:`Mailboxes.pending`). :meth:`Mailboxes.restore` imports an archive into
+a live account (``doveadm import``); :meth:`Mailboxes.prune` removes the archives past their keep date
+(``lifecycle.archive_keep``; never those kept for good, Cần Thơ Art 11.3).
+
+**Mail** (:class:`Sendmail`): the notices and warnings of ``congvu.notices`` as MIME messages (UTF-8 body,
+RFC 2047 subject and sender name), handed to the local Postfix with ``sendmail``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from email.header import Header
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+from typing import Any
+
+from congvu.errors import CongvuError
+
+__all__ = ["ArchiveError", "Mailboxes", "Sendmail", "render"]
+
+SENDER_NAME = "Hệ thống thư điện tử công vụ"
+
+
+class ArchiveError(CongvuError):
+    """An archive could not be made or checked: the live mailbox is kept."""
+
+
+def _folders(maildir: Path) -> dict[str, set[str]]:
+    """Maildir++ folder (``""`` the inbox, ``.Sent``...) -> the base names of its message files (the part
+    before ``:``, which flag changes keep)."""
+    out: dict[str, set[str]] = {}
+    if not maildir.is_dir():
+        return out
+    for folder in [maildir, *sorted(p for p in maildir.iterdir() if p.is_dir() and p.name.startswith("."))]:
+        key = "" if folder == maildir else folder.name
+        names = set()
+        for sub in ("cur", "new"):
+            path = folder / sub
+            if path.is_dir():
+                names.update(name.split(":", 1)[0] for name in os.listdir(path))
+        out[key] = names
+    return out
+
+
+def _files(maildir: Path, key: str) -> dict[str, Path]:
+    folder = maildir if key == "" else maildir / key
+    out = {}
+    for sub in ("cur", "new"):
+        path = folder / sub
+        if path.is_dir():
+            for name in os.listdir(path):
+                out[name.split(":", 1)[0]] = path / name
+    return out
+
+
+class Mailboxes:
+    """The mail store of this host (``vmail_home``, Dovecot's ``%Ld/%Ln`` layout) and its archive."""
+
+    def __init__(self, vmail_home: str | Path = "/var/vmail",
+                 archive_root: str | Path = "/var/lib/congvu/archive", doveadm: str = "doveadm",
+                 owner: tuple[int, int] = (5000, 5000)) -> None:
+        self.vmail_home = Path(vmail_home)
+        self.root = Path(archive_root)
+        self.doveadm = doveadm
+        self.owner = owner
+
+    def home(self, mail: str, pinned: str | None = None) -> Path:
+        """The mailbox's home: ``congvuMailHome`` when the account has one (kept across a move), else
+        ``<vmail_home>/<domain>/<local part>``."""
+        if pinned:
+            return Path(pinned)
+        local, _, domain = mail.lower().partition("@")
+        return self.vmail_home / domain / local
+
+    def dest(self, mail: str, day: dt.date) -> Path:
+        return self.root / mail.lower() / day.isoformat()
+
+    def _doveadm(self, *args: str) -> str:
+        proc = subprocess.run([self.doveadm, *args], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ArchiveError(f"doveadm {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}",
+                               rule="archive before removal")
+        return proc.stdout
+
+    def _status(self, mail: str, location: str | None = None) -> dict[str, int]:
+        """Folder -> message count, from ``doveadm -f tab mailbox status`` (a header line, then one
+        ``<folder>\t<count>`` line per folder; a folder name may hold spaces, never a tab)."""
+        args = ["-f", "tab"]
+        if location:
+            args += ["-o", f"mail_location={location}"]
+        out = {}
+        lines = self._doveadm(*args, "mailbox", "status", "-u", mail, "messages", "*").splitlines()
+        for line in lines[1:]:
+            name, _, count = line.rpartition("\t")
+            if name and count.isdigit():
+                out[name] = int(count)
+        return out
+
+    def _mkdir(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for part in [path, *path.parents]:
+            if part == self.root.parent:
+                break
+            os.chown(part, *self.owner)
+
+    def export(self, mail: str, home: Path, dest: Path, manifest: Mapping[str, Any]) -> dict[str, int]:
+        """Copy the live mailbox to ``dest`` and check it (the account must still be known to Dovecot).
+        Returns the message count of each folder."""
+        live = home / "Maildir"
+        for old, data in self.manifests():
+            if data.get("mail") == mail and data.get("status") == "exported":
+                shutil.rmtree(old)  # an earlier attempt that did not finish: this export replaces it
+        if dest.exists():
+            shutil.rmtree(dest)
+        self._mkdir(dest)
+        seen = {k: sorted(v) for k, v in _folders(live).items()}
+        counts: dict[str, int] = {}
+        if live.is_dir():
+            self._doveadm("backup", "-u", mail, f"maildir:{dest}/Maildir")
+            counts = self._status(mail)
+            if not counts:
+                raise ArchiveError(f"{mail}: doveadm lists no folder of the live mailbox, nothing to check "
+                                   "the archive against", rule="archive before removal")
+            copied = self._status(mail, f"maildir:{dest}/Maildir")
+            missing = {box: (n, copied.get(box, 0)) for box, n in counts.items() if copied.get(box, 0) != n}
+            if missing:
+                shown = ", ".join(f"{box} {a} != {b}" for box, (a, b) in sorted(missing.items()))
+                raise ArchiveError(f"{mail}: the archive in {dest} differs from the mailbox: {shown}",
+                                   rule="archive before removal")
+        (dest / "seen.json").write_text(json.dumps(seen), encoding="utf-8")
+        self._manifest(dest, {**manifest, "mail": mail, "home": str(home), "counts": counts,
+                              "status": "exported"})
+        return counts
+
+    def finish(self, dest: Path) -> dict[str, Any]:
+        """After the retirement: copy what arrived since the export, check, remove the live mailbox."""
+        manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+        home = Path(manifest["home"])
+        live, copy = home / "Maildir", dest / "Maildir"
+        seen = {k: set(v) for k, v in json.loads((dest / "seen.json").read_text(encoding="utf-8")).items()}
+        late = 0
+        for key in _folders(live):
+            target = (copy if key == "" else copy / key) / "new"
+            for base, path in _files(live, key).items():
+                if base not in seen.get(key, set()):
+                    self._mkdir(target)
+                    shutil.copy2(path, target / base)
+                    os.chown(target / base, *self.owner)
+                    late += 1
+        archived = _folders(copy)
+        short = {key: (len(bases), len(archived.get(key, ()))) for key, bases in _folders(live).items()
+                 if len(archived.get(key, ())) < len(bases)}
+        if short:
+            raise ArchiveError(f"{manifest['mail']}: the archive in {dest} lacks messages of "
+                               + ", ".join(f"{key or 'INBOX'} ({a} live, {b} archived)"
+                                           for key, (a, b) in sorted(short.items())),
+                               rule="archive before removal")
+        for name in ("sieve", ".dovecot.sieve"):
+            source = home / name
+            if source.is_symlink():
+                (dest / name).unlink(missing_ok=True)
+                os.symlink(os.readlink(source), dest / name)
+            elif source.is_dir():
+                shutil.copytree(source, dest / name, symlinks=True, dirs_exist_ok=True)
+        manifest.update(status="complete", late_messages=late,
+                        files={key or "INBOX": len(v) for key, v in archived.items()})
+        self._manifest(dest, manifest)
+        if home.exists():
+            shutil.rmtree(home)
+        (dest / "seen.json").unlink(missing_ok=True)
+        return manifest
+
+    def _manifest(self, dest: Path, data: Mapping[str, Any]) -> None:
+        tmp = dest / "manifest.json.tmp"
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n",
+                       encoding="utf-8")
+        tmp.replace(dest / "manifest.json")
+
+    def manifests(self) -> list[tuple[Path, dict[str, Any]]]:
+        out = []
+        for path in sorted(self.root.glob("*/*/manifest.json")) if self.root.is_dir() else ():
+            out.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
+        return out
+
+    def pending(self) -> list[Path]:
+        """Archives exported whose live mailbox is not removed yet (their account was retired since)."""
+        return [dest for dest, data in self.manifests() if data.get("status") == "exported"]
+
+    def restore(self, dest: Path, mail: str) -> dict[str, int]:
+        """Import the archive ``dest`` into the live account ``mail`` (existing messages stay; folders of the
+        same name receive the archived ones). Returns the account's message counts afterwards."""
+        if not (dest / "manifest.json").exists():
+            raise ArchiveError(f"{dest}: no manifest.json, not an archive", rule="restore")
+        self._doveadm("import", "-u", mail, "-s", f"maildir:{dest}/Maildir", "", "all")
+        return self._status(mail)
+
+    def prune(self, today: dt.date) -> list[dict[str, Any]]:
+        """Remove the archives whose ``keep_until`` is before ``today``; returns their manifests."""
+        removed = []
+        for dest, data in self.manifests():
+            keep = data.get("keep_until")
+            if data.get("status") == "complete" and keep and dt.date.fromisoformat(keep) < today:
+                shutil.rmtree(dest)
+                removed.append({**data, "archive": str(dest)})
+        return removed
+
+
+def render(message: Any, now: dt.datetime, domain: str) -> bytes:
+    """A :class:`congvu.notices.Message` as a MIME message: UTF-8 text, the subject and the sender's name
+    RFC 2047-encoded, ``Auto-Submitted: auto-generated`` (RFC 3834) so that no vacation reply answers it.
+
+    The subject is encoded with :class:`email.header.Header`, whose encoded words carry the spaces:
+    ``EmailMessage``'s folding (``email.policy.SMTP``) puts a space between two encoded words, where RFC
+    2047 readers drop it ("điện tử" read as "điệntử"; tests/unit/test_lifecycle_run.py)."""
+    msg = MIMEText(message.body, "plain", "utf-8")
+    msg["From"] = formataddr((SENDER_NAME, message.sender))  # a non-ASCII name is encoded (RFC 2047)
+    msg["To"] = ", ".join(message.to)
+    msg["Subject"] = Header(message.subject, "utf-8", header_name="Subject").encode(maxlinelen=76)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Congvu-Lifecycle"] = message.kind
+    return msg.as_bytes()
+
+
+class Sendmail:
+    """Hands messages to the local Postfix (``sendmail -i -f <sender> -- <recipients>``)."""
+
+    def __init__(self, command: str = "/usr/sbin/sendmail", domain: str = "localhost") -> None:
+        self.command = command
+        self.domain = domain
+
+    def send(self, message: Any, now: dt.datetime) -> None:
+        data = render(message, now, self.domain)
+        proc = subprocess.run([self.command, "-i", "-f", message.sender, "--", *message.to], input=data,
+                              capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise OSError(f"sendmail exited {proc.returncode}: "
+                          f"{proc.stderr.decode(errors='replace').strip()}")

@@ -1,0 +1,53 @@
+"""congvu-lifecycle's command line (congvu.lifecycle_cli): the role's configuration to the run's settings,
+the operator's request file, and the exit status of refused input. The run itself is tested in
+test_lifecycle_run.py and over the wire by tests/layouts/lifecycle_checks.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+from congvu.lifecycle_cli import main, settings
+from congvu.policy import load_policy
+from congvu.workdays import VN_TZ, public_calendar
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path, **extra):
+    policy = load_policy(ROOT / "policies/ninhbinh.yml", {"calendar": {"confirmed_years": [2026, 2027]}})
+    config = {"policy": json.loads(json.dumps(policy, default=str)),
+              "calendar_public": public_calendar([2026, 2027]),
+              "ldap": {"uri": "ldapi:///", "base": "dc=ninhbinh,dc=gov,dc=vn"},
+              "audit_dir": str(tmp_path / "audit"), **extra}
+    path = tmp_path / "lifecycle.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return config, path
+
+
+def test_settings_take_the_injected_day_and_the_hosts_calendar(tmp_path):
+    # Ninh Bình Art 7.1: 15 working days from the notice; the host counts them from the public calendar
+    # the wiring computed (no holidays package there), across Tết 2027.
+    config, _ = _config(tmp_path, organisations=["snv"])
+    now = dt.datetime(2027, 1, 20, 6, 30, tzinfo=VN_TZ)
+    s = settings(config, today=dt.date(2027, 2, 1), now=now)
+    assert s.today == dt.date(2027, 2, 1) and s.now.date() == dt.date(2027, 2, 1)
+    assert s.scope == ["snv"] and s.calendar.public is not None
+    assert s.calendar.add(dt.date(2027, 2, 1), 15) == dt.date(2027, 3, 1)
+
+
+def test_a_bad_request_file_is_refused_before_anything_runs(tmp_path, capsys):
+    _, path = _config(tmp_path)
+    requests = tmp_path / "letters.json"
+    requests.write_text(json.dumps({"requests": "not a list"}), encoding="utf-8")
+    assert main(["--config", str(path), "--requests", str(requests)], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert str(requests) in err and "requests file" in err
+
+
+def test_an_unreadable_configuration_names_the_file(tmp_path, capsys):
+    missing = tmp_path / "nowhere.json"
+    assert main(["--config", str(missing)], out=io.StringIO()) == 2
+    assert str(missing) in capsys.readouterr().err
