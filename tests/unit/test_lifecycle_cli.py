@@ -51,3 +51,37 @@ def test_an_unreadable_configuration_names_the_file(tmp_path, capsys):
     missing = tmp_path / "nowhere.json"
     assert main(["--config", str(missing)], out=io.StringIO()) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_the_hosts_get_every_module_the_run_imports():
+    # The split layout's mail host has no slapd tooling: every module the run imports at load time
+    # beyond the standard library must come from the role's Debian packages (python3-<module>).
+    # (Found on demo-split: passlib, imported through congvu.reconcile, was missing there.)
+    import ast
+    import sys
+
+    import yaml
+
+    role_vars = yaml.safe_load((ROOT / "roles/lifecycle/vars/main.yml").read_text(encoding="utf-8"))
+    packages = set(role_vars["__lifecycle_packages"])
+    # the command and what its main() loads (congvu.lifecycle_cli._collaborators, main)
+    todo = ["congvu.lifecycle_cli", "congvu.lifecycle_run", "congvu.activity", "congvu.ldapdir",
+            "congvu.mailbox"]
+    seen, external = set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = ROOT / (name.replace(".", "/") + ".py")
+        path = path if path.exists() else ROOT / name.replace(".", "/") / "__init__.py"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level: loaded at import
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for module in names:
+                if module.startswith("congvu"):
+                    todo.append(module)
+                elif module.split(".")[0] not in sys.stdlib_module_names | {"__future__"}:
+                    external.add(module.split(".")[0])
+    assert external, "the closure must find the run's own imports (python-ldap at least)"
+    assert {f"python3-{m}" for m in external} <= packages, external
