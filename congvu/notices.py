@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
+from congvu.policy import place_vi
 
 __all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "user_warnings"]
 
@@ -38,12 +39,6 @@ class Message:
     summary_en: str
     agency: str = ""
     mails: tuple[str, ...] = ()  # the accounts the message is about
-
-
-def place_vi(policy: Mapping[str, Any]) -> str:
-    """``tỉnh Ninh Bình``, ``thành phố Cần Thơ`` (``province.kind`` and ``province.name``)."""
-    province = policy["province"]
-    return f"{province['kind']} {province['name']}"
 
 
 def _issuer(policy: Mapping[str, Any]) -> str:

@@ -726,6 +726,14 @@ def validate_policy(data: Any, source: str = "<policy>", overrides: Mapping | No
     return policy
 
 
+def place_vi(policy: Mapping[str, Any]) -> str:
+    """The province as its people name it: ``tỉnh Ninh Bình``, ``thành phố Cần Thơ`` (``province.kind``
+    and ``province.name`` of an effective policy). The notices, the webmail's and Postfix's names of the
+    system all use it (issue 18)."""
+    province = policy["province"]
+    return f"{province['kind']} {province['name']}"
+
+
 def load_policy(path: str | Path, overrides: Mapping | None = None, *, province: str | None = None) -> dict:
     """Read ``path`` (YAML), merge ``overrides`` over it and return the effective, normalised policy.
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congvu.errors import CongvuError
+from congvu.policy import place_vi
 from congvu.reconcile import base_dn
 from congvu.workdays import public_calendar
 
@@ -400,7 +401,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     filter_host = lay.first("filter_servers")
     mail_host = lay.first("mail_servers")
     webmail_name = policy["webmail"]["host"]
-    place = f"{policy['province']['kind']} {policy['province']['name']}"  # "tỉnh Gia Lai"
+    place = place_vi(policy)  # "tỉnh Gia Lai"
     system_name = f"Hệ thống thư điện tử công vụ {place}"
     retention = int(policy["logs"]["retention"] or 90)
 
