@@ -84,7 +84,8 @@ ACCOUNTS: dict[str, dict] = {
 OUTSIDE = "canhan@gmail.com"
 OTHER_PROVINCE = "vanthu@hagiang.gov.vn"
 INTERNET_SENDER = "congvan@example.org"
-SIEVE = """require ["fileinto", "vacation"];
+SIEVE = """require ["fileinto", "vacation", "reject"];
+if header :contains "subject" "Quảng cáo" { reject "Hộp thư này không nhận thư quảng cáo."; stop; }
 if header :contains "subject" "Công văn đến" { fileinto "Công văn"; stop; }
 if header :contains "subject" "Chuyển tiếp ra ngoài" { redirect "%(outside)s"; }
 if header :contains "subject" "Chuyển tiếp trong tỉnh" { redirect "%(inside)s"; }
@@ -1069,6 +1070,13 @@ def sieve(mailcore):
     r["sent"]["default_subject"] = brief(mc.submit("sender", rcpts=[reader], subject=asked))
     r["default_subject_reply"] = bool(wait_for(lambda: mc.has_mail(mc.accounts["sender"],
                                                                    f"Trả lời tự động: {asked}")))
+    # a Sieve reject: the colleague who sent it gets the rejection, Vietnamese first (issue 18)
+    r["reject_subject"] = refused = unique("Quảng cáo hội thảo")
+    r["sent"]["reject"] = brief(mc.submit("sender", rcpts=[reader], subject=refused))
+    token = refused.rsplit(" ", 1)[-1]
+    r["rejection"] = wait_for(lambda: [m for m in mc.messages(mc.accounts["sender"], token)
+                                       if m["subject"].startswith("Thư bị từ chối")])
+    r["rejected_kept"] = mc.has_mail(reader, refused)
     # nothing of this test may stay queued (the staging hosts deliver nothing outside the layout)
     mc.drop_queued({OTHER_PROVINCE, outside_sender})
     return r
@@ -1115,6 +1123,21 @@ def test_sieve_vacation_reply_without_subject_is_vietnamese(sieve):
     (dovecot_sieve_vacation_subject_template), not Pigeonhole's English "Auto: ..."."""
     assert sieve["sent"]["default_subject"]["ok"], sieve["sent"]["default_subject"]
     assert sieve["default_subject_reply"], "no Vietnamese vacation reply reached the colleague"
+
+
+def test_sieve_reject_answers_the_sender_in_vietnamese(mailcore, sieve):
+    """Issue 18: a Sieve ``reject`` mails the sender a rejection whose subject and text are Vietnamese
+    first, then English (dovecot_rejection_subject, dovecot_rejection_reason), signed by the province's
+    mail system; the subject stays readable (RFC 2047) around the original one."""
+    assert sieve["sent"]["reject"]["ok"], sieve["sent"]["reject"]
+    assert sieve["rejection"], "no rejection reached the sender"
+    notice = sieve["rejection"][0]
+    assert notice["subject"] == f"Thư bị từ chối / Rejected: {sieve['reject_subject']}", notice["subject"]
+    body = notice["body"]
+    assert "đã bị hệ thống tự động từ chối" in body and "không nhận thư quảng cáo" in body, body
+    assert mailcore.stage.wiring[mailcore.mx.name]["dovecot_quota_warning_from_name"] in body, body
+    assert body.index("Lý do") < body.index("automatically rejected"), body
+    assert not sieve["rejected_kept"], "the rejected message was delivered as well"
 
 
 def test_sieve_vacation_reply_reaches_outside_sender(mailcore, sieve):
