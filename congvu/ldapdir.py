@@ -54,12 +54,13 @@ class Directory:
     StartTLS when asked (the certificate checked against ``ca_file``)."""
 
     def __init__(self, uri="ldapi:///", bind_dn=None, bind_pw=None, start_tls=False, ca_file=None):
-        if ca_file:
-            ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
-            ldap.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_HARD)
         self.conn = ldap.initialize(uri, bytes_mode=False)
         self.conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
         if ca_file:
+            # on the connection, then a new TLS context from them: set globally, libldap's StartTLS
+            # fails with "Connect error" (-11) on Debian 12 (found by the split layout's daily run)
+            self.conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
+            self.conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_HARD)
             self.conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
         if start_tls:
             self.conn.start_tls_s()
