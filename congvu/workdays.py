@@ -79,17 +79,24 @@ def _date_set(values: Iterable[object] | None, key: str) -> frozenset[dt.date]:
 
 
 def is_working_day(day: object, *, extra_holidays: Iterable[object] | None = None,
-                   extra_workdays: Iterable[object] | None = None) -> bool:
-    """True when ``day`` is a working day in Vietnam (see the module docstring)."""
+                   extra_workdays: Iterable[object] | None = None,
+                   public: tuple[frozenset[dt.date], frozenset[dt.date]] | None = None) -> bool:
+    """True when ``day`` is a working day in Vietnam (see the module docstring). ``public``: the public
+    days off and worked Saturdays as (days off, worked days), for a host without the ``holidays``
+    package (:func:`public_calendar`); None asks the package."""
     date = _to_date(day)
     if date in _date_set(extra_holidays, "extra_holidays"):
         return False
     if date in _date_set(extra_workdays, "extra_workdays"):
         return True
-    calendar = _vn_holidays(date.year)
-    if date in calendar:
+    if public is None:
+        calendar = _vn_holidays(date.year)
+        days_off, worked = calendar, getattr(calendar, "weekend_workdays", ())
+    else:
+        days_off, worked = public
+    if date in days_off:
         return False
-    if date in getattr(calendar, "weekend_workdays", ()):
+    if date in worked:
         return True  # a Saturday worked to make up for a bridge day
     return date.weekday() < 5
 
@@ -174,18 +181,8 @@ class Calendar:
                    source=str(policy.get("source") or "<policy>"), public=public)
 
     def is_working_day(self, day: object) -> bool:
-        if self.public is None:
-            return is_working_day(day, extra_holidays=self.extra_days_off,
-                                  extra_workdays=self.extra_workdays)
-        date = _to_date(day)
-        if date in self.extra_days_off:
-            return False
-        if date in self.extra_workdays:
-            return True
-        days_off, worked = self.public
-        if date in days_off:
-            return False
-        return date in worked or date.weekday() < 5
+        return is_working_day(day, extra_holidays=self.extra_days_off, extra_workdays=self.extra_workdays,
+                              public=self.public)
 
     # --- confirmed years ------------------------------------------------------------------------
 
