@@ -20,7 +20,7 @@ from congvu.reconcile import Change, top_code
 from congvu.workdays import VN_TZ
 
 __all__ = ["LIFECYCLE_CLASS", "REQUEST_CLASS", "SEARCH_ATTRS", "SEARCH_FILTER", "RequestEntry", "Snapshot",
-           "activity_changes", "day_time", "plan_changes", "request_changes", "snapshot"]
+           "activity_changes", "day_time", "one_value", "plan_changes", "request_changes", "snapshot"]
 
 #: Auxiliary class carrying the lifecycle's attributes; the writer adds it to an entry with the first
 #: lifecycle attribute (the roster apply's accounts are created without it).
@@ -72,7 +72,8 @@ def _entries(found: Found) -> list[tuple[str, dict[str, list[str]]]]:
     return out
 
 
-def _one(entry: Mapping[str, list[str]], name: str) -> str | None:
+def one_value(entry: Mapping[str, list[str]], name: str) -> str | None:
+    """The first value of attribute ``name`` of a snapshot entry (keys lower case), or None."""
     values = entry.get(name.lower())
     return values[0] if values else None
 
@@ -150,32 +151,33 @@ def snapshot(found: Found, *,
 
 def _account(dn: str, entry: Mapping[str, list[str]], orgs: Mapping[str, Mapping[str, list[str]]],
              groups: Mapping[str, set[str]], activity: Mapping[str, dt.date]) -> Account:
-    mail = (_one(entry, "mail") or "").lower()
-    org_dn = _one(entry, "congvuOrganisationDN") or dn.split(",", 1)[1]
+    mail = (one_value(entry, "mail") or "").lower()
+    org_dn = one_value(entry, "congvuOrganisationDN") or dn.split(",", 1)[1]
     org_code = org_dn.split(",", 1)[0].partition("=")[2]
     agency = top_code(org_dn)
     agency_dn = next((d for d in orgs if d.startswith(f"o={agency.lower()},")), None)
-    agency_name = _one(orgs[agency_dn], "displayName") if agency_dn else None
+    agency_name = one_value(orgs[agency_dn], "displayName") if agency_dn else None
     admins = groups.get(f"cn=admins,{agency_dn}", set()) if agency_dn else set()
     values: dict[str, Any] = {
         "mail": mail, "dn": dn, "organisation": org_code, "agency": agency,
         "agency_name": agency_name or agency,
-        "name": _one(entry, "displayName") or _one(entry, "cn") or "",
-        "mailbox_class": _one(entry, "congvuMailboxClass") or "personal",
+        "name": one_value(entry, "displayName") or one_value(entry, "cn") or "",
+        "mailbox_class": one_value(entry, "congvuMailboxClass") or "personal",
         "admin": _norm(dn) in admins,
-        "state": _one(entry, "congvuAccountState") or "active",
-        "lock_reason": _one(entry, "congvuLockReason"),
-        "must_change_password": any((_one(entry, a) or "").upper() == "TRUE"
+        "state": one_value(entry, "congvuAccountState") or "active",
+        "lock_reason": one_value(entry, "congvuLockReason"),
+        "must_change_password": any((one_value(entry, a) or "").upper() == "TRUE"
                                     for a in ("congvuMustChangePassword", "pwdReset")),
     }
     for attr, name in DATE_ATTRS.items():
-        values[name] = _one(entry, attr)
-    changed = [to_date(v, dn, a) for a in ("pwdChangedTime", "congvuPasswordReset") if (v := _one(entry, a))]
+        values[name] = one_value(entry, attr)
+    changed = [to_date(v, dn, a) for a in ("pwdChangedTime", "congvuPasswordReset")
+               if (v := one_value(entry, a))]
     values["password_changed"] = max(changed) if changed else None
     logged = to_date(values["last_mail"], dn, "congvuLastMailActivity")
     seen = activity.get(mail)
     values["last_mail"] = max(d for d in (logged, seen) if d) if (logged or seen) else None
-    quota = _one(entry, "congvuMailQuota")
+    quota = one_value(entry, "congvuMailQuota")
     try:
         values["quota"] = int(quota) if quota is not None else None
     except ValueError:
@@ -191,20 +193,20 @@ def _account(dn: str, entry: Mapping[str, list[str]], orgs: Mapping[str, Mapping
 
 def _request(dn: str, entry: Mapping[str, list[str]], by_dn: Mapping[str, str],
              operators: set[str]) -> RequestEntry:
-    creator = _one(entry, "creatorsName") or ""
+    creator = one_value(entry, "creatorsName") or ""
     admin_mail = by_dn.get(_norm(creator))
     operator = admin_mail is None and (_norm(creator) in operators or creator.lower().startswith(
         "gidnumber=0+uidnumber=0,"))
-    request = {"kind": _one(entry, "congvuRequestKind") or "",
-               "mail": (_one(entry, "congvuRequestFor") or "").lower(),
-               "received": _one(entry, "createTimestamp"), "by": admin_mail or creator,
+    request = {"kind": one_value(entry, "congvuRequestKind") or "",
+               "mail": (one_value(entry, "congvuRequestFor") or "").lower(),
+               "received": one_value(entry, "createTimestamp"), "by": admin_mail or creator,
                "source": "operator" if operator else "console",
-               "reason": _one(entry, "congvuRequestReason") or "",
-               "ref": _one(entry, "congvuRequestRef") or ""}
-    if _one(entry, "congvuHoldUntil"):
-        request["until"] = _one(entry, "congvuHoldUntil")
+               "reason": one_value(entry, "congvuRequestReason") or "",
+               "ref": one_value(entry, "congvuRequestRef") or ""}
+    if one_value(entry, "congvuHoldUntil"):
+        request["until"] = one_value(entry, "congvuHoldUntil")
     return RequestEntry(dn=dn, request=request, creator=creator,
-                        status=(_one(entry, "congvuRequestStatus") or "").lower())
+                        status=(one_value(entry, "congvuRequestStatus") or "").lower())
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def activity_changes(snap: Snapshot, activity: Mapping[str, dt.date], today: dt.
         if seen is None or seen > today:
             continue
         entry = snap.entries[account.mail]
-        stored = _one(entry, "congvuLastMailActivity")
+        stored = one_value(entry, "congvuLastMailActivity")
         if stored is not None and to_date(stored, account.dn, "congvuLastMailActivity") >= seen:
             continue
         out.append(Change("modify", account.dn, "activity", account.mail,

@@ -41,6 +41,7 @@ from congvu.lifecycle_dir import (
     SEARCH_ATTRS,
     SEARCH_FILTER,
     activity_changes,
+    one_value,
     plan_changes,
     request_changes,
     snapshot,
@@ -161,7 +162,7 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
                     "action": action.action, "article": action.article, "reason_vi": action.reason_vi}
         dest = mailboxes.dest(action.mail, s.today)
         try:
-            home = mailboxes.home(action.mail, _one(entry, "congvumailhome"))
+            home = mailboxes.home(action.mail, one_value(entry, "congvuMailHome"))
             counts = mailboxes.export(action.mail, home, dest, manifest)
         except (CongvuError, OSError) as exc:
             report["failures"].append(f"{action.mail}: not {action.action} today, its archive failed: {exc}")
@@ -251,11 +252,6 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     return report
 
 
-def _one(entry: Mapping[str, list[str]], name: str) -> str | None:
-    values = entry.get(name)
-    return values[0] if values else None
-
-
 def _agency(p: Plan, mail: str) -> str:
     return next((a.agency for a in p if a.mail == mail), "")
 
@@ -305,19 +301,10 @@ def _merge(changes: list[Any]) -> list[Any]:
 
 
 def _write(directory: Any, changes: list[Any], s: Settings) -> None:
-    """The changes in LDAP transactions, except deletions (carried-out request entries), which go one at
-    a time after them: slapd 2.5.13's back-mdb fails a transaction holding a delete at commit
-    (``mdb_delete: txn_commit failed: MDB_NOTFOUND``), and an aborted transaction is what the
-    attribute-numbering guard exists for (docs/accounts.md)."""
     if not changes:
         return
-    deletes = [c for c in changes if c.op == "delete"] if s.write_mode == "txn" else []
-    changes = [c for c in changes if c.op != "delete"] if deletes else changes
-    if s.write_mode == "txn" and changes:
+    if s.write_mode == "txn":
         first = directory.prime_in_place(changes)
         ids = {id(c) for c in first}
         changes = [c for c in changes if id(c) not in ids]
-    if changes:
-        directory.apply(changes, s.write_mode, s.batch_size)
-    if deletes:
-        directory.apply(deletes, "sync", s.batch_size)
+    directory.apply(changes, s.write_mode, s.batch_size)
