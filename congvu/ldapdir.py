@@ -22,6 +22,8 @@ import ldap.modlist
 from ldap.controls import RequestControl, SimplePagedResultsControl
 from ldap.extop import ExtendedRequest
 
+from congvu.reconcile import transaction_order
+
 __all__ = ["BatchError", "Directory", "ldap_text"]
 
 TXN_START, TXN_SPEC, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
@@ -156,8 +158,9 @@ class Directory:
             self.conn.delete_ext_s(dn)
 
     def apply(self, changes, mode="txn", batch_size=2000):
-        """Write ``changes`` in order. Raise :class:`BatchError` on the first failed batch, naming the
-        entries."""
+        """Write ``changes`` in order (in ``txn`` mode, deletions one at a time after the transactions:
+        :func:`congvu.reconcile.transaction_order`). Raise :class:`BatchError` on the first failed
+        batch, naming the entries."""
         if mode == "sync":
             for change in changes:
                 self.conn.result3(self._send(change, None))
@@ -165,6 +168,7 @@ class Directory:
         if mode == "async":
             self._pipeline(changes, None)
             return
+        changes, after = transaction_order(changes)
         for start in range(0, len(changes), batch_size):
             batch = changes[start:start + batch_size]
             _, txn_id = self.conn.extop_s(ExtendedRequest(TXN_START, None))
@@ -191,6 +195,8 @@ class Directory:
                     except ldap.LDAPError as one:
                         failures.append(f"{change.op} {change.dn}: {ldap_text(one)}")
                 raise BatchError(failures or [ldap_text(exc)]) from None
+        for change in after:
+            self.conn.result3(self._send(change, None))
 
     def _pipeline(self, changes, ctrls, window=WINDOW):
         """Send ``changes`` keeping at most ``window`` requests in flight (responses are read as we go,

@@ -167,7 +167,7 @@ class Change:
     """One LDAP operation. ``attrs``: the whole entry (add) or attribute → new values, ``[]`` meaning
     delete (modify). ``before``: current values of the changed attributes (for the diff)."""
 
-    op: str  # add | modify | move
+    op: str  # add | modify | move | delete
     dn: str
     kind: str  # organisation | group | mailbox | person
     key: str  # person id or organisation code
@@ -190,6 +190,15 @@ class Change:
         if self.op == "move":
             return f"dn: {self.dn}\n", f"dn: {self.new_dn}\n"
         return (f"dn: {self.dn}\n{show(self.before)}\n", f"dn: {self.dn}\n{show(self.attrs)}\n")
+
+
+def transaction_order(changes: list[Change]) -> tuple[list[Change], list[Change]]:
+    """``changes`` split into what LDAP transactions may hold (in order) and the deletions, which are
+    written one at a time after them: slapd 2.5.13's back-mdb fails a transaction holding a delete at
+    commit (``mdb_delete: txn_commit failed: MDB_NOTFOUND``, seen with the lifecycle run's request
+    entries), and an aborted transaction is what the attribute-numbering guard exists for
+    (docs/accounts.md). :meth:`congvu.ldapdir.Directory.apply` writes them so."""
+    return [c for c in changes if c.op != "delete"], [c for c in changes if c.op == "delete"]
 
 
 @dataclass
