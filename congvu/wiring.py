@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
 from congvu.policy import place_vi
 from congvu.reconcile import base_dn
@@ -404,6 +405,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     place = place_vi(policy)  # "tỉnh Gia Lai"
     system_name = f"Hệ thống thư điện tử công vụ {place}"
     retention = int(policy["logs"]["retention"] or 90)
+    # Hà Giang Art 10.2.d: weekly, Friday at the end of the working day; others nightly (backup:).
+    backup = backup_schedule(policy)
 
     # The public holidays of the years the operator confirmed (the hosts have no calendar package).
     calendar = public_calendar((policy.get("calendar") or {}).get("confirmed_years") or ())
@@ -500,6 +503,11 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # Hà Nam Art 4.5, Ninh Bình Art 12.5: the webmail forms take plain domains.
             "roundcube_forward_allowed_domains": list(dict.fromkeys(d.removeprefix("*.") for d in forward)),
             "roundcube_password_policy": dict(policy["passwords"]["user"]),
+            # --- backup --- (docs/backup.md): what this host holds, on the policy's schedule.
+            "backup_contents": _backup_contents(lay, host),
+            "backup_on_calendar": backup["on_calendar"],
+            "backup_keep_within_days": backup["keep_within_days"],
+            "backup_keep_last": backup["keep_last"],
         }
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
@@ -515,6 +523,24 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             })
         out[host] = v
     return out
+
+
+#: What each group's hosts hold that a backup must carry (the backup role's ``backup_contents``).
+BACKUP_CONTENTS = {
+    "ldap_servers": ("directory",),
+    "mail_servers": ("mailboxes", "lifecycle"),
+    "filter_servers": ("dkim",),
+    "webmail_servers": ("webmail",),
+}
+
+
+def _backup_contents(lay: Layout, host: str) -> list[str]:
+    """The kinds of data ``host`` holds, in a fixed order; every host keeps its TLS key and /etc."""
+    kinds = ["system"]
+    for group, held in BACKUP_CONTENTS.items():
+        if lay.local(host, group):
+            kinds.extend(k for k in held if k not in kinds)
+    return kinds
 
 
 def _dns(policy: Mapping[str, Any], lay: Layout, domains: list[str], signing: list[str],

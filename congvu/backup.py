@@ -1,0 +1,63 @@
+"""The backup schedule and retention a province policy asks for (docs/backup.md).
+
+The policy's ``backup:`` section (``weekday``, ``time``, ``keep``) becomes what the ``backup`` role
+writes: a systemd ``OnCalendar=`` expression in the host's time zone (Asia/Ho_Chi_Minh, set by the
+``common`` role) and the ``borg prune`` options. Hà Giang Art 10.2.d (kept by Tuyên Quang after the
+2025 merger): every Friday at the end of the working day; the other regulations ask for a backup
+regime without a schedule, and their policies choose nightly.
+
+A Friday that is a public holiday is not moved: the timer fires at the same hour, because the
+servers run every day and the week's mail is what the copy must hold (docs/backup.md, "Schedule").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from congvu.policy import parse_duration
+
+#: systemd's weekday abbreviations (systemd.time(7)).
+_SYSTEMD_DAYS = {"monday": "Mon", "tuesday": "Tue", "wednesday": "Wed", "thursday": "Thu",
+                 "friday": "Fri", "saturday": "Sat", "sunday": "Sun"}
+#: Archives kept however old they are, so that a host whose backups stopped keeps its last copies.
+KEEP_LAST_MIN = 3
+
+
+class BackupPolicyError(ValueError):
+    """The policy's backup section cannot be turned into a schedule."""
+
+
+def on_calendar(weekday: str, time: str) -> str:
+    """systemd OnCalendar= for ``weekday`` (``daily`` or a day name) at ``time`` (HH:MM)."""
+    hour, _, minute = str(time).partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise BackupPolicyError(f"backup.time: {time!r} is not HH:MM (24 h)")
+    stamp = f"*-*-* {int(hour):02d}:{int(minute):02d}:00"
+    if weekday == "daily":
+        return stamp
+    try:
+        return f"{_SYSTEMD_DAYS[weekday]} {stamp}"
+    except KeyError:
+        raise BackupPolicyError(f"backup.weekday: {weekday!r} is not 'daily' or a day name") from None
+
+
+def schedule(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The backup role's schedule and retention from a loaded policy.
+
+    Returns ``on_calendar`` (systemd), ``keep_within_days`` (archives younger than this are all
+    kept: the policy's ``backup.keep``), ``keep_last`` (at least this many are kept whatever their
+    age: one period more than the copies the schedule makes in ``keep``, and never fewer than
+    ``KEEP_LAST_MIN``) and ``article`` (where the schedule comes from, for the unit's comment).
+    """
+    section = policy.get("backup") or {}
+    weekday = section.get("weekday", "daily")
+    days = parse_duration(section.get("keep", "30 days"))
+    if not days:
+        raise BackupPolicyError("backup.keep: at least one day of backups must be kept")
+    per_period = 1 if weekday == "daily" else 7
+    return {
+        "on_calendar": on_calendar(weekday, section.get("time", "23:00")),
+        "keep_within_days": days,
+        "keep_last": max(KEEP_LAST_MIN, days // per_period + 1),
+    }

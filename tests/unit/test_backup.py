@@ -1,0 +1,119 @@
+"""The backup schedule and retention from each province's policy (congvu/backup.py), the wiring's
+backup contents per host, and the restore command's archive choice (roles/backup/files). The role
+and its restore are tested on the all-in-one layout (tests/layouts/backup_checks.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
+import pytest
+from test_wiring import wired
+
+from congvu.backup import KEEP_LAST_MIN, BackupPolicyError, on_calendar, schedule
+from congvu.policy import load_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+RESTORE = ROOT / "roles" / "backup" / "files" / "usr" / "local" / "sbin" / "congvu-restore-mailbox"
+
+
+def policy(province: str) -> dict:
+    return load_policy(ROOT / "policies" / f"{province}.yml", province=province)
+
+
+def test_ha_giang_backs_up_every_friday_at_the_end_of_the_working_day():
+    # Hà Giang Art 10.2.d: "vào cuối giờ làm việc ngày thứ 6 hàng tuần"; kept by Tuyên Quang.
+    for province in ("hagiang", "tuyenquang"):
+        plan = schedule(policy(province))
+        assert plan["on_calendar"] == "Fri *-*-* 17:30:00"
+        assert plan["keep_within_days"] == 56
+        assert plan["keep_last"] == 9  # eight weekly copies, one more
+
+
+@pytest.mark.parametrize("province", ["hanam", "gialai", "cantho", "ninhbinh", "ninhbinh2025"])
+def test_the_other_provinces_back_up_nightly_and_keep_a_month(province):
+    plan = schedule(policy(province))
+    assert plan == {"on_calendar": "*-*-* 23:00:00", "keep_within_days": 30, "keep_last": 31}
+
+
+@pytest.mark.parametrize(("weekday", "time", "expected"), [
+    ("daily", "7:05", "*-*-* 07:05:00"),
+    ("monday", "00:00", "Mon *-*-* 00:00:00"),
+    ("sunday", "23:59", "Sun *-*-* 23:59:00"),
+])
+def test_on_calendar(weekday, time, expected):
+    assert on_calendar(weekday, time) == expected
+
+
+@pytest.mark.parametrize(("weekday", "time", "named"), [
+    ("friday", "24:00", r"backup\.time"), ("friday", "17h30", r"backup\.time"),
+    ("fri", "17:30", r"backup\.weekday"),
+])
+def test_bad_schedules_name_the_key(weekday, time, named):
+    with pytest.raises(BackupPolicyError, match=named):
+        on_calendar(weekday, time)
+
+
+def test_short_retention_still_keeps_a_few_archives():
+    plan = schedule({"backup": {"weekday": "daily", "time": "23:00", "keep": "1 day"}})
+    assert plan["keep_last"] == KEEP_LAST_MIN
+    with pytest.raises(BackupPolicyError, match=r"backup\.keep"):
+        schedule({"backup": {"weekday": "daily", "time": "23:00", "keep": 0}})
+
+
+def test_every_host_backs_up_what_its_groups_hold():
+    hosts, groups, _, _ = wired(ROOT / "inventories" / "demo-split")
+    contents = {host: v["backup_contents"] for host, v in hosts.items()}
+    assert contents == {
+        "ldap.gialai.gov.vn": ["system", "directory"],
+        "mx.gialai.gov.vn": ["system", "mailboxes", "lifecycle"],
+        "filter.gialai.gov.vn": ["system", "dkim"],
+        "webmail.gialai.gov.vn": ["system", "webmail"],
+    }
+    for host, kinds in contents.items():
+        assert ("mailboxes" in kinds) == (host in groups["mail_servers"])
+        assert ("directory" in kinds) == (host in groups["ldap_servers"])
+        assert ("dkim" in kinds) == (host in groups["filter_servers"])
+        assert ("webmail" in kinds) == (host in groups["webmail_servers"])
+    allinone = wired(ROOT / "inventories" / "demo")[0]
+    assert next(iter(allinone.values()))["backup_contents"] == [
+        "system", "directory", "mailboxes", "lifecycle", "dkim", "webmail"]
+
+
+@pytest.fixture(scope="module")
+def restore():
+    loader = importlib.machinery.SourceFileLoader("congvu_restore_mailbox", str(RESTORE))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def archive(name: str, when: str) -> dict:
+    return {"name": name, "time": dt.datetime.fromisoformat(when)}
+
+
+def test_restore_takes_the_newest_archive_of_the_day_asked(restore):
+    found = [archive("a", "2026-11-27T17:30:02"), archive("b", "2026-12-04T17:30:01"),
+             archive("c", "2026-12-04T21:00:00"), archive("d", "2026-12-11T17:30:05")]
+    assert restore.pick(found, dt.date(2026, 12, 4))["name"] == "c"
+    assert restore.pick(found, dt.date(2026, 12, 10))["name"] == "c"
+    assert restore.pick(found, None)["name"] == "d"
+    with pytest.raises(restore.RestoreError, match="on or before 2026-11-01"):
+        restore.pick(found, dt.date(2026, 11, 1))
+    with pytest.raises(restore.RestoreError, match="no archive"):
+        restore.pick([], None)
+    with pytest.raises(restore.RestoreError, match="--list"):
+        restore.named(found, "zz")
+
+
+def test_restore_counts_messages_in_every_folder(restore, tmp_path):
+    for folder in ("", ".Sent", ".Ho&AOE-so"):
+        for sub in ("cur", "new", "tmp"):
+            (tmp_path / folder / sub).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "cur" / "1.mail:2,S").write_text("x")
+        (tmp_path / folder / "tmp" / "partial").write_text("x")  # not delivered: not counted
+    (tmp_path / "new" / "2.mail").write_text("x")
+    assert restore.count_messages(tmp_path) == 4
