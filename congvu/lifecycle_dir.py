@@ -19,8 +19,9 @@ from congvu.lifecycle import Account, Plan, apply_plan, to_date
 from congvu.reconcile import Change, top_code
 from congvu.workdays import VN_TZ
 
-__all__ = ["LIFECYCLE_CLASS", "REQUEST_CLASS", "SEARCH_ATTRS", "SEARCH_FILTER", "RequestEntry", "Snapshot",
-           "activity_changes", "day_time", "one_value", "plan_changes", "request_changes", "snapshot"]
+__all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "REQUEST_CLASS", "REQUEST_WRITE_ATTRS", "SEARCH_ATTRS",
+           "SEARCH_FILTER", "RequestEntry", "Snapshot", "activity_changes", "day_time", "one_value",
+           "plan_changes", "request_changes", "snapshot"]
 
 #: Auxiliary class carrying the lifecycle's attributes; the writer adds it to an entry with the first
 #: lifecycle attribute (the roster apply's accounts are created without it).
@@ -46,6 +47,26 @@ FIELD_ATTRS = {"state": "congvuAccountState", "lock_reason": "congvuLockReason",
                "notice_sent": "congvuNoticeSent", "confirmed": "congvuConfirmed",
                "hold_until": "congvuHoldUntil", "warned_password": "congvuWarnedPassword",
                "warned_inactivity": "congvuWarnedInactivity", "quota": "congvuMailQuota"}
+
+#: Every attribute the run writes on an account (plan_changes, activity_changes; ``objectClass`` only
+#: to add LIFECYCLE_CLASS) and on a request entry (request_changes). The directory lets the lifecycle
+#: account write exactly these (roles/openldap/vars/main.yml, ``__openldap_lifecycle_write_attrs``,
+#: and its ``userPassword`` rule); tests/unit/test_lifecycle_schema.py holds the three places together.
+ACCOUNT_WRITE_ATTRS = frozenset({"objectClass", *FIELD_ATTRS.values(), "congvuStateChanged",
+                                 "congvuHoldReason", "congvuMustChangePassword", "pwdReset", "userPassword",
+                                 "congvuPasswordReset", "congvuExpiringAlias", "congvuMailAlias",
+                                 "congvuReservedAddress", "congvuLastMailActivity"})
+REQUEST_WRITE_ATTRS = frozenset({"congvuRequestStatus", "congvuRequestNote"})
+
+
+def _checked(attrs: dict[str, list[str]], allowed: frozenset[str]) -> dict[str, list[str]]:
+    """``attrs``, refusing an attribute the directory would not let the run write (a programming error
+    caught before any change rather than an LDAP insufficientAccess halfway through a run)."""
+    unknown = sorted(k.lstrip("+") for k in attrs if k.lstrip("+") not in allowed)
+    if unknown:
+        raise ValueError(f"the lifecycle run may not write {', '.join(unknown)} "
+                         "(lifecycle_dir.*_WRITE_ATTRS)")
+    return attrs
 
 
 def day_time(day: dt.date) -> str:
@@ -275,7 +296,8 @@ def plan_changes(plan: Plan, snap: Snapshot, now: str, actions: Sequence[Any] | 
                 attrs["congvuReservedAddress"] = sorted(set(entry.get("congvureservedaddress", [])) | dropped)
         if attrs:
             before_attrs = {k: [] if k.startswith("+") else entry.get(k.lower(), []) for k in attrs}
-            out.append(Change("modify", entry["dn"][0], "lifecycle", mail, _with_class(entry, attrs),
+            out.append(Change("modify", entry["dn"][0], "lifecycle", mail,
+                              _checked(_with_class(entry, attrs), ACCOUNT_WRITE_ATTRS),
                               before_attrs, why=", ".join(a.action for a in chosen if a.mail == mail)))
     return out
 
@@ -293,7 +315,8 @@ def activity_changes(snap: Snapshot, activity: Mapping[str, dt.date], today: dt.
         if stored is not None and to_date(stored, account.dn, "congvuLastMailActivity") >= seen:
             continue
         out.append(Change("modify", account.dn, "activity", account.mail,
-                          _with_class(entry, {"congvuLastMailActivity": [day_time(seen)]}),
+                          _checked(_with_class(entry, {"congvuLastMailActivity": [day_time(seen)]}),
+                                   ACCOUNT_WRITE_ATTRS),
                           {"congvuLastMailActivity": [stored] if stored else []}, why="mail activity"))
     return out
 
@@ -305,6 +328,7 @@ def request_changes(done: Iterable[RequestEntry],
     out = [Change("delete", r.dn, "request", r.request.get("mail", "")) for r in done]
     for r, message in refused:
         out.append(Change("modify", r.dn, "request", r.request.get("mail", ""),
-                          {"congvuRequestStatus": ["refused"], "congvuRequestNote": [message[:1000]]},
+                          _checked({"congvuRequestStatus": ["refused"],
+                                    "congvuRequestNote": [message[:1000]]}, REQUEST_WRITE_ATTRS),
                           why="refused"))
     return out
