@@ -2,8 +2,9 @@
 
 Every host backs up what its groups hold into its Borg repository on the policy's schedule; a run
 writes its result where monitoring reads it; a failed run is visible and exits non-zero; a mailbox
-deleted by mistake comes back from the backup, byte for byte with its flags, through
-``playbooks/restore.yml`` as the helpdesk runs it. The mailbox tests use their own ``sec.*`` account
+deleted by mistake comes back from the backup, byte for byte with its flags, and a deleted or changed
+directory entry comes back as it was, password included, both through ``playbooks/restore.yml`` as the
+helpdesk runs it. The mailbox tests use their own ``sec.*`` account
 (tests/layouts/attacks.py), deleted at the end.
 """
 
@@ -18,7 +19,15 @@ import shlex
 import subprocess
 import uuid
 
-from attacks import accounts, mx, tls_context  # noqa: F401  (accounts: the fixture)
+from attacks import (  # noqa: F401  (accounts: the fixture)
+    accounts,
+    imap_login,
+    ldap_attrs,
+    ldap_modify,
+    ldap_root,
+    mx,
+    tls_context,
+)
 from mailcore import imap_quote
 
 from congvu.backup import schedule
@@ -143,7 +152,32 @@ def test_a_failed_backup_is_visible_and_exits_non_zero(stage):
         assert host.out("systemctl show congvu-backup.service -p Result --value").strip() != "success"
     finally:
         host.run(f"mv {repo}.away {repo} && systemctl reset-failed congvu-backup.service")
-    assert back_up(host)["result"] == "ok"
+    # a wrong passphrase fails the same way, and Borg's reason is in the journal
+    secret = "/etc/congvu/backup.passphrase"
+    host.out(f"cp -p {secret} {secret}.kept && echo not-the-passphrase-at-all > {secret}")
+    try:
+        assert host.run("systemctl start congvu-backup.service", timeout=600).returncode != 0
+        assert status(host)["result"] == "failed"
+        assert "passphrase" in host.journal(("congvu-backup",), 30).lower()
+    finally:
+        host.run(f"mv {secret}.kept {secret} && systemctl reset-failed congvu-backup.service")
+    # the next run, started as the operator does before maintenance (docs/backup.md, "Back up now")
+    failed_at = status(host)["ended"]
+    now = playbook(stage, "policy.yml", "backup.yml", "-e", "congvu_policy_quiet=true",
+                   "-e", "backup_now=true")
+    assert now.returncode == 0, now.stdout[-3000:]
+    assert status(host)["result"] == "ok" and status(host)["ended"] >= failed_at
+    assert metrics(host)["congvu_backup_last_run_success"] == 1
+
+
+def test_a_deploy_with_the_wrong_passphrase_stops_before_changing_it(stage):
+    host = mx(stage)
+    before = host.out("sha256sum /etc/congvu/backup.passphrase")
+    run = playbook(stage, "policy.yml", "backup.yml", "-e", "congvu_policy_quiet=true",
+                   "-e", "backup_passphrase=a-wrong-passphrase-of-30-chars")
+    assert run.returncode != 0
+    assert "backup_passphrase does not open the repository" in run.flat, run.stdout[-3000:]
+    assert host.out("sha256sum /etc/congvu/backup.passphrase") == before
 
 
 def imap(stage, account):
@@ -174,15 +208,27 @@ def fetch_all(conn, folder: str) -> dict[str, tuple[bytes, set[str]]]:
     return found
 
 
-def restore_playbook(stage, *extra: str) -> subprocess.CompletedProcess:
+def playbook(stage, *args: str) -> subprocess.CompletedProcess:
+    """``ansible-playbook`` with the layout's inventory, as an operator runs it: playbooks/<name>
+    for each argument ending in .yml, the rest passed on."""
     env = {**os.environ, "CONGVU_STAGE_NAME": stage.name, "ANSIBLE_FORCE_COLOR": "0"}
-    return subprocess.run(["ansible-playbook", "-i", str(stage.inventory / "hosts.yml"),
-                           str(ROOT / "playbooks" / "restore.yml"), *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    argv = [str(ROOT / "playbooks" / a) if a.endswith(".yml") else a for a in args]
+    run = subprocess.run(["ansible-playbook", "-i", str(stage.inventory / "hosts.yml"), *argv],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    run.flat = " ".join(run.stdout.split())  # Ansible's YAML output folds long lines
+    return run
+
+
+def restore_playbook(stage, *extra: str) -> subprocess.CompletedProcess:
+    return playbook(stage, "restore.yml", *extra)
 
 
 def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, accounts):  # noqa: F811
     person = accounts.ensure("saoluu")
+    # a mailbox left by an earlier run of this test (the account goes, its mail store stays)
+    home = mx(stage).out(f"doveadm user -f home {person.mail}").strip()
+    assert home.startswith("/var/vmail/"), home
+    mx(stage).out(f"rm -rf {shlex.quote(home)}")
     folder = "Hồ sơ lưu trữ"
     conn = imap(stage, person)
     try:
@@ -207,7 +253,7 @@ def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, acco
     today = dt.date.fromisoformat(mx(stage).out("date +%F").strip())
     run = restore_playbook(stage, "-e", f"restore_mailbox={person.mail}", "-e", f"restore_date={today}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert f"restored 2 message(s) of {person.mail}" in run.stdout, run.stdout[-3000:]
+    assert f"restored 2 message(s) of {person.mail}" in run.flat, run.stdout[-3000:]
 
     target = f"{RESTORED} {today}"
     conn = imap(stage, person)
@@ -226,18 +272,48 @@ def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, acco
     # one folder only, again: a new folder beside the first, never a duplicate in it
     run = restore_playbook(stage, "-e", f"restore_mailbox={person.mail}", "-e", "restore_folder=INBOX")
     assert run.returncode == 0, run.stdout[-3000:]
-    assert f"restored 1 message(s) of {person.mail} into '{target} (2)'" in run.stdout, run.stdout[-3000:]
+    assert f"restored 1 message(s) of {person.mail} into '{target} (2)'" in run.flat, run.stdout[-3000:]
+
+
+def test_a_deleted_directory_entry_comes_back_with_its_password(stage, accounts):  # noqa: F811
+    directory = stage.first("ldap_servers")
+    person = accounts.ensure("saoluu3")
+    name = ldap_attrs(stage, person.dn, "displayName", "cn")
+    back_up(directory)
+    ldap_root(stage, f"ldapdelete '{person.dn}'")
+    assert not imap_login(stage, person)
+
+    shown = restore_playbook(stage, "-e", f"restore_entry={person.mail}")
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    assert "deleted since the archive" in shown.flat and "add --apply" in shown.flat
+    assert ldap_root(stage, f"ldapsearch -LLL -s base -b '{person.dn}' dn", check=False).returncode == 32
+
+    done = restore_playbook(stage, "-e", f"restore_entry={person.mail}", "-e", "restore_apply=true")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert f"re-created {person.dn}" in done.flat, done.stdout[-3000:]
+    assert ldap_attrs(stage, person.dn, "displayName", "cn") == name
+    assert imap_login(stage, person)  # the password hash came back with it
+
+    # a changed attribute is put back; the rest is left alone
+    ldap_modify(stage, f"dn: {person.dn}\nchangetype: modify\nreplace: cn\ncn: Tên đã sửa nhầm\n")
+    fixed = restore_playbook(stage, "-e", f"restore_entry={person.mail}", "-e", "restore_apply=true")
+    assert fixed.returncode == 0 and "put back 1 attribute(s)" in fixed.flat, fixed.stdout[-3000:]
+    assert ldap_attrs(stage, person.dn, "cn") == {"cn": name["cn"]}
+    again = restore_playbook(stage, "-e", f"restore_entry={person.mail}")
+    assert "nothing to restore" in again.flat, again.stdout[-3000:]
 
 
 def test_a_restore_refuses_bad_requests_and_changes_nothing(stage, accounts):  # noqa: F811
     host = mx(stage)
     run = restore_playbook(stage, "-e", "restore_mailbox=not-an-address")
-    assert run.returncode != 0 and "give -e restore_mailbox=" in run.stdout
+    assert run.returncode != 0 and "give -e restore_mailbox=" in run.flat
     person = accounts.ensure("saoluu2")
     before = host.out(f"doveadm mailbox list -u {person.mail}")
-    for args, reason in ((f"khongco.{uuid.uuid4().hex[:6]}@{person.mail.split('@')[1]}", "knows no mailbox"),
-                         (f"{person.mail} --date 2001-01-01", "no archive was made on or before 2001-01-01"),
-                         (f"{person.mail} --archive nosuch", "no archive named 'nosuch'")):
-        bad = host.run(f"congvu-restore-mailbox {args}")
+    domain = person.mail.split("@")[1]
+    for args, reason in ((f"mailbox khongco.{uuid.uuid4().hex[:6]}@{domain}", "knows no mailbox"),
+                         (f"mailbox {person.mail} --date 2001-01-01", "on or before 2001-01-01"),
+                         (f"mailbox {person.mail} --archive nosuch", "no archive named 'nosuch'"),
+                         (f"entry khongco.{uuid.uuid4().hex[:6]}@{domain}", "no entry with this address")):
+        bad = host.run(f"congvu-restore {args}")
         assert bad.returncode == 1 and reason in bad.stderr_text, (args, bad.stderr_text)
     assert host.out(f"doveadm mailbox list -u {person.mail}") == before

@@ -16,7 +16,7 @@ from congvu.backup import KEEP_LAST_MIN, BackupPolicyError, on_calendar, schedul
 from congvu.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
-RESTORE = ROOT / "roles" / "backup" / "files" / "usr" / "local" / "sbin" / "congvu-restore-mailbox"
+RESTORE = ROOT / "roles" / "backup" / "files" / "usr" / "local" / "sbin" / "congvu-restore"
 
 
 def policy(province: str) -> dict:
@@ -84,7 +84,7 @@ def test_every_host_backs_up_what_its_groups_hold():
 
 @pytest.fixture(scope="module")
 def restore():
-    loader = importlib.machinery.SourceFileLoader("congvu_restore_mailbox", str(RESTORE))
+    loader = importlib.machinery.SourceFileLoader("congvu_restore", str(RESTORE))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
@@ -117,3 +117,50 @@ def test_restore_counts_messages_in_every_folder(restore, tmp_path):
         (tmp_path / folder / "tmp" / "partial").write_text("x")  # not delivered: not counted
     (tmp_path / "new" / "2.mail").write_text("x")
     assert restore.count_messages(tmp_path) == 4
+
+
+SLAPCAT = """dn: uid=nva,o=stttt,ou=organisations,dc=hanam,dc=gov,dc=vn
+objectClass: inetOrgPerson
+objectClass: congvuMailAccount
+uid: nva
+cn:: Tmd1eeG7hW4gVsSDbiBB
+sn: Nguyen
+mail: nguyenvana@hanam.gov.vn
+congvuMailAlias: nva@hanam.gov.vn
+userPassword:: e0NSWVBUfSQ2JGFiYyR4eXo=
+description: a long value folded
+  over two lines
+entryUUID: 6b1d2c3e-0000-0000-0000-000000000001
+createTimestamp: 20261201000000Z
+pwdChangedTime: 20261201000000Z
+pwdReset: TRUE
+
+dn: uid=ttb,o=stttt,ou=organisations,dc=hanam,dc=gov,dc=vn
+objectClass: inetOrgPerson
+uid: ttb
+mail: tranthib@hanam.gov.vn
+"""
+
+
+def test_restore_reads_a_slapcat_dump(restore):
+    entries = restore.parse_ldif(SLAPCAT)
+    assert [dn.split(",")[0] for dn, _ in entries] == ["uid=nva", "uid=ttb"]
+    dn, attrs = restore.find_entry(entries, "NVA@hanam.gov.vn")  # an alias finds it too
+    assert dn.startswith("uid=nva,")
+    assert attrs["cn"] == ["Nguyễn Văn A".encode()]
+    assert attrs["userPassword"] == [b"{CRYPT}$6$abc$xyz"]
+    assert attrs["description"] == [b"a long value folded over two lines"]
+    assert restore.find_entry(entries, "khongco@hanam.gov.vn") is None
+    kept = restore.user_attrs(attrs)
+    assert "entryUUID" not in kept and "pwdChangedTime" not in kept and "createTimestamp" not in kept
+    assert kept["pwdReset"] == [b"TRUE"]  # an administrator's flag: it goes back with the entry
+
+
+def test_restore_puts_back_only_what_differs(restore):
+    archived = restore.parse_ldif(SLAPCAT)[0][1]
+    live = {**restore.user_attrs(archived), "cn": [b"Sai ten"], "congvuLockReason": [b"x"],
+            "entryUUID": [b"other"], "modifyTimestamp": [b"20261202000000Z"]}
+    assert restore.differences(archived, live) == {"cn": ["Nguyễn Văn A".encode()], "congvuLockReason": []}
+    assert restore.differences(archived, restore.user_attrs(archived)) == {}
+    assert restore.ldif_value("cn", "Nguyễn".encode()).startswith("cn:: ")
+    assert restore.ldif_value("uid", b"nva") == "uid: nva"
