@@ -48,7 +48,7 @@ def schedule(policy: Mapping[str, Any]) -> dict[str, Any]:
     Returns ``on_calendar`` (systemd), ``keep_within_days`` (archives younger than this are all
     kept: the policy's ``backup.keep``), ``keep_last`` (at least this many are kept whatever their
     age: one period more than the copies the schedule makes in ``keep``, and never fewer than
-    ``KEEP_LAST_MIN``) and ``article`` (where the schedule comes from, for the unit's comment).
+    ``KEEP_LAST_MIN``).
     """
     section = policy.get("backup") or {}
     weekday = section.get("weekday", "daily")

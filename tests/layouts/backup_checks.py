@@ -14,6 +14,7 @@ import datetime as dt
 import imaplib
 import json
 import os
+import pathlib
 import re
 import shlex
 import subprocess
@@ -32,7 +33,7 @@ from mailcore import imap_quote
 
 from congvu.backup import schedule
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESTORED = "Khôi phục"  # backup_restore_folder_prefix (roles/backup/defaults/main.yml)
 
 

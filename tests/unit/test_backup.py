@@ -10,10 +10,12 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import yaml
 from test_wiring import wired
 
 from congvu.backup import KEEP_LAST_MIN, BackupPolicyError, on_calendar, schedule
 from congvu.policy import load_policy
+from congvu.wiring import BACKUP_CONTENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTORE = ROOT / "roles" / "backup" / "files" / "usr" / "local" / "sbin" / "congvu-restore"
@@ -63,6 +65,15 @@ def test_short_retention_still_keeps_a_few_archives():
         schedule({"backup": {"weekday": "daily", "time": "23:00", "keep": 0}})
 
 
+def test_the_kinds_of_content_agree_across_wiring_role_and_argument_specs():
+    kinds_wired = {"system", *(k for held in BACKUP_CONTENTS.values() for k in held)}
+    role = ROOT / "roles" / "backup"
+    paths = yaml.safe_load((role / "vars" / "main.yml").read_text(encoding="utf-8"))["__backup_paths"]
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    choices = specs["argument_specs"]["main"]["options"]["backup_contents"]["choices"]
+    assert kinds_wired == set(paths) == set(choices)
+
+
 def test_every_host_backs_up_what_its_groups_hold():
     hosts, groups, _, _ = wired(ROOT / "inventories" / "demo-split")
     contents = {host: v["backup_contents"] for host, v in hosts.items()}
@@ -105,7 +116,7 @@ def test_restore_takes_the_newest_archive_of_the_day_asked(restore):
         restore.pick(found, dt.date(2026, 11, 1))
     with pytest.raises(restore.RestoreError, match="no archive"):
         restore.pick([], None)
-    with pytest.raises(restore.RestoreError, match="--list"):
+    with pytest.raises(restore.RestoreError, match="congvu-restore list"):
         restore.named(found, "zz")
 
 
