@@ -19,7 +19,8 @@ from congvu.lifecycle import Account, Plan, apply_plan, to_date
 from congvu.reconcile import Change, top_code
 from congvu.workdays import VN_TZ
 
-__all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "REQUEST_CLASS", "REQUEST_WRITE_ATTRS", "SEARCH_ATTRS",
+__all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "LIST_CLASS", "LIST_WRITE_ATTRS", "REQUEST_CLASS",
+           "REQUEST_WRITE_ATTRS", "SEARCH_ATTRS",
            "SEARCH_FILTER", "RequestEntry", "Snapshot", "activity_changes", "day_time", "one_value",
            "plan_changes", "request_changes", "snapshot"]
 
@@ -28,8 +29,10 @@ __all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "REQUEST_CLASS", "REQUEST_W
 LIFECYCLE_CLASS = "congvuLifecycle"
 #: Structural class of an agency admin's request, below ``cn=requests,o=<agency>``.
 REQUEST_CLASS = "congvuRequest"
+#: Structural class of an agency's mailing list (docs/lists.md, Cần Thơ Art 11.5).
+LIST_CLASS = "congvuMailList"
 SEARCH_FILTER = (f"(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)"
-                 f"(objectClass=groupOfNames)(objectClass={REQUEST_CLASS}))")
+                 f"(objectClass=groupOfNames)(objectClass={REQUEST_CLASS})(objectClass={LIST_CLASS}))")
 #: The snapshot field each attribute feeds (dates: GeneralizedTime).
 DATE_ATTRS = {"congvuLastMailActivity": "last_mail", "congvuNoticeSent": "notice_sent",
               "congvuConfirmed": "confirmed", "congvuHoldUntil": "hold_until",
@@ -57,6 +60,8 @@ ACCOUNT_WRITE_ATTRS = frozenset({"objectClass", *FIELD_ATTRS.values(), "congvuSt
                                  "congvuPasswordReset", "congvuExpiringAlias", "congvuMailAlias",
                                  "congvuReservedAddress", "congvuLastMailActivity"})
 REQUEST_WRITE_ATTRS = frozenset({"congvuRequestStatus", "congvuRequestNote"})
+#: What the run writes on a mailing list: a retired account leaves its lists.
+LIST_WRITE_ATTRS = frozenset({"member"})
 
 
 def _checked(attrs: dict[str, list[str]], allowed: frozenset[str]) -> dict[str, list[str]]:
@@ -117,6 +122,7 @@ class Snapshot:
     entries: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # mail -> its entry
     requests: list[RequestEntry] = field(default_factory=list)
     request_containers: list[str] = field(default_factory=list)  # cn=requests,o=<agency>,... present
+    lists: dict[str, list[str]] = field(default_factory=dict)  # mailing list DN -> its member values
     problems: list[str] = field(default_factory=list)
 
     def by_mail(self) -> dict[str, Account]:
@@ -137,6 +143,7 @@ def snapshot(found: Found, *,
     orgs: dict[str, dict[str, list[str]]] = {}
     groups: dict[str, set[str]] = {}
     containers = []
+    lists: dict[str, list[str]] = {}
     for dn, entry in entries:
         classes = {c.lower() for c in entry.get("objectclass", [])}
         if "congvuorganisation" in classes:
@@ -145,7 +152,9 @@ def snapshot(found: Found, *,
             groups[_norm(dn)] = {_norm(m) for m in entry.get("member", [])}
         elif "organizationalrole" in classes and dn.lower().startswith("cn=requests,"):
             containers.append(dn)
-    snap = Snapshot(request_containers=containers)
+        elif LIST_CLASS.lower() in classes:
+            lists[dn] = list(entry.get("member", []))
+    snap = Snapshot(request_containers=containers, lists=lists)
     activity = {k.lower(): v for k, v in (activity or {}).items()}
     by_dn: dict[str, str] = {}
     raw_requests = []
@@ -299,6 +308,23 @@ def plan_changes(plan: Plan, snap: Snapshot, now: str, actions: Sequence[Any] | 
             out.append(Change("modify", entry["dn"][0], "lifecycle", mail,
                               _checked(_with_class(entry, attrs), ACCOUNT_WRITE_ATTRS),
                               before_attrs, why=", ".join(a.action for a in chosen if a.mail == mail)))
+    retired = {_norm(snap.entries[m]["dn"][0]): m for m in touched
+               if before[m].state != "retired" and after[m].state == "retired"}
+    return out + _list_changes(snap, retired)
+
+
+def _list_changes(snap: Snapshot, retired: Mapping[str, str]) -> list[Change]:
+    """A retired account leaves every mailing list it is a member of (docs/lists.md): Postfix would
+    otherwise expand the list to an address it no longer accepts, and bounce every post to the
+    list's sender. ``retired``: normalised DN -> address."""
+    out = []
+    for dn, members in sorted(snap.lists.items()):
+        gone = [m for m in members if _norm(m) in retired]
+        if gone:
+            out.append(Change("modify", dn, "list", dn,
+                              _checked({"member": [m for m in members if m not in gone]}, LIST_WRITE_ATTRS),
+                              {"member": members},
+                              why="retired: " + ", ".join(sorted(retired[_norm(m)] for m in gone))))
     return out
 
 

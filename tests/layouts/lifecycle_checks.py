@@ -82,6 +82,11 @@ class Lifecycle:
         # the agency's delegated admin, and a person the roster apply marked as leaving today
         ldap_modify(self.stage, f"dn: cn=admins,{self.org_dn}\nchangetype: add\nobjectClass: groupOfNames\n"
                                 f"cn: admins\nmember: {self.boxes['quantri'].dn}\n")
+        # the agency's mailing list (docs/lists.md): the reclaim takes its member off it
+        self.list_dn = f"cn=lc-toanso,{self.org_dn}"
+        ldap_modify(self.stage, f"dn: {self.list_dn}\nchangetype: add\nobjectClass: congvuMailList\n"
+                                f"cn: lc-toanso\nmail: lc-toanso@{self.domain}\n"
+                                f"member: {self.boxes['nhanroi'].dn}\nmember: {self.boxes['khoiphuc'].dn}\n")
         leaving = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%SZ")
         ldap_modify(self.stage, f"dn: {self.boxes['nghiviec'].dn}\nchangetype: modify\n"
                                 f"replace: congvuLeavingSince\ncongvuLeavingSince: {leaving}\n")
@@ -369,6 +374,8 @@ def test_reclaim_archives_first_retires_and_the_archive_restores(lc):
     assert lc.host.run(f"test -e /var/vmail/{lc.domain}/lc.nhanroi").returncode != 0, "live mailbox left"
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         lc.deliver("nhanroi")
+    # and leaves the agency's mailing list, where Postfix would bounce every post to the list's sender
+    assert ldap_attrs(lc.stage, lc.list_dn, "member")["member"] == [lc.boxes["khoiphuc"].dn]
     # the documented restore: doveadm import of the archive into a live mailbox
     target = lc.boxes["khoiphuc"].mail
     res = lc.host.run(f"doveadm import -u {target} -s maildir:{archive['archive']}/Maildir '' all")

@@ -268,6 +268,32 @@ def test_reclaim_archives_before_retiring_and_a_failed_archive_retires_nothing()
     assert archive["mail"] == "lethihoa@hanam.gov.vn" and archive["keep_until"] == "2028-06-09"
 
 
+def test_a_reclaimed_account_leaves_its_mailing_lists_and_nobody_else_does():
+    # docs/lists.md (Cần Thơ Art 11.5 lists): Postfix would otherwise expand the list to an address it
+    # no longer accepts and bounce every post; the reclaim is Hà Nam Art 6.2.c's.
+    today = D(2027, 6, 10)
+    old = _person("lethihoa", congvuAccountState="locked", congvuLockReason="inactivity",
+                  congvuNoticeSent=day_time(D(2027, 3, 5)), congvuLastMailActivity=day_time(D(2026, 12, 1)))
+    stays = _person("tranvanan", recent=today - dt.timedelta(days=1))
+    directory = _directory(old, stays, recent=today - dt.timedelta(days=1))
+    members = [old[0].upper(), stays[0]]  # DNs as an admin may have typed them
+    listed = f"cn=toanso,o=stttt,{ORGS}"
+    other = f"cn=lanhdao,o=snv,{ORGS}"
+    directory.entries[listed] = {"objectClass": ["congvuMailList"], "cn": ["toanso"],
+                                 "mail": ["toanso@hanam.gov.vn"], "member": list(members)}
+    directory.entries[other] = {"objectClass": ["congvuMailList"], "cn": ["lanhdao"],
+                                "mail": ["lanhdao@hanam.gov.vn"], "member": [stays[0]]}
+    report = run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]))
+    assert report["counts"] == {"reclaim": 1}
+    assert directory.entries[listed]["member"] == [stays[0]]
+    assert directory.entries[other]["member"] == [stays[0]]
+    assert [c[1] for c in directory.log if c[1] in (listed, other)] == [listed]
+    # the next run has nothing left to do on the lists
+    directory.log.clear()
+    run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]))
+    assert not [c for c in directory.log if c[1] in (listed, other)]
+
+
 def test_bad_requests_are_refused_naming_their_entry_and_the_good_one_is_applied(tmp_path):
     # Gia Lai Art 5.2, 10.8 (an agency admin acts on its own agency only), Hà Nam Art 7.2.a (the agency
     # gives the reason an inactivity waits for): a hold for an unknown account, one for another agency's

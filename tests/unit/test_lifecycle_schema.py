@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from congvu import lifecycle_dir
-from congvu.lifecycle_dir import ACCOUNT_WRITE_ATTRS, REQUEST_WRITE_ATTRS, SEARCH_ATTRS
+from congvu.lifecycle_dir import ACCOUNT_WRITE_ATTRS, LIST_WRITE_ATTRS, REQUEST_WRITE_ATTRS, SEARCH_ATTRS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Attribute types other schemas define (core, cosine, inetorgperson, ppolicy, operational).
@@ -68,6 +68,15 @@ def test_every_attribute_the_run_names_is_defined(schema):
     account_may = classes["congvuMailAccount"] | classes[lifecycle_dir.LIFECYCLE_CLASS]
     assert {a for a in ACCOUNT_WRITE_ATTRS if a.startswith("congvu")} <= account_may
     assert classes[lifecycle_dir.REQUEST_CLASS] >= REQUEST_WRITE_ATTRS
+    assert classes[lifecycle_dir.LIST_CLASS] >= LIST_WRITE_ATTRS
+
+
+def test_the_acl_lets_the_run_write_a_list_s_members_and_nothing_else_of_it(openldap_vars):
+    rules = [r for r in openldap_vars["__openldap_db_acl_head"]
+             if "__openldap_svc_lifecycle" in r and lifecycle_dir.LIST_CLASS in r]
+    assert len(rules) == 1
+    (attrs,) = re.findall(r"attrs=(\S+)", rules[0])
+    assert set(attrs.split(",")) == LIST_WRITE_ATTRS
 
 
 def test_a_write_outside_the_list_is_refused_before_any_change():

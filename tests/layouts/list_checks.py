@@ -1,0 +1,258 @@
+"""Agency mailing lists (docs/lists.md; Cần Thơ Art 11.5: each agency controls its own mailing lists),
+checked over the wire on a shipped layout: the agency's delegated admin makes and changes its list with
+ldapadd/ldapmodify over LDAPS (and cannot touch another agency's), the directory keeps list addresses
+unique, Postfix expands a list to its members, and the list policy service lets exactly the senders the
+list's rule names post to it (SMTP submission and port 25 from the test runner, delivery read over
+IMAP).
+
+Imported by a thin test file per layout (tests/layouts/<layout>/test_lists*.py). The people are test
+accounts of the ``testpeople`` fixture in the catalogue's organisations; the lists are made by the demo
+roster's own admin of the agency, and deleted at the end of the session.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from directory_checks import ADMIN_PASSWORD, Ldap, replace
+from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, unique, wait_for
+
+ARTICLE = "Can Tho Art 11.5"
+STRANGER = "quangcao@example.net"
+
+
+@pytest.fixture(scope="module")
+def ldap(stage, testpeople):
+    return Ldap(stage, testpeople)
+
+
+@pytest.fixture(scope="module")
+def mailcore(stage):
+    """The SMTP and IMAP clients of the mail core checks (tests/layouts/mailcore.py), without its
+    own test accounts: the lists use theirs."""
+    return MailCore(stage)
+
+
+@pytest.fixture(scope="module")
+def people(testpeople):
+    """An agency (a top-level organisation with a unit and a roster admin), its admin, two members of
+    its list (one in the unit), a colleague who is not a member, and someone of another agency."""
+    top = testpeople.top_level()
+    agency = next((c for c in top if testpeople.children(c) and [
+        m for m in testpeople.attr(f"cn=admins,{testpeople.org_dn(c)}", "member")
+        if not m.lower().startswith("cn=nobody,")]), None)
+    assert agency, f"no top-level organisation with a unit and a roster admin among {top}"
+    unit = testpeople.children(agency)[0]
+    other = next(c for c in top if c != agency)
+    return {
+        "agency": agency, "unit": unit, "other": other,
+        "admin": testpeople.roster_admin(agency, ADMIN_PASSWORD),
+        "member": testpeople.ensure("kiemthu.dsthanhvien", "Kiểm thử Thành viên", agency, PASSWORD),
+        "unit_member": testpeople.ensure("kiemthu.dsdonvi", "Kiểm thử Thành viên đơn vị", unit, PASSWORD),
+        "colleague": testpeople.ensure("kiemthu.dsdongnghiep", "Kiểm thử Đồng nghiệp", agency, PASSWORD),
+        "outsider": testpeople.ensure("kiemthu.dscoquankhac", "Kiểm thử Cơ quan khác", other, PASSWORD),
+    }
+
+
+def list_ldif(dn: str, mail: str, members, accept: str | None = None, senders=()) -> str:
+    lines = [f"dn: {dn}", "objectClass: congvuMailList", f"cn: {dn.split(',')[0][3:]}", f"mail: {mail}",
+             "description: Danh sách thư kiểm thử (tests/layouts/list_checks.py)"]
+    lines += [f"member: {m}" for m in members]
+    lines += [f"congvuListAccept: {accept}"] if accept else []
+    lines += [f"congvuListSender: {s}" for s in senders]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def mlist(ldap, testpeople, people):
+    """The agency's list, made by its own admin: the two members, members-only, and one Internet
+    correspondent named as an allowed sender."""
+    name = f"kiemthu-ds-{secrets.token_hex(3)}"
+    dn = f"cn={name},{testpeople.org_dn(people['agency'])}"
+    mail = f"{name}@{testpeople.mail_domain(people['agency'])}"
+    res = ldap.ldif_as("ldapadd", people["admin"].login,
+                       list_ldif(dn, mail, [people["member"].dn, people["unit_member"].dn], "members",
+                                 senders=[INTERNET_SENDER]))
+    testpeople.forget(dn)
+    assert res.returncode == 0, res.stderr_text
+    return {"dn": dn, "mail": mail}
+
+
+def set_rule(ldap, people, mlist, accept: str | None) -> None:
+    """The admin changes who may post (no value: the default rule)."""
+    ldif = (replace(mlist["dn"], "congvuListAccept", accept) if accept
+            else f"dn: {mlist['dn']}\nchangetype: modify\nreplace: congvuListAccept\n")
+    res = ldap.ldif_as("ldapmodify", people["admin"].login, ldif)
+    assert res.returncode == 0, res.stderr_text
+
+
+def post(mailcore, who, mlist, label: str) -> tuple[dict, str]:
+    subject = unique(label)
+    return mailcore.smtp(user=who.mail, password=PASSWORD, mail_from=who.mail, rcpts=[mlist["mail"]],
+                         subject=subject), subject
+
+
+def received(mailcore, who, subject: str) -> bool:
+    token = subject.rsplit(" ", 1)[-1]
+    return any(m["subject"] == subject for m in mailcore.messages(who.mail, token, password=PASSWORD))
+
+
+def refused_at_rcpt(result: dict, code: int, text: str) -> bool:
+    """Refused at RCPT with ``code``, the list's address in front, and ``text``."""
+    ((address, (got, reply)),) = result["rcpt"].items() or [("", (None, ""))]
+    prefix = f"<{address}>: Recipient address rejected: "
+    return not result["ok"] and got == code and prefix in reply and text in reply
+
+
+# --- the agency's own lists (Cần Thơ Art 11.5) ----------------------------------------------------
+
+def test_agency_admin_makes_a_list_in_own_agency_only(ldap, testpeople, people, mlist):
+    # Cần Thơ Art 11.5: the agency controls its lists; the directory's ACL confines it to its own
+    assert testpeople.attr(mlist["dn"], "congvuListAccept") == ["members"]
+    name = f"kiemthu-ds-{secrets.token_hex(3)}"
+    dn = f"cn={name},{testpeople.org_dn(people['other'])}"
+    mail = f"{name}@{testpeople.mail_domain(people['other'])}"
+    res = ldap.ldif_as("ldapadd", people["admin"].login, list_ldif(dn, mail, [people["member"].dn]))
+    if res.returncode == 0:
+        testpeople.forget(dn)
+    assert res.returncode == 50, (res.returncode, res.stderr_text)
+
+
+def test_agency_admin_cannot_change_another_agency_s_list(ldap, testpeople, people):
+    name = f"kiemthu-ds-{secrets.token_hex(3)}"
+    dn = f"cn={name},{testpeople.org_dn(people['other'])}"
+    testpeople.root("ldapadd", stdin=list_ldif(dn, f"{name}@{testpeople.mail_domain(people['other'])}",
+                                               [people["outsider"].dn]), check=True)
+    testpeople.forget(dn)
+    res = ldap.ldif_as("ldapmodify", people["admin"].login, replace(dn, "member", people["member"].dn, "add"))
+    assert res.returncode == 50, (res.returncode, res.stderr_text)
+
+
+def test_a_list_cannot_take_an_address_in_use(ldap, testpeople, people, mlist):
+    # one address, one recipient: the unique overlay covers mailboxes and lists alike
+    for taken in (people["colleague"].mail, mlist["mail"]):
+        name = f"kiemthu-ds-{secrets.token_hex(3)}"
+        dn = f"cn={name},{testpeople.org_dn(people['agency'])}"
+        res = ldap.ldif_as("ldapadd", people["admin"].login, list_ldif(dn, taken, [people["member"].dn]))
+        if res.returncode == 0:
+            testpeople.forget(dn)
+        assert res.returncode == 19, (taken, res.returncode, res.stderr_text)
+
+
+def test_the_list_s_owner_keeps_its_members_and_nothing_else(ldap, testpeople, people, mlist):
+    # Cần Thơ Art 11.5: a list is managed by the agency's mailbox or a person the head of the agency
+    # authorises; the agency's admin names that person as the list's owner
+    owner, colleague = people["member"], people["colleague"]
+    res = ldap.ldif_as("ldapmodify", people["admin"].login, replace(mlist["dn"], "owner", owner.dn))
+    assert res.returncode == 0, res.stderr_text
+    for op in ("add", "delete"):
+        res = ldap.ldif_as("ldapmodify", owner.login, replace(mlist["dn"], "member", colleague.dn, op))
+        assert res.returncode == 0, (op, res.stderr_text)
+    for op in ("add", "delete"):
+        res = ldap.ldif_as("ldapmodify", owner.login, replace(mlist["dn"], "congvuListSender", STRANGER, op))
+        assert res.returncode == 0, (op, res.stderr_text)
+    # the owner cannot hand the list on, rename its address or touch another entry
+    for attr, value in (("owner", colleague.dn), ("mail", f"x-{mlist['mail']}")):
+        res = ldap.ldif_as("ldapmodify", owner.login, replace(mlist["dn"], attr, value, "add"))
+        assert res.returncode == 50, (attr, res.returncode, res.stderr_text)
+    # nor can a member who is not its owner, or anyone else
+    for who in (people["unit_member"], colleague):
+        res = ldap.ldif_as("ldapmodify", who.login, replace(mlist["dn"], "member", colleague.dn, "add"))
+        assert res.returncode == 50, (who.mail, res.returncode, res.stderr_text)
+    assert sorted(testpeople.attr(mlist["dn"], "member")) == sorted([owner.dn, people["unit_member"].dn])
+
+
+def test_postfix_expands_the_list_to_its_members(stage, mailcore, mlist, people):
+    mx = stage.first("mail_servers")
+    out = mx.out(f"postmap -q {mlist['mail']} proxy:ldap:/etc/postfix/ldap/mailing_lists.cf")
+    assert sorted(out.strip().split(",")) == sorted([people["member"].mail, people["unit_member"].mail])
+
+
+def test_a_member_who_moves_stays_on_the_list_and_one_who_goes_leaves_it(testpeople, people, mlist):
+    # A move to another organisation (the roster apply's modrdn, a transfer: docs/accounts.md) changes
+    # the member's DN; slapd's refint overlay follows it, so the person keeps getting the list's mail.
+    # A deleted entry leaves the list.
+    person = testpeople.throwaway(people["agency"])
+    testpeople.modify(replace(mlist["dn"], "member", person.dn, "add"))
+    rdn, _, _ = person.dn.partition(",")
+    unit = testpeople.org_dn(people["unit"])
+    testpeople.root("ldapmodrdn", f"-s '{unit}' '{person.dn}' '{rdn}'", check=True)
+    moved = f"{rdn},{unit}"
+
+    def members() -> set[str]:
+        return {m.replace(" ", "").lower() for m in testpeople.attr(mlist["dn"], "member")}
+
+    assert wait_for(lambda: moved.replace(" ", "").lower() in members()), members()
+    assert person.dn.replace(" ", "").lower() not in members()
+    testpeople.root("ldapdelete", f"'{moved}'", check=True)
+    assert wait_for(lambda: moved.replace(" ", "").lower() not in members()), members()
+    assert {people["member"].dn.lower(), people["unit_member"].dn.lower()} <= members()
+
+
+# --- who may post -----------------------------------------------------------------------------------
+
+def test_a_member_posts_and_every_member_receives(ldap, mailcore, people, mlist):
+    set_rule(ldap, people, mlist, "members")
+    sent, subject = post(mailcore, people["member"], mlist, "Thông báo họp giao ban")
+    assert sent["ok"], brief(sent)
+    for who in ("member", "unit_member"):
+        assert wait_for(lambda w=who: received(mailcore, people[w], subject)), who
+    assert not received(mailcore, people["colleague"], subject)
+
+
+def test_members_only_refuses_everyone_else_but_a_named_sender(ldap, mailcore, people, mlist):
+    # Cần Thơ Art 11.5, congvuListAccept: members
+    set_rule(ldap, people, mlist, "members")
+    sent, _ = post(mailcore, people["colleague"], mlist, "Không phải thành viên")
+    assert refused_at_rcpt(sent, 554, "only the list's members may send"), brief(sent)
+    assert ARTICLE in next(iter(sent["rcpt"].values()))[1]
+    stranger = mailcore.internet(mail_from=STRANGER, rcpts=[mlist["mail"]], subject=unique("Quảng cáo"))
+    assert refused_at_rcpt(stranger, 554, "only the list's members may send"), brief(stranger)
+    # congvuListSender names an Internet correspondent: it posts on port 25
+    subject = unique("Công văn gửi danh sách")
+    named = mailcore.internet(rcpts=[mlist["mail"]], subject=subject)
+    assert named["ok"], brief(named)
+    assert wait_for(lambda: received(mailcore, people["member"], subject))
+
+
+def test_organisation_rule_lets_the_agency_post_and_no_one_else(ldap, mailcore, people, mlist):
+    set_rule(ldap, people, mlist, "organisation")
+    sent, subject = post(mailcore, people["colleague"], mlist, "Đồng nghiệp gửi")
+    assert sent["ok"], brief(sent)
+    assert wait_for(lambda: received(mailcore, people["unit_member"], subject))
+    sent, _ = post(mailcore, people["outsider"], mlist, "Cơ quan khác gửi")
+    assert refused_at_rcpt(sent, 554, "only the accounts of the agency"), brief(sent)
+
+
+def test_province_rule_is_the_default(ldap, mailcore, people, mlist):
+    set_rule(ldap, people, mlist, None)
+    sent, subject = post(mailcore, people["outsider"], mlist, "Cơ quan khác trong tỉnh gửi")
+    assert sent["ok"], brief(sent)
+    assert wait_for(lambda: received(mailcore, people["member"], subject))
+    stranger = mailcore.internet(mail_from=STRANGER, rcpts=[mlist["mail"]], subject=unique("Quảng cáo"))
+    assert refused_at_rcpt(stranger, 554, "only the province's official accounts"), brief(stranger)
+
+
+def test_anyone_rule_takes_internet_mail(ldap, mailcore, people, mlist):
+    set_rule(ldap, people, mlist, "anyone")
+    subject = unique("Thư từ bên ngoài")
+    sent = mailcore.internet(mail_from=STRANGER, rcpts=[mlist["mail"]], subject=subject)
+    assert sent["ok"], brief(sent)
+    assert wait_for(lambda: received(mailcore, people["unit_member"], subject))
+
+
+def test_a_rule_the_policy_does_not_know_defers_and_loses_nothing(ldap, mailcore, people, mlist):
+    set_rule(ldap, people, mlist, "thanhvien")
+    sent, _ = post(mailcore, people["member"], mlist, "Quy tắc sai")
+    assert refused_at_rcpt(sent, 450, "congvuListAccept is 'thanhvien'"), brief(sent)
+    set_rule(ldap, people, mlist, "members")
+
+
+def test_the_policy_service_runs_unprivileged(stage):
+    mx = stage.first("mail_servers")
+    assert "user=congvu-lists" in mx.out("postconf -M congvu-lists/unix")
+    mode = mx.out("stat -c '%U:%G %a' /etc/postfix/congvu-list-policy.cf").strip()
+    assert mode == "root:congvu-lists 640", mode
+    # the service password in it is not for other local users
+    assert mx.run("runuser -u nobody -- cat /etc/postfix/congvu-list-policy.cf").returncode != 0
