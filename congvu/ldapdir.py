@@ -123,6 +123,7 @@ class Directory:
         attrs = {}
         for change in changes:
             for name, values in change.attrs.items():
+                name = name.lstrip("+")  # values added to an attribute (an auxiliary class)
                 key = name.lower()
                 if values and key not in ("objectclass", "cn") and key not in {a.lower() for a in attrs}:
                     attrs[name] = [PROBE_SYNTHETIC.get(key, values[0])]

@@ -22,10 +22,17 @@ Rules (docs/accounts.md):
   and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md) (Hà Nam
   Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
 * Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
+* A **transfer** (a person the roster puts in another top-level agency) where the address carries the
+  agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, 5.3; Hà Giang Art 4.2, 5.1.a; Ninh Bình
+  Art 5.2.a, 7.2) gets the address the scheme gives in the new agency. The old one stays deliverable
+  as an alias (until ``lifecycle.transfer_alias_keep`` ends, when set: ``congvuExpiringAlias``, which
+  the lifecycle run retires), and the mailbox stays where it is (``congvuMailHome``): nothing is moved
+  and no message is lost. Elsewhere the entry moves and keeps its address.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -57,8 +64,14 @@ CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "pwdReset", "congvuAc
 ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr", "mail", "associatedDomain")
 MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
 #: Attributes read by the one subtree search.
+#: Auxiliary class of the lifecycle's attributes (``congvuMailHome``, ``congvuExpiringAlias``), added to a
+#: transferred person's entry with them (docs/directory.md).
+LIFECYCLE_CLASS = "congvuLifecycle"
+#: Where a mailbox lives by default: Dovecot's home, ``<vmail home>/<domain>/<local part>``.
+DEFAULT_MAIL_HOME = "/var/vmail"
 SEARCH_ATTRS = sorted({"objectClass", "uid", "mail", "employeeNumber", "congvuMailboxClass",
                        "congvuMailAlias", "congvuReservedAddress", "congvuLeavingSince", "member", "o",
+                       "congvuMailHome", "congvuExpiringAlias",
                        *PERSON_MANAGED,
                        *ORG_MANAGED, *MAILBOX_MANAGED})
 _CANON = {a.lower(): a for a in (*SEARCH_ATTRS, *CREATE_ONLY, "congvuMailboxClass")}
@@ -211,13 +224,16 @@ class Plan:
     leaving: list[dict[str, str]] = field(default_factory=list)
     returning: list[dict[str, str]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    transferred: list[dict[str, str]] = field(default_factory=list)
+    """People given their new agency's address: key, name, from (old address), mail, org."""
     credentials: list[dict[str, str]] = field(default_factory=list)
     """Accounts needing an initial password: key, role, dn, mail, name, agency (code)."""
     unmanaged: int = 0
 
     def summary(self) -> dict[str, int]:
         return {"created": len(self.created), "changed": len(self.changed), "leaving": len(self.leaving),
-                "returning": len(self.returning), "pending": len(self.pending),
+                "returning": len(self.returning), "transferred": len(self.transferred),
+                "pending": len(self.pending),
                 "operations": len(self.changes), "unmanaged": self.unmanaged}
 
 
@@ -231,6 +247,45 @@ def _entries(current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]]) -> dict
             entry[canon] = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
         out[_norm(dn)] = entry
     return out
+
+
+def _transfers(policy: Mapping[str, Any], people: Iterable[Person],
+               by_id: Mapping[str, Mapping[str, list[str]]], top: Mapping[str, str],
+               existing: Mapping[str, str]) -> dict[str, str]:
+    """Person id -> current address, for the people the roster puts in another top-level agency than
+    the directory holds them in, where the province re-addresses a move (``transfer_readdress``)."""
+    if not (policy.get("lifecycle") or {}).get("transfer_readdress"):
+        return {}
+    out = {}
+    for person in people:
+        entry = by_id.get(person.id)
+        if entry is None:
+            continue
+        was = _first(entry, "congvuOrganisationDN") or entry["dn"][0].split(",", 1)[1]
+        if top_code(was).lower() != top[person.org].lower():
+            out[person.id] = existing[person.id].lower()
+    return out
+
+
+def _readdress(want: dict[str, list[str]], entry: Mapping[str, list[str]], old: str, new: str,
+               policy: Mapping[str, Any], now: str, mail_home: str) -> list[str]:
+    """The attributes of a transfer (module docstring) into ``want``; returns their names."""
+    want["mail"] = [new]
+    kept = set(want.get("congvuMailAlias") or entry.get("congvuMailAlias", [])) | {old}
+    want["congvuMailAlias"] = sorted(a for a in kept if a.lower() != new)
+    names = ["mail", "congvuMailAlias"]
+    if not entry.get("congvuMailHome"):
+        local, _, domain = old.partition("@")
+        want["congvuMailHome"] = [f"{mail_home.rstrip('/')}/{domain}/{local}"]
+        names.append("congvuMailHome")
+    keep = (policy.get("lifecycle") or {}).get("transfer_alias_keep")
+    if keep is not None:
+        today = dt.date(int(now[:4]), int(now[4:6]), int(now[6:8]))
+        until = today + dt.timedelta(days=int(keep))
+        want["congvuExpiringAlias"] = sorted(set(entry.get("congvuExpiringAlias", []))
+                                             | {f"{old} {until:%Y%m%d}"})
+        names.append("congvuExpiringAlias")
+    return names
 
 
 def _first(entry: Mapping[str, list[str]] | None, name: str) -> str:
@@ -272,7 +327,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
          current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]], now: str,
          overrides: Mapping[str, str] | None = None, aliases: Mapping[str, Iterable[str]] | None = None,
          admins: Iterable[str] = (), password_policies: Mapping[str, str] | None = None,
-         manage_organisations: bool = True) -> Plan:
+         manage_organisations: bool = True, mail_home: str = DEFAULT_MAIL_HOME) -> Plan:
     """Plan the changes bringing ``current`` (one subtree search) to ``roster``.
 
     ``now``: the run's time as LDAP GeneralizedTime (``20260510083000Z``). ``overrides``: approved
@@ -282,6 +337,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     5.2, 10.8). ``password_policies``: role → ppolicy DN (``pwdPolicySubentry``), optional.
     ``manage_organisations``: converge the attributes of existing organisation entries; off when the
     openldap role owns them (``openldap_organisations``), then missing organisations are still created.
+    ``mail_home``: Dovecot's mail store (``dovecot_vmail_home``): a transferred person's mailbox stays in
+    ``<mail_home>/<old domain>/<old local part>``.
     """
     catalogue = scheme.catalogue
     base = base_dn(policy["domains"]["primary"])
@@ -386,7 +443,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     people = sorted(roster, key=lambda p: p.id)
     overrides = dict(overrides or {})
     existing = {p.id: _first(by_id[p.id], "mail") for p in people if p.id in by_id}
-    if len(existing) == len(people):
+    movers = _transfers(policy, people, by_id, top, existing)
+    fixed = {pid: address for pid, address in existing.items() if pid not in movers}
+    if len(fixed) == len(people):
         # Nobody new: issued addresses never change, so there is nothing to name (re-apply fast path).
         addresses = {pid: address.lower() for pid, address in existing.items()}
         needs_operator = []
@@ -396,9 +455,12 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
             address = overrides.get(person.id) or person.address or None
             if address and "@" not in address:
                 address = f"{address}@{scheme.person_domain(_naming_person(person, None))}"
-            to_name.append(_naming_person(person, None if person.id in existing else address))
-        taken_elsewhere = taken - {a.lower() for a in existing.values()}
-        assigned = scheme.assign(to_name, existing, taken_elsewhere,
+            if address and address.lower() == movers.get(person.id):
+                address = None  # the roster still names the old agency's address: the scheme decides
+            to_name.append(_naming_person(person, None if person.id in fixed else address))
+        # a mover's old addresses stay taken: they remain theirs, as aliases
+        taken_elsewhere = taken - {a.lower() for a in fixed.values()}
+        assigned = scheme.assign(to_name, fixed, taken_elsewhere,
                                  source=", ".join(roster.sources) or "<roster>")
         addresses, needs_operator = assigned.addresses, assigned.needs_operator
     for case in needs_operator:
@@ -460,7 +522,14 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                 want["congvuMailAlias"] = sorted(set(entry.get("congvuMailAlias", []))
                                                  | set(aliases[address]))
                 names.append("congvuMailAlias")
+            if person.id in movers:
+                names += _readdress(want, entry, movers[person.id], address, policy, now, mail_home)
+                result.transferred.append({"key": person.id, "name": person.name, "from": movers[person.id],
+                                           "mail": address, "org": person.org})
             new, old = _diff(entry, want, names, ("congvuOrganisationDN",))
+            if ("congvuMailHome" in new or "congvuExpiringAlias" in new) and LIFECYCLE_CLASS.lower() not in {
+                    c.lower() for c in entry.get("objectClass", [])}:
+                new = {"+objectClass": [LIFECYCLE_CLASS], **new}
             if new:
                 result.changes.append(Change("modify", dn, "person", person.id, new, old, why=person.where))
             moved = _norm(dn) != _norm(entry["dn"][0])

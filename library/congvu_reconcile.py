@@ -109,6 +109,13 @@ options:
         existing ones are never moved.
     type: bool
     default: true
+  mail_home:
+    description:
+      - Dovecot's mail store (C(dovecot_vmail_home)). A person moved to another agency where the
+        province re-addresses moves (C(lifecycle.transfer_readdress)) keeps the mailbox in
+        C(<mail_home>/<old domain>/<old local part>), recorded in C(congvuMailHome).
+    type: str
+    default: /var/vmail
   now:
     description: The run's time as GeneralizedTime (tests); default the current UTC time.
     type: str
@@ -145,6 +152,12 @@ modified:
   returned: always
 leaving:
   description: People missing from the roster, now marked with congvuLeavingSince.
+  type: list
+  returned: always
+transferred:
+  description:
+    - People moved to another agency who got its address (key, name, from, mail, org); the old
+      address stays an alias of the same mailbox.
   type: list
   returned: always
 pending:
@@ -274,6 +287,7 @@ def main():
             "batch_size": {"type": "int", "default": 2000},
             "now": {"type": "str"},
             "manage_organisations": {"type": "bool", "default": True},
+            "mail_home": {"type": "str", "default": "/var/vmail"},
         },
         required_together=[["bind_dn", "bind_pw"]],
         supports_check_mode=True,
@@ -318,14 +332,15 @@ def main():
         result = plan(policy=pol, scheme=scheme, roster=people, current=current, now=now,
                       overrides=approved, aliases=p["aliases"],
                       password_policies=p["password_policies"],
-                      manage_organisations=p["manage_organisations"])
+                      manage_organisations=p["manage_organisations"], mail_home=p["mail_home"])
     except CongvuError as exc:
         module.fail_json(msg=str(exc))
     timings["plan"] = round(time.monotonic() - mark, 3)
 
     report = {
         "summary": result.summary(), "created": result.created, "modified": result.changed,
-        "leaving": result.leaving, "returning": result.returning, "pending": result.pending,
+        "leaving": result.leaving, "returning": result.returning, "transferred": result.transferred,
+        "pending": result.pending,
         "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
                         for c in result.credentials],
         "timings": timings, "write_mode": p["write_mode"], "now": now,

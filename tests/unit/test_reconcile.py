@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from congvu.lifecycle_dir import snapshot
 from congvu.naming import make_scheme
 from congvu.orgs import load_catalogue
 from congvu.passwords import password_violations
@@ -53,7 +54,9 @@ class Directory:
             elif change.op == "modify":
                 entry = self.entries[change.dn]
                 for name, values in change.attrs.items():
-                    if values:
+                    if name.startswith("+"):  # values added (an auxiliary class)
+                        entry.setdefault(name[1:], []).extend(values)
+                    elif values:
                         entry[name] = list(values)
                     else:
                         entry.pop(name, None)
@@ -72,6 +75,13 @@ def hanam():
 def cantho():
     policy = load_policy(ROOT / "policies/cantho.yml")
     catalogue = load_catalogue(ROOT / "data/catalogues/cantho.yml")
+    return policy, make_scheme(policy["naming"], catalogue)
+
+
+@pytest.fixture(scope="module")
+def gialai():
+    policy = load_policy(ROOT / "policies/gialai.yml")
+    catalogue = load_catalogue(ROOT / "data/catalogues/gialai.yml")
     return policy, make_scheme(policy["naming"], catalogue)
 
 
@@ -394,3 +404,72 @@ def test_deletions_are_kept_out_of_ldap_transactions():
     held, after = transaction_order(changes)
     assert [c.dn for c in held] == ["uid=a", "uid=b", "uid=c"]
     assert [c.dn for c in after] == ["cn=r1", "cn=r2"]
+
+
+# --- transfers (issue 12 item 7) ----------------------------------------------------------------------
+
+GL = "ou=organisations,dc=gialai,dc=gov,dc=vn"
+
+
+def test_a_transfer_gets_the_new_agency_s_address_and_keeps_mailbox_and_old_address(gialai):
+    # Gia Lai Art 4.2.a: the address carries the agency's subdomain; Art 5.3: a move ends the old
+    # agency's account. The old address stays deliverable (transfer_alias_keep: null, for good) and the
+    # mailbox stays where it is: nothing is lost.
+    directory = Directory()
+    mover = person("GL-1", "Nguyễn Văn Minh", "skhcn")
+    run(gialai, directory, roster(mover))
+    dn = f"uid=minhnv,o=skhcn,{GL}"
+    assert directory.entries[dn]["mail"] == ["minhnv@skhcn.gialai.gov.vn"]
+    moved = dataclasses.replace(mover, org="dakpo")
+    result = run(gialai, directory, roster(moved), now=LATER)
+    entry = directory.entries[f"uid=minhnv,o=dakpo,{GL}"]
+    assert entry["mail"] == ["minhnv@dakpo.gialai.gov.vn"]
+    assert entry["congvuMailAlias"] == ["minhnv@skhcn.gialai.gov.vn"]
+    assert entry["congvuMailHome"] == ["/var/vmail/skhcn.gialai.gov.vn/minhnv"]
+    assert "congvuLifecycle" in entry["objectClass"]
+    assert "congvuExpiringAlias" not in entry
+    assert result.transferred == [{"key": "GL-1", "name": "Nguyễn Văn Minh", "org": "dakpo",
+                                   "from": "minhnv@skhcn.gialai.gov.vn",
+                                   "mail": "minhnv@dakpo.gialai.gov.vn"}]
+    # done once: the next apply has nothing to do
+    assert run(gialai, directory, roster(moved), now=LATER).changes == []
+    # the old address is not issued to a namesake who joins the old agency
+    namesake = person("GL-2", "Nguyễn Văn Minh", "skhcn", birth="1990-01-01")
+    run(gialai, directory, roster(moved, namesake), now=LATER)
+    [new] = [e for e in directory.entries.values() if e.get("employeeNumber") == ["GL-2"]]
+    assert new["mail"] != ["minhnv@skhcn.gialai.gov.vn"]
+
+
+def test_a_transfer_alias_expires_when_the_policy_says(gialai):
+    policy, scheme = gialai
+    keeping = {**policy, "lifecycle": {**policy["lifecycle"], "transfer_alias_keep": 90}}
+    directory = Directory()
+    mover = person("GL-1", "Nguyễn Văn Minh", "skhcn")
+    run((keeping, scheme), directory, roster(mover))
+    run((keeping, scheme), directory, roster(dataclasses.replace(mover, org="pleiku")), now=LATER,
+        mail_home="/srv/vmail/")
+    entry = directory.entries[f"uid=minhnv,o=pleiku,{GL}"]
+    # 90 days after 2026-12-01; the lifecycle run's drop_alias retires it then (docs/lifecycle.md)
+    assert entry["congvuExpiringAlias"] == ["minhnv@skhcn.gialai.gov.vn 20270301"]
+    assert entry["congvuMailHome"] == ["/srv/vmail/skhcn.gialai.gov.vn/minhnv"]
+    # the lifecycle run reads it back as the day it stops delivering the alias
+    stamped = {dn: {**e, "createTimestamp": [NOW]} for dn, e in directory.entries.items()}  # slapd's own
+    entries = [(dn, {k: [v.encode() for v in values] for k, values in e.items()})
+               for dn, e in stamped.items()]
+    [account] = [a for a in snapshot(entries).accounts if a.mail == "minhnv@pleiku.gialai.gov.vn"]
+    assert [(alias, str(until)) for alias, until in account.expiring_aliases] == [
+        ("minhnv@skhcn.gialai.gov.vn", "2027-03-01")]
+
+
+def test_a_move_inside_the_agency_or_where_addresses_do_not_carry_it_keeps_the_address(gialai, hanam):
+    directory = Directory()
+    mover = person("GL-1", "Nguyễn Văn Minh", "skhcn")
+    run(gialai, directory, roster(mover))
+    result = run(gialai, directory, roster(dataclasses.replace(mover, org="ttcds")), now=LATER)
+    assert result.transferred == []
+    assert directory.entries[f"uid=minhnv,o=ttcds,o=skhcn,{GL}"]["mail"] == ["minhnv@skhcn.gialai.gov.vn"]
+    # Hà Nam Art 5.2: one domain, the address does not name the agency (transfer_readdress: false)
+    directory = Directory()
+    run(hanam, directory, roster(PEOPLE[0]))
+    result = run(hanam, directory, roster(dataclasses.replace(PEOPLE[0], org="sldtbxh")), now=LATER)
+    assert result.transferred == []
