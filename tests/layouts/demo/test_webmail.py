@@ -169,12 +169,16 @@ def test_service_account_reads_the_address_book(stage, web, testpeople):
     accounts = web_accounts(stage, testpeople)
     secret = php(web, 'include "/etc/roundcube/config.inc.php"; '
                       'echo $config["ldap_public"]["congvu"]["bind_pass"];')
+    # the filter as Roundcube has it (active accounts and the mailing lists: docs/webmail.md)
+    flt = php(web, 'include "/etc/roundcube/config.inc.php"; '
+                   'echo $config["ldap_public"]["congvu"]["filter"];').strip()
+    assert "(objectClass=congvuMailList)" in flt and "(congvuAccountState=active)" in flt, flt
     wiring = stage.wiring[web.name]
     base_dn = wiring["roundcube_ldap_base_dn"]
     out = web.run(
         f"LDAPTLS_CACERT=/etc/ssl/congvu/ca.crt ldapsearch -LLL -ZZ -o ldif-wrap=no "
         f"-H {wiring['roundcube_ldap_uri']} -D cn=roundcube,ou=services,{base_dn} -y /dev/stdin -b {base_dn} "
-        "'(&(objectClass=congvuMailAccount)(congvuAccountState=active))' displayName o mail", stdin=secret)
+        f"{shlex.quote(flt)} displayName o mail", stdin=secret)
     assert out.returncode == 0, out.stderr_text
     assert f"mail: {accounts['reader'].mail}" in out.stdout_text
     assert "displayName::" in out.stdout_text or "displayName: " in out.stdout_text

@@ -371,6 +371,30 @@ def test_address_book_lists_the_province_directory(stage, webmail, accounts):
     web.shot("contact")
 
 
+def test_address_book_finds_an_agency_mailing_list_by_name(stage, webmail, accounts, testpeople):
+    """An agency's mailing list (Cần Thơ Art 11.5, docs/lists.md) is in "Danh bạ" under its name, with
+    its address; the list's members are not shown."""
+    token = secrets.token_hex(3)
+    name = f"Danh sách kiểm thử {token}"
+    org = accounts["reader"].org
+    dn = f"cn=kiemthu-ds-{token},{testpeople.org_dn(org)}"
+    mail = f"kiemthu-ds-{token}@{testpeople.mail_domain(org)}"
+    testpeople.root("ldapadd", check=True, stdin=(
+        f"dn: {dn}\nobjectClass: congvuMailList\ncn: kiemthu-ds-{token}\nmail: {mail}\n"
+        f"displayName: {name}\nmember: {accounts['reader'].dn}\n"))
+    testpeople.forget(dn)
+    web = webmail("addressbook-list")
+    web.login(accounts["reader"].mail, INITIAL_PASSWORD)
+    web.goto("?_task=addressbook&_source=congvu")
+    web.page.wait_for_function("document.querySelectorAll('#contacts-table tbody tr').length > 0",
+                               timeout=90_000)
+    search_contacts(web, name)
+    contacts = web.page.locator("#contacts-table")
+    contacts.get_by_text(name).first.click()
+    web.page.frame_locator("#contact-frame").get_by_text(mail).first.wait_for()
+    web.shot("list")
+
+
 def test_repeated_wrong_passwords_lock_further_attempts(stage, webmail, accounts, testpeople):
     """Webmail brute-force protection: 5 failures per account, then refused without asking IMAP;
     the directory's own lockout (ppolicy pwdMaxFailure, Hà Nam's 5 attempts) is reached as well."""
