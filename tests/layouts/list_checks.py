@@ -13,10 +13,11 @@ roster's own admin of the agency, and deleted at the end of the session.
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 from directory_checks import ADMIN_PASSWORD, Ldap, replace
-from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, unique, wait_for
+from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, managesieve_put, unique, wait_for
 
 ARTICLE = "Can Tho Art 11.5"
 STRANGER = "quangcao@example.net"
@@ -247,6 +248,41 @@ def test_a_rule_the_policy_does_not_know_defers_and_loses_nothing(ldap, mailcore
     sent, _ = post(mailcore, people["member"], mlist, "Quy tắc sai")
     assert refused_at_rcpt(sent, 450, "congvuListAccept is 'thanhvien'"), brief(sent)
     set_rule(ldap, people, mlist, "members")
+
+
+def test_a_sieve_redirect_cannot_bypass_the_list_s_rule(ldap, mailcore, people, mlist):
+    # The Sieve listener asks the list policy too (docs/lists.md): a non-member's redirect to a
+    # members-only list is refused there, and Dovecot keeps the message in the INBOX (implicit keep).
+    set_rule(ldap, people, mlist, "members")
+    colleague = people["colleague"]
+    since = time.time() - 5
+    put = managesieve_put(mailcore.tls(), mailcore.mx.address, colleague.mail, PASSWORD, "chuyen-danh-sach",
+                          f'redirect "{mlist["mail"]}";\n')
+    assert put["ok"], put
+    try:
+        subject = unique("Chuyển tiếp vào danh sách")
+        sent = mailcore.internet(rcpts=[colleague.mail], subject=subject)
+        assert sent["ok"], brief(sent)
+        assert wait_for(lambda: received(mailcore, colleague, subject))  # kept
+        refusal = wait_for(lambda: [x for x in mailcore.journal(since) if "postfix/sieve/smtpd" in x
+                                    and "reject: RCPT" in x and f"<{mlist['mail']}>" in x])
+        assert refusal and "only the list's members may send" in refusal[0], refusal
+    finally:
+        managesieve_put(mailcore.tls(), mailcore.mx.address, colleague.mail, PASSWORD, "chuyen-danh-sach",
+                        "keep;\n")
+
+
+def test_an_operator_asks_the_policy_without_sending(stage, ldap, people, mlist):
+    # the --check command of docs/lists.md, as the service's own user
+    set_rule(ldap, people, mlist, "members")
+    mx = stage.first("mail_servers")
+
+    def check(sender: str) -> str:
+        return mx.out(f"runuser -u congvu-lists -- /usr/local/libexec/congvu/list-policy --check "
+                      f"/etc/postfix/congvu-list-policy.cf {mlist['mail']} {sender}").strip()
+
+    assert check(people["member"].mail) == "DUNNO"
+    assert check(people["colleague"].mail).startswith("REJECT 5.7.1 only the list's members may send")
 
 
 def test_the_policy_service_runs_unprivileged(stage):
