@@ -16,7 +16,7 @@ from typing import Any
 
 from congvu.errors import CongvuError, LifecycleError
 from congvu.lifecycle import Account, Plan, apply_plan, to_date
-from congvu.reconcile import Change, top_code
+from congvu.reconcile import LIFECYCLE_CLASS, Change, top_code, with_lifecycle_class
 from congvu.workdays import VN_TZ
 
 __all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "LIST_CLASS", "LIST_WRITE_ATTRS", "REQUEST_CLASS",
@@ -24,9 +24,6 @@ __all__ = ["ACCOUNT_WRITE_ATTRS", "LIFECYCLE_CLASS", "LIST_CLASS", "LIST_WRITE_A
            "SEARCH_FILTER", "RequestEntry", "Snapshot", "activity_changes", "day_time", "one_value",
            "plan_changes", "request_changes", "snapshot"]
 
-#: Auxiliary class carrying the lifecycle's attributes; the writer adds it to an entry with the first
-#: lifecycle attribute (the roster apply's accounts are created without it).
-LIFECYCLE_CLASS = "congvuLifecycle"
 #: Structural class of an agency admin's request, below ``cn=requests,o=<agency>``.
 REQUEST_CLASS = "congvuRequest"
 #: Structural class of an agency's mailing list (docs/lists.md, Cần Thơ Art 11.5).
@@ -242,11 +239,9 @@ def _request(dn: str, entry: Mapping[str, list[str]], by_dn: Mapping[str, str],
 # --- writing ------------------------------------------------------------------------------------------
 
 def _with_class(entry: Mapping[str, list[str]], attrs: dict[str, list[str]]) -> dict[str, list[str]]:
-    """``attrs`` plus the auxiliary class when the entry does not carry it yet (added, never replaced:
-    ``+`` marks an added value, docs/directory.md)."""
-    if LIFECYCLE_CLASS.lower() not in {c.lower() for c in entry.get("objectclass", [])}:
-        return {"+objectClass": [LIFECYCLE_CLASS], **attrs}
-    return attrs
+    """``attrs`` plus the lifecycle's auxiliary class when the entry does not carry it yet (the roster
+    apply's accounts are created without it)."""
+    return with_lifecycle_class(entry.get("objectclass", []), attrs)
 
 
 def _value(name: str, value: Any) -> list[str]:

@@ -46,7 +46,8 @@ from congvu.naming import Scheme
 from congvu.passwords import AMBIGUOUS, DEFAULT_GENERATED_LENGTH, password_violations
 from congvu.roster import Person, Roster
 
-__all__ = ["PASSWORD_PLACEHOLDER", "Change", "Plan", "base_dn", "derive_password", "org_dns", "plan"]
+__all__ = ["LIFECYCLE_CLASS", "PASSWORD_PLACEHOLDER", "Change", "Plan", "base_dn", "derive_password",
+           "org_dns", "plan", "with_lifecycle_class"]
 
 #: Stands for the initial password hash in a planned entry; the module replaces it.
 PASSWORD_PLACEHOLDER = "{CRYPT}(initial password)"
@@ -63,12 +64,12 @@ CREATE_ONLY = ("userPassword", "congvuMustChangePassword", "pwdReset", "congvuAc
                "congvuStateChanged", "congvuMailQuota", "pwdPolicySubentry")
 ORG_MANAGED = ("displayName", "congvuOrgKind", "congvuOrgCode", "congvuOrgAbbr", "mail", "associatedDomain")
 MAILBOX_MANAGED = ("cn", "sn", "displayName", "congvuOrganisationDN")
-#: Attributes read by the one subtree search.
-#: Auxiliary class of the lifecycle's attributes (``congvuMailHome``, ``congvuExpiringAlias``), added to a
-#: transferred person's entry with them (docs/directory.md).
+#: Auxiliary class carrying the lifecycle's attributes (docs/directory.md): added to an entry with the
+#: first of them it stores (the lifecycle run's state, a transfer's ``congvuMailHome``).
 LIFECYCLE_CLASS = "congvuLifecycle"
 #: Where a mailbox lives by default: Dovecot's home, ``<vmail home>/<domain>/<local part>``.
 DEFAULT_MAIL_HOME = "/var/vmail"
+#: Attributes read by the one subtree search.
 SEARCH_ATTRS = sorted({"objectClass", "uid", "mail", "employeeNumber", "congvuMailboxClass",
                        "congvuMailAlias", "congvuReservedAddress", "congvuLeavingSince", "member", "o",
                        "congvuMailHome", "congvuExpiringAlias",
@@ -286,6 +287,14 @@ def _readdress(want: dict[str, list[str]], entry: Mapping[str, list[str]], old: 
                                              | {f"{old} {until:%Y%m%d}"})
         names.append("congvuExpiringAlias")
     return names
+
+
+def with_lifecycle_class(classes: Iterable[str], attrs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``attrs`` plus the lifecycle's auxiliary class when ``classes`` (the entry's objectClass values)
+    lack it: added, never replaced (``+`` marks added values, :class:`Change`)."""
+    if LIFECYCLE_CLASS.lower() not in {c.lower() for c in classes}:
+        return {"+objectClass": [LIFECYCLE_CLASS], **attrs}
+    return attrs
 
 
 def _first(entry: Mapping[str, list[str]] | None, name: str) -> str:
@@ -527,9 +536,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                 result.transferred.append({"key": person.id, "name": person.name, "from": movers[person.id],
                                            "mail": address, "org": person.org})
             new, old = _diff(entry, want, names, ("congvuOrganisationDN",))
-            if ("congvuMailHome" in new or "congvuExpiringAlias" in new) and LIFECYCLE_CLASS.lower() not in {
-                    c.lower() for c in entry.get("objectClass", [])}:
-                new = {"+objectClass": [LIFECYCLE_CLASS], **new}
+            if "congvuMailHome" in new or "congvuExpiringAlias" in new:
+                new = with_lifecycle_class(entry.get("objectClass", []), new)
             if new:
                 result.changes.append(Change("modify", dn, "person", person.id, new, old, why=person.where))
             moved = _norm(dn) != _norm(entry["dn"][0])
