@@ -16,7 +16,7 @@ import secrets
 import time
 
 import pytest
-from directory_checks import ADMIN_PASSWORD, Ldap, replace
+from directory_checks import ADMIN_PASSWORD, Ldap, orgs, replace  # noqa: F401  (orgs: the fixture)
 from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, managesieve_put, unique, wait_for
 
 ARTICLE = "Can Tho Art 11.5"
@@ -36,16 +36,10 @@ def mailcore(stage):
 
 
 @pytest.fixture(scope="module")
-def people(testpeople):
+def people(testpeople, orgs):  # noqa: F811  (the fixture imported above)
     """An agency (a top-level organisation with a unit and a roster admin), its admin, two members of
     its list (one in the unit), a colleague who is not a member, and someone of another agency."""
-    top = testpeople.top_level()
-    agency = next((c for c in top if testpeople.children(c) and [
-        m for m in testpeople.attr(f"cn=admins,{testpeople.org_dn(c)}", "member")
-        if not m.lower().startswith("cn=nobody,")]), None)
-    assert agency, f"no top-level organisation with a unit and a roster admin among {top}"
-    unit = testpeople.children(agency)[0]
-    other = next(c for c in top if c != agency)
+    agency, unit, other = orgs["agency"], orgs["unit"], orgs["other"]
     return {
         "agency": agency, "unit": unit, "other": other,
         "admin": testpeople.roster_admin(agency, ADMIN_PASSWORD),
@@ -95,8 +89,7 @@ def post(mailcore, who, mlist, label: str) -> tuple[dict, str]:
 
 
 def received(mailcore, who, subject: str) -> bool:
-    token = subject.rsplit(" ", 1)[-1]
-    return any(m["subject"] == subject for m in mailcore.messages(who.mail, token, password=PASSWORD))
+    return mailcore.has_mail(who.mail, subject)  # every test person's password is mailcore's PASSWORD
 
 
 def refused_at_rcpt(result: dict, code: int, text: str) -> bool:
