@@ -17,7 +17,7 @@ from ansible.plugins.action import ActionBase
 from congvu.data import plain as _plain
 from congvu.errors import CongvuError
 from congvu.orgs import load_catalogue
-from congvu.wiring import GROUPS, wire
+from congvu.wiring import ALL_GROUPS, wire
 
 DOCUMENTATION = r"""
 module: congvu_wiring
@@ -90,7 +90,7 @@ class ActionModule(ActionBase):
                            "(run playbooks/policy.yml first)"}
         settings = _plain(args.get("settings") or {})
         host = task_vars.get("inventory_hostname")
-        groups = {g: list(task_vars.get("groups", {}).get(g, [])) for g in (*GROUPS, "congvu")}
+        groups = {g: list(task_vars.get("groups", {}).get(g, [])) for g in (*ALL_GROUPS, "congvu")}
         hostvars = task_vars.get("hostvars", {})
         everyone = set().union(*groups.values())
         addresses = {h: _address_of(hostvars.get(h, {})) for h in everyone}
@@ -111,7 +111,7 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": f"congvu_wiring: {exc}"}
         if host not in wiring:
             return {**result, "failed": True,
-                    "msg": f"congvu_wiring: {host} is in none of the groups {', '.join(GROUPS)}"}
+                    "msg": f"congvu_wiring: {host} is in none of the groups {', '.join(ALL_GROUPS)}"}
         fact_name = args.get("fact_name") or "congvu_wiring"
         return {**result, "changed": False, "ansible_facts": {fact_name: wiring[host]}}
 

@@ -22,6 +22,11 @@ _SYSTEMD_DAYS = {"monday": "Mon", "tuesday": "Tue", "wednesday": "Wed", "thursda
                  "friday": "Fri", "saturday": "Sat", "sunday": "Sun"}
 #: Archives kept however old they are, so that a host whose backups stopped keeps its last copies.
 KEEP_LAST_MIN = 3
+#: On a backup server (roles/backup_server): the account the other hosts' Borg connects as, and the
+#: directory that holds one repository per host.
+SERVER_USER = "congvu-borg"
+SERVER_HOME = "/var/lib/congvu-borg"
+SERVER_ROOT = "/srv/congvu-backup"
 
 
 class BackupPolicyError(ValueError):
@@ -61,3 +66,14 @@ def schedule(policy: Mapping[str, Any]) -> dict[str, Any]:
         "keep_within_days": days,
         "keep_last": max(KEEP_LAST_MIN, days // per_period + 1),
     }
+
+
+def remote(server: str | None, host: str) -> dict[str, str]:
+    """Where ``host`` keeps its repository when the layout has a backup server (the backup role's
+    ``backup_remote``): the server, the account, the repository's path there and the account's
+    authorized_keys. Empty when there is no backup server, and for the backup server itself, whose
+    own copy stays on its disk."""
+    if not server or server == host:
+        return {}
+    return {"server": server, "user": SERVER_USER, "path": f"{SERVER_ROOT}/{host}",
+            "authorized_keys": f"{SERVER_HOME}/.ssh/authorized_keys"}

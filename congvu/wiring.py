@@ -39,17 +39,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from congvu.backup import SERVER_HOME, SERVER_ROOT, SERVER_USER
+from congvu.backup import remote as backup_remote
 from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
 from congvu.policy import place_vi
 from congvu.reconcile import base_dn
 from congvu.workdays import public_calendar
 
-__all__ = ["GROUPS", "LDAPS_CLIENTS", "SERVICES", "SETTINGS", "Layout", "WiringError", "firewall_gaps",
+__all__ = ["ALL_GROUPS", "GROUPS", "LDAPS_CLIENTS", "OPTIONAL_GROUPS", "SERVICES", "SETTINGS", "Layout",
+           "WiringError", "firewall_gaps",
            "layout", "organisation_domains", "sending_domains", "wire"]
 
 #: The groups every inventory has, under ``congvu`` (docs/topology.md).
 GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
+#: Groups an inventory may have: a backup server that keeps the other hosts' Borg repositories, so
+#: that a dead server's backups do not die with it (docs/backup.md, "Backup server").
+OPTIONAL_GROUPS = ("backup_servers",)
+ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
 #: Groups of which one host at most is supported until replication exists (a second directory or
 #: mailbox server would be a second, diverging copy; a second filter would be ignored).
@@ -57,6 +64,7 @@ SINGLE = {
     "ldap_servers": "a second directory server needs multi-provider replication, not built yet",
     "mail_servers": "a second mailbox server needs Dovecot replication, not built yet",
     "filter_servers": "Postfix calls one filter; a second filter host would be ignored",
+    "backup_servers": "each host has one repository; a second copy is the backup server's own job",
 }
 
 
@@ -95,6 +103,9 @@ SERVICES: dict[str, Service] = {
                     "LDAP with StartTLS for the mail and webmail servers"),
     "rspamd_milter": Service(11332, "tcp", "filter_servers", ("mail_servers",),
                              "the Rspamd milter for Postfix"),
+    # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
+    # own repository (docs/backup.md, "Backup server").
+    "borg": Service(22, "tcp", "backup_servers", GROUPS, "Borg over SSH to this host's repositories"),
 }
 
 #: Settings the wiring reads from the inventory, with their defaults.
@@ -135,13 +146,13 @@ class Layout:
     @property
     def hosts(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
-        for group in GROUPS:
+        for group in ALL_GROUPS:
             for host in self.groups[group]:
                 seen.setdefault(host)
         return tuple(seen)
 
     def groups_of(self, host: str) -> list[str]:
-        return [g for g in GROUPS if host in self.groups[g]]
+        return [g for g in ALL_GROUPS if host in self.groups[g]]
 
     def first(self, group: str) -> str:
         return self.groups[group][0]
@@ -193,9 +204,11 @@ def layout(groups: Mapping[str, Iterable[str]], addresses: Mapping[str, Any] | N
         if not hosts:
             problems.append(f"group {group} has no host [every layout has each group, docs/topology.md]")
         lay[group] = tuple(hosts)
+    for group in OPTIONAL_GROUPS:
+        lay[group] = tuple(dict.fromkeys(str(h) for h in (groups.get(group) or ())))
     in_groups = {h for hosts in lay.values() for h in hosts}
     for host in sorted(set(groups.get("congvu") or ()) - in_groups):
-        problems.append(f"{host}: in group congvu but in none of {', '.join(GROUPS)} "
+        problems.append(f"{host}: in group congvu but in none of {', '.join(ALL_GROUPS)} "
                         "[every host serves at least one group]")
     for host in sorted(in_groups):
         if not _fqdn(host):
@@ -407,6 +420,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     retention = int(policy["logs"]["retention"] or 90)
     # Hà Giang Art 10.2.d: weekly, Friday at the end of the working day; others nightly (backup:).
     backup = backup_schedule(policy)
+    backup_server = next(iter(lay.groups["backup_servers"]), None)
 
     # The public holidays of the years the operator confirmed (the hosts have no calendar package).
     calendar = public_calendar((policy.get("calendar") or {}).get("confirmed_years") or ())
@@ -508,6 +522,14 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "backup_on_calendar": backup["on_calendar"],
             "backup_keep_within_days": backup["keep_within_days"],
             "backup_keep_last": backup["keep_last"],
+            # docs/backup.md, "Backup server": the repository on the backup server, where there is one.
+            "backup_remote": backup_remote(backup_server, host),
+            # --- backup_server --- the hosts whose repositories it keeps.
+            "backup_server_clients": ([h for h in lay.hosts if h != host]
+                                      if host == backup_server else []),
+            "backup_server_user": SERVER_USER,
+            "backup_server_home": SERVER_HOME,
+            "backup_server_root": SERVER_ROOT,
         }
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where

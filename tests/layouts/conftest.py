@@ -22,7 +22,7 @@ import pytest
 
 from congvu.orgs import load_catalogue
 from congvu.policy import load_policy
-from congvu.wiring import GROUPS, wire
+from congvu.wiring import ALL_GROUPS, wire
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 UNITS = {
@@ -30,6 +30,7 @@ UNITS = {
     "mail_servers": ("postfix@-", "dovecot"),
     "filter_servers": ("rspamd", "clamav-daemon", "redis-server"),
     "webmail_servers": ("nginx", "php8.2-fpm"),
+    "backup_servers": ("ssh", "congvu-backup-compact"),
 }
 LOGS = ("/var/log/roundcube/errors.log", "/var/log/nginx/roundcube-error.log")
 
@@ -173,10 +174,10 @@ def stage(layout_name) -> Stage:
     name = os.environ.get("CONGVU_STAGE_NAME", "stg")
     data = _inventory(layout)
     result = Stage(layout=layout, name=name, hostvars=data["_meta"]["hostvars"])
-    result.groups = {g: data.get(g, {}).get("hosts", []) for g in GROUPS}
+    result.groups = {g: data.get(g, {}).get("hosts", []) for g in ALL_GROUPS}
     for host in sorted(result.hostvars):
         container = f"congvu-{name}-{host.split('.')[0]}"
-        groups = [g for g in GROUPS if host in result.groups[g]]
+        groups = [g for g in ALL_GROUPS if host in result.groups[g]]
         result.hosts[host] = Host(host, container, groups, _address(container))
     return result
 

@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_wiring import wired
+from test_wiring import ADDRS, GROUPS_SPLIT, wired
 
-from congvu.backup import KEEP_LAST_MIN, BackupPolicyError, on_calendar, schedule
+from congvu.backup import (
+    KEEP_LAST_MIN,
+    SERVER_ROOT,
+    SERVER_USER,
+    BackupPolicyError,
+    on_calendar,
+    remote,
+    schedule,
+)
 from congvu.policy import load_policy
-from congvu.wiring import BACKUP_CONTENTS
+from congvu.wiring import BACKUP_CONTENTS, WiringError, layout, wire
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTORE = ROOT / "roles" / "backup" / "files" / "usr" / "local" / "sbin" / "congvu-restore"
@@ -175,3 +183,78 @@ def test_restore_puts_back_only_what_differs(restore):
     assert restore.differences(archived, restore.user_attrs(archived)) == {}
     assert restore.ldif_value("cn", "Nguyễn".encode()).startswith("cn:: ")
     assert restore.ldif_value("uid", b"nva") == "uid: nva"
+
+
+# --- the backup server (docs/backup.md, "Backup server") -------------------------------------------
+
+def test_with_a_backup_server_every_other_host_keeps_its_repository_there():
+    hosts, groups, addresses, _ = wired(ROOT / "inventories" / "demo-split")
+    [server] = groups["backup_servers"]
+    assert server == "webmail.gialai.gov.vn"
+    clients = [h for h in hosts if h != server]
+    for host in clients:
+        assert hosts[host]["backup_remote"] == {
+            "server": server, "user": SERVER_USER, "path": f"{SERVER_ROOT}/{host}",
+            "authorized_keys": f"{hosts[server]['backup_server_home']}/.ssh/authorized_keys"}
+        assert hosts[host]["backup_server_clients"] == []
+    # the server's own copy (its /etc, its webmail database) stays on its disk
+    assert hosts[server]["backup_remote"] == {}
+    assert hosts[server]["backup_server_clients"] == clients
+    # its SSH is open to those hosts, by address, for Borg
+    [rule] = [r for r in hosts[server]["common_firewall_rules"] if r["port"] == 22]
+    assert sorted(rule["sources"]) == sorted(addresses[h] for h in clients)
+    assert rule["comment"].startswith("borg from ")
+    assert not any(r["port"] == 22 for h in clients for r in hosts[h]["common_firewall_rules"])
+
+
+def test_without_a_backup_server_repositories_stay_on_each_host():
+    allinone = wired(ROOT / "inventories" / "demo")[0]
+    [v] = allinone.values()
+    assert v["backup_remote"] == {} and v["backup_server_clients"] == []
+    assert remote(None, "mx.hanam.gov.vn") == {}
+    assert remote("backup.hanam.gov.vn", "backup.hanam.gov.vn") == {}
+
+
+def test_a_dedicated_backup_server_is_a_host_of_the_layout():
+    groups = {**GROUPS_SPLIT, "backup_servers": ["backup.hanam.gov.vn"]}
+    addresses = {**ADDRS, "backup.hanam.gov.vn": "192.0.2.20"}
+    lay = layout(groups, addresses)
+    assert lay.hosts[-1] == "backup.hanam.gov.vn"
+    assert lay.groups_of("backup.hanam.gov.vn") == ["backup_servers"]
+    hosts = wire(policy("hanam"), None, groups, addresses)
+    assert hosts["backup.hanam.gov.vn"]["backup_contents"] == ["system"]
+    assert hosts["backup.hanam.gov.vn"]["backup_server_clients"] == list(ADDRS)
+    assert hosts["mx.hanam.gov.vn"]["backup_remote"]["server"] == "backup.hanam.gov.vn"
+
+
+def test_a_second_backup_server_is_refused_and_an_unreachable_one_named():
+    two = {**GROUPS_SPLIT, "backup_servers": ["b1.hanam.gov.vn", "b2.hanam.gov.vn"]}
+    lists = r"group backup_servers lists b1\.hanam\.gov\.vn, b2\.hanam\.gov\.vn: one host at most"
+    with pytest.raises(WiringError, match=lists):
+        wire(policy("hanam"), None, two, {**ADDRS, "b1.hanam.gov.vn": "192.0.2.21",
+                                          "b2.hanam.gov.vn": "192.0.2.22"})
+    one = {**GROUPS_SPLIT, "backup_servers": ["b1.hanam.gov.vn"]}
+    with pytest.raises(WiringError, match=r"b1\.hanam\.gov\.vn: no address known, but it offers borg"):
+        wire(policy("hanam"), None, one, ADDRS)
+
+
+def test_a_host_restore_puts_back_every_kind_of_content_but_the_configuration(restore):
+    kinds = set(yaml.safe_load((ROOT / "roles/backup/vars/main.yml").read_text())["__backup_paths"])
+    # system (/etc) is rebuilt by site.yml; everything else a host backs up comes back
+    assert set(restore.HOST_ORDER) == set(restore.HOST_RESTORE) == kinds - {"system"}
+    assert restore.HOST_ORDER[0] == "directory"  # the others look accounts up in it
+    assert set(restore.HOST_WHAT) == set(restore.HOST_ORDER)
+
+
+def test_a_host_restore_finds_the_directory_database(restore, tmp_path, monkeypatch):
+    config = tmp_path / "cn=config"
+    config.mkdir()
+    (config / "olcDatabase={1}mdb.ldif").write_text(
+        "dn: olcDatabase={1}mdb\nolcDatabase: {1}mdb\nolcDbDirectory: /var/lib/ldap\n", encoding="utf-8")
+    real = restore.Path
+    monkeypatch.setattr(restore, "Path", lambda p: real(str(p).replace("/etc/ldap/slapd.d/cn=config",
+                                                                       str(config))))
+    assert str(restore.mdb_directory()) == "/var/lib/ldap"
+    (config / "olcDatabase={1}mdb.ldif").unlink()
+    with pytest.raises(restore.RestoreError, match="no olcDbDirectory"):
+        restore.mdb_directory()

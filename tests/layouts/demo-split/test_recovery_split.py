@@ -1,0 +1,174 @@
+"""The disaster-recovery drill of the split layout (issue 13, docs/backup.md "Disaster recovery").
+
+The mail host dies: its container is removed with everything it held and an empty one takes its
+name and address (``./stage replace``). The directory host loses its database, the filter host its
+DKIM keys, the webmail host its database. The operator then runs what docs/backup.md says:
+``site.yml`` for the new host, and ``playbooks/restore.yml -e restore_host=all -e restore_apply=true``.
+Everything must be back: every message byte for byte in its folder with its flags (Vietnamese folder
+names, an organisation mailbox, a locked account's mailbox), the Sieve script, every directory entry
+with its attributes and the passwords that log in, the DKIM keys (a signature made after the restore
+verifies against the record already published), the webmail users. The other tests of the layout
+that run after this file run on the restored hosts.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import json
+import os
+import pathlib
+import re
+import subprocess
+
+try:  # tests/layouts is a plain directory, or a package named layouts
+    from attacks import accounts, ldap_modify, tls_context
+    from backup_checks import back_up, fetch_all, playbook, raw_message
+    from dkim_checks import sign
+    from filtermail import dkim_record, dkim_verifies
+    from mailcore import imap_quote
+except ImportError:  # pragma: no cover
+    from layouts.attacks import accounts, ldap_modify, tls_context  # noqa: F401
+    from layouts.backup_checks import back_up, fetch_all, playbook, raw_message
+    from layouts.dkim_checks import sign
+    from layouts.filtermail import dkim_record, dkim_verifies
+    from layouts.mailcore import imap_quote
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+FOLDER = "Công văn đến/Năm 2026"
+WEBMAIL_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"  # backup_webmail_sqlite_dir
+SIEVE = 'require ["fileinto"];\nif header :contains "subject" "Hoả tốc" { fileinto "INBOX"; stop; }\n'
+
+# Every message of the mail store: (mailbox directory, folder, Message-ID) -> [sha256, flags].
+STORE = r'''
+import hashlib, json, os, re, sys
+out = {}
+for top, dirs, files in os.walk("/var/vmail"):
+    if os.path.basename(top) not in ("cur", "new") or "/.congvu-tmp-" in top:
+        continue
+    maildir = os.path.dirname(top)
+    for name in files:
+        path = os.path.join(top, name)
+        data = open(path, "rb").read()
+        mid = re.search(rb"^Message-ID:\s*(\S+)", data, re.M | re.I)
+        flags = name.rpartition(":2,")[2] if ":2," in name else ""
+        ident = mid.group(1).decode() if mid else name.split(",")[0]
+        key = maildir.replace("/var/vmail/", "") + "|" + ident
+        out[key] = [hashlib.sha256(data).hexdigest(), "".join(sorted(flags))]
+json.dump(out, sys.stdout)
+'''
+OPERATIONAL = re.compile(r"^(entryCSN|modifyTimestamp|modifiersName|contextCSN|pwdLastSuccess|"
+                         r"pwdFailureTime|authTimestamp):", re.I)
+
+
+def store(mx) -> dict:
+    return json.loads(mx.out("python3 -", stdin=STORE))
+
+
+def directory(ldap) -> list[str]:
+    """slapcat of the data, operational attributes that change on their own left out, sorted by DN."""
+    text = ldap.out("slapcat -n 1 -o ldif-wrap=no")
+    entries = []
+    for block in text.strip().split("\n\n"):
+        lines = [line for line in block.splitlines() if not OPERATIONAL.match(line)]
+        entries.append("\n".join(sorted(lines)))
+    return sorted(entries)
+
+
+def imap(stage, account) -> imaplib.IMAP4_SSL:
+    conn = imaplib.IMAP4_SSL(stage.first("mail_servers").address, 993, ssl_context=tls_context(stage),
+                             timeout=60)
+    conn.login(account.mail, account.password)
+    return conn
+
+
+def stage_command(stage, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CONGVU_STAGE_NAME": stage.name,
+           "CONGVU_STAGE_INVENTORY": str(stage.inventory / "hosts.yml"), "CONGVU_STAGE_PORTS": "none"}
+    return subprocess.run([str(ROOT / "stage"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_dead_mail_host_and_lost_data_come_back_from_the_backups(stage, accounts):
+    mx, ldap = stage.first("mail_servers"), stage.first("ldap_servers")
+    flt, web = stage.first("filter_servers"), stage.first("webmail_servers")
+
+    # --- what there is to lose -----------------------------------------------------------------
+    person = accounts.ensure("khoiphuc")
+    locked = accounts.ensure("khoiphuc.khoa")
+    conn = imap(stage, person)
+    try:
+        conn.create(imap_quote(FOLDER))
+        conn.append("INBOX", r"(\Seen \Flagged)", None, raw_message("Công văn hoả tốc", person.mail))
+        conn.append("INBOX", r"(\Answered)", None, raw_message("Giấy mời họp", person.mail))
+        conn.append(imap_quote(FOLDER), r"(\Seen)", None, raw_message("Quyết định số 15", person.mail))
+        mailbox = {**fetch_all(conn, "INBOX"), **fetch_all(conn, FOLDER)}
+    finally:
+        conn.logout()
+    conn = imap(stage, locked)
+    try:
+        conn.append("INBOX", r"(\Seen)", None, raw_message("Thư trước khi khoá", locked.mail))
+    finally:
+        conn.logout()
+    ldap_modify(stage, f"dn: {locked.dn}\nchangetype: modify\nreplace: congvuAccountState\n"
+                       "congvuAccountState: locked\n")
+    mx.out(f"doveadm sieve put -a -u {person.mail} hoa-toc", stdin=SIEVE)
+    # an organisation mailbox: the agency's, as the directory names it
+    found = ldap.out(f"ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -b '{accounts.org_dn}' -s base mail")
+    org_mail = found.split("mail: ")[1].split()[0]
+    mx.out(f"doveadm save -u {org_mail} -m INBOX", stdin=raw_message("Văn bản đến cơ quan", org_mail))
+    web_users = f"sqlite3 {WEBMAIL_DB} 'select username from users order by 1'"
+    before = {"store": store(mx), "directory": directory(ldap),
+              "sieve": mx.out(f"doveadm sieve get -u {person.mail} hoa-toc"),
+              "dkim": flt.out("cd /var/lib/rspamd/dkim && sha256sum *.key"),
+              "webmail": web.out(web_users)}
+    seeded = [k for k in before["store"] if k.endswith(tuple(mailbox))]
+    assert len(seeded) == len(mailbox), "the seeded messages are not in the store"
+    for host in (ldap, mx, flt, web):
+        assert back_up(host)["result"] == "ok"
+
+    # --- the disaster ----------------------------------------------------------------------------
+    replaced = stage_command(stage, "replace", mx.name)
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert mx.run("test -e /var/vmail").returncode != 0  # an empty host
+    ldap.out("systemctl stop slapd && mv /var/lib/ldap /var/lib/ldap.lost && install -d -o openldap "
+             "-g openldap -m 0700 /var/lib/ldap && systemctl start slapd")
+    flt.out("rm -f /var/lib/rspamd/dkim/*.key")
+    web.out(f"rm -f {WEBMAIL_DB}")
+
+    # --- the runbook -----------------------------------------------------------------------------
+    deploy = playbook(stage, "site.yml", "-e", "congvu_policy_quiet=true", "--limit", mx.name)
+    assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-2000:]
+    shown = playbook(stage, "restore.yml", "-e", f"restore_host={mx.name}")
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    assert "nothing changed (add --apply" in shown.flat, shown.stdout[-3000:]
+    assert not set(seeded) & set(store(mx))
+    restore = playbook(stage, "restore.yml", "-e", "restore_host=all", "-e", "restore_apply=true")
+    assert restore.returncode == 0, restore.stdout[-5000:] + restore.stderr[-2000:]
+    for host in (ldap, mx, flt, web):
+        assert f"{host.name}" in restore.stdout
+
+    # --- nothing lost ----------------------------------------------------------------------------
+    assert directory(ldap) == before["directory"]
+    after = store(mx)  # everything there was (mail that arrived since may be there too)
+    assert {key: after.get(key) for key in before["store"]} == before["store"]
+    conn = imap(stage, person)  # the password in the restored directory logs in
+    try:
+        back = {**fetch_all(conn, "INBOX"), **fetch_all(conn, FOLDER)}
+    finally:
+        conn.logout()
+    assert back.keys() == mailbox.keys()
+    for mid, (raw, flags) in mailbox.items():
+        assert back[mid] == (raw, flags), mid
+    try:
+        imap(stage, locked)
+        raise AssertionError("the locked account logs in after the restore")
+    except imaplib.IMAP4.error:
+        pass
+    assert mx.out(f"doveadm sieve get -u {person.mail} hoa-toc") == before["sieve"]
+    assert flt.out("cd /var/lib/rspamd/dkim && sha256sum *.key") == before["dkim"]
+    domain = stage.policy["domains"]["primary"]
+    assert dkim_verifies(sign(flt, domain), dkim_record(stage, domain))
+    assert web.out(web_users) == before["webmail"]
+    # mail flows to the restored mailbox, and the rebuilt host backs up to the same repository
+    mx.out(f"doveadm save -u {person.mail} -m INBOX", stdin=raw_message("Sau khi khôi phục", person.mail))
+    assert back_up(mx)["result"] == "ok"
