@@ -551,7 +551,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
 BACKUP_CONTENTS = {
     "ldap_servers": ("directory",),
     "mail_servers": ("mailboxes", "lifecycle"),
-    "filter_servers": ("dkim",),
+    "filter_servers": ("dkim", "rspamd"),
     "webmail_servers": ("webmail",),
 }
 

@@ -116,6 +116,10 @@ def test_each_host_backup_holds_what_the_host_holds(stage):
             assert "var/lib/congvu" in paths
         if "filter_servers" in groups:
             assert any(p.startswith("var/lib/rspamd/dkim/") and p.endswith(".key") for p in paths)
+            # Rspamd's Redis (Bayes, history), a snapshot that Redis itself reads back
+            dump = "var/backups/congvu/staging/rspamd/dump.rdb"
+            rdb = borg(host, f"extract --stdout ::{archive} {dump}").stdout
+            assert rdb.startswith(b"REDIS"), rdb[:16]
         if "webmail_servers" in groups:
             db = [p for p in paths if p.startswith("var/backups/congvu/staging/webmail/")]
             assert db, sorted(p for p in paths if "webmail" in p)
@@ -209,13 +213,13 @@ def fetch_all(conn, folder: str) -> dict[str, tuple[bytes, set[str]]]:
     return found
 
 
-def playbook(stage, *args: str) -> subprocess.CompletedProcess:
+def playbook(stage, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """``ansible-playbook`` with the layout's inventory, as an operator runs it: playbooks/<name>
     for each argument ending in .yml, the rest passed on."""
     env = {**os.environ, "CONGVU_STAGE_NAME": stage.name, "ANSIBLE_FORCE_COLOR": "0"}
     argv = [str(ROOT / "playbooks" / a) if a.endswith(".yml") else a for a in args]
     run = subprocess.run(["ansible-playbook", "-i", str(stage.inventory / "hosts.yml"), *argv],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     run.flat = " ".join(run.stdout.split())  # Ansible's YAML output folds long lines
     return run
 

@@ -88,17 +88,18 @@ def test_every_host_backs_up_what_its_groups_hold():
     assert contents == {
         "ldap.gialai.gov.vn": ["system", "directory"],
         "mx.gialai.gov.vn": ["system", "mailboxes", "lifecycle"],
-        "filter.gialai.gov.vn": ["system", "dkim"],
+        "filter.gialai.gov.vn": ["system", "dkim", "rspamd"],
         "webmail.gialai.gov.vn": ["system", "webmail"],
     }
     for host, kinds in contents.items():
         assert ("mailboxes" in kinds) == (host in groups["mail_servers"])
         assert ("directory" in kinds) == (host in groups["ldap_servers"])
         assert ("dkim" in kinds) == (host in groups["filter_servers"])
+        assert ("rspamd" in kinds) == (host in groups["filter_servers"])
         assert ("webmail" in kinds) == (host in groups["webmail_servers"])
     allinone = wired(ROOT / "inventories" / "demo")[0]
     assert next(iter(allinone.values()))["backup_contents"] == [
-        "system", "directory", "mailboxes", "lifecycle", "dkim", "webmail"]
+        "system", "directory", "mailboxes", "lifecycle", "dkim", "rspamd", "webmail"]
 
 
 @pytest.fixture(scope="module")
