@@ -524,9 +524,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "backup_keep_last": backup["keep_last"],
             # docs/backup.md, "Backup server": the repository on the backup server, where there is one.
             "backup_remote": backup_remote(backup_server, host),
-            # --- backup_server --- the hosts whose repositories it keeps.
-            "backup_server_clients": ([h for h in lay.hosts if h != host]
-                                      if host == backup_server else []),
+            # --- backup_server --- the account and directories the clients' backup_remote names.
             "backup_server_user": SERVER_USER,
             "backup_server_home": SERVER_HOME,
             "backup_server_root": SERVER_ROOT,

@@ -197,10 +197,8 @@ def test_with_a_backup_server_every_other_host_keeps_its_repository_there():
         assert hosts[host]["backup_remote"] == {
             "server": server, "user": SERVER_USER, "path": f"{SERVER_ROOT}/{host}",
             "authorized_keys": f"{hosts[server]['backup_server_home']}/.ssh/authorized_keys"}
-        assert hosts[host]["backup_server_clients"] == []
     # the server's own copy (its /etc, its webmail database) stays on its disk
     assert hosts[server]["backup_remote"] == {}
-    assert hosts[server]["backup_server_clients"] == clients
     # its SSH is open to those hosts, by address, for Borg
     [rule] = [r for r in hosts[server]["common_firewall_rules"] if r["port"] == 22]
     assert sorted(rule["sources"]) == sorted(addresses[h] for h in clients)
@@ -211,7 +209,7 @@ def test_with_a_backup_server_every_other_host_keeps_its_repository_there():
 def test_without_a_backup_server_repositories_stay_on_each_host():
     allinone = wired(ROOT / "inventories" / "demo")[0]
     [v] = allinone.values()
-    assert v["backup_remote"] == {} and v["backup_server_clients"] == []
+    assert v["backup_remote"] == {}
     assert remote(None, "mx.hanam.gov.vn") == {}
     assert remote("backup.hanam.gov.vn", "backup.hanam.gov.vn") == {}
 
@@ -224,7 +222,7 @@ def test_a_dedicated_backup_server_is_a_host_of_the_layout():
     assert lay.groups_of("backup.hanam.gov.vn") == ["backup_servers"]
     hosts = wire(policy("hanam"), None, groups, addresses)
     assert hosts["backup.hanam.gov.vn"]["backup_contents"] == ["system"]
-    assert hosts["backup.hanam.gov.vn"]["backup_server_clients"] == list(ADDRS)
+    assert all(hosts[h]["backup_remote"]["server"] == "backup.hanam.gov.vn" for h in ADDRS)
     assert hosts["mx.hanam.gov.vn"]["backup_remote"]["server"] == "backup.hanam.gov.vn"
 
 
