@@ -11,6 +11,7 @@ once. The public entry points are in :mod:`congvu.naming`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,9 +22,13 @@ from congvu.errors import NamingError
 from congvu.fold import NameParts, fold_token, split_name
 from congvu.orgs import LOCAL_RE, Catalogue, Org, name_initials
 
-__all__ = ["MAX_LOCAL", "OperatorCase", "Person", "Result", "Scheme"]
+__all__ = ["LIST_NAME_RE", "MAX_LOCAL", "OperatorCase", "Person", "Result", "Scheme"]
 
 MAX_LOCAL = 64  # RFC 5321 section 4.5.3.1.1
+#: A mailing list's name (its ``cn`` and the first part of its address): lower-case ASCII letters and
+#: digits, words joined by dashes as the schemes allow in local parts (Gia Lai ``vanhoa-xahoi``). No
+#: dot: the dot separates the name from its organisation's mailbox name (:meth:`Scheme.list_address`).
+LIST_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 PERSON_FIELDS = ("id", "full_name", "org", "birth_date", "home_town", "birthplace", "address", "surname")
 
 
@@ -259,6 +264,50 @@ class Scheme:
         if problems:
             raise NamingError(f"{len(problems)} organisation address problem(s):\n  " + "\n  ".join(problems),
                               source=self.catalogue.source, rule=self.article)
+
+    # --- mailing lists (Cần Thơ Art 11.5) ------------------------------------------------------
+
+    def list_address(self, code: str, name: str) -> str:
+        """The address of the mailing list ``name`` of the organisation ``code`` (Cần Thơ Art 11.5:
+        each agency's lists; docs/lists.md, docs/naming.md).
+
+        A list is named like a sub-unit of its organisation, its name in front of the organisation's
+        own mailbox name, in the organisation's domain: ``toanso.stttt@hanam.gov.vn``,
+        ``toanso.skhcn@skhcn.gialai.gov.vn``. Every scheme's unit rule has that shape (Hà Nam Art
+        5.1.d, Cần Thơ Art 4.2.b, Hà Giang Art 4.1, Ninh Bình Art 5.1.a, c), except two that this
+        deliberately does not follow: Hà Nam writes a district's units after the district's
+        abbreviation (``ptp.bl``, Art 5.1.đ), the shape a person's clash form also has
+        (``nguyenvanhung.bl``, Art 5.2.b), and Gia Lai writes a unit alone in its agency's subdomain
+        (``ttcds@skhcn``, Art 4.1.c), the shape of personal addresses. After the full mailbox name
+        (``ubndbl``, ``skhcn``) a list's address cannot take either shape.
+        """
+        return f"{name}.{self.org_local(code)}@{self.org_domain(code)}"
+
+    def check_list_address(self, code: str, name: str, address: str | None = None) -> str | None:
+        """Why the mailing list ``name`` of ``code`` (with ``address``, when given) breaks the naming
+        rule of :meth:`list_address`, or None when it follows it (Cần Thơ Art 11.5, docs/naming.md).
+
+        The name must be lower-case ASCII letters and digits (words joined by ``-``), the local part
+        at most 64 characters, the address not an organisation's mailbox, and ``address`` exactly
+        :meth:`list_address`.
+        """
+        if not isinstance(name, str) or not LIST_NAME_RE.match(name):
+            return (f"the list name {name!r} must be lower-case ASCII letters and digits, words joined "
+                    "by '-' (no dot, no diacritics)")
+        if code not in self.catalogue:
+            return f"organisation {code!r} is not in the catalogue {self.catalogue.source}"
+        expected = self.list_address(code, name)
+        local = expected.partition("@")[0]
+        if len(local) > MAX_LOCAL:
+            return (f"the list's address {expected} has {len(local)} characters before the '@', more "
+                    f"than {MAX_LOCAL} (RFC 5321): choose a shorter name")
+        holder = next((c for c, a in self.org_addresses().items() if a == expected), None)
+        if holder is not None:
+            return (f"the list's address {expected} is the mailbox of the organisation {holder!r}: "
+                    "choose another name")
+        if address is not None and str(address).strip().lower() != expected:
+            return f"the address {address} does not follow the naming scheme: it should be {expected}"
+        return None
 
     # --- people -------------------------------------------------------------------------------
 
