@@ -22,6 +22,11 @@ Rules (docs/accounts.md):
   and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md) (Hà Nam
   Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
 * Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
+* Mailing lists of the lists file (``lists.yml``, :mod:`congvu.lists`; Cần Thơ Art 11.5) are created
+  and kept: address from the naming scheme (``Scheme.list_address``), display name, rule, owners, and
+  the members and named senders when the file gives them. Their members are never retired or leaving
+  accounts, nor people gone from the roster. Lists not in the file are never changed; every list whose
+  address does not follow the naming scheme is reported (``misnamed_lists``), never changed.
 * A **transfer** (a person the roster puts in another top-level agency) where the address carries the
   agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, 5.3; Hà Giang Art 4.2, 5.1.a; Ninh Bình
   Art 5.2.a, 7.2) gets the address the scheme gives in the new agency. The old one stays deliverable
@@ -41,10 +46,12 @@ from typing import Any
 
 from congvu.errors import CongvuError
 from congvu.fold import split_name
+from congvu.lists import AGENCY_OWNER, Lists
 from congvu.naming import Person as NamingPerson
 from congvu.naming import Scheme
 from congvu.passwords import AMBIGUOUS, DEFAULT_GENERATED_LENGTH, password_violations
 from congvu.roster import Person, Roster
+from congvu.schemes.base import LIST_NAME_RE
 
 __all__ = ["LIFECYCLE_CLASS", "PASSWORD_PLACEHOLDER", "Change", "Plan", "base_dn", "derive_password",
            "org_dns", "plan", "with_lifecycle_class"]
@@ -54,6 +61,11 @@ PASSWORD_PLACEHOLDER = "{CRYPT}(initial password)"
 PERSON_CLASSES = ["top", "inetOrgPerson", "congvuMailAccount"]
 ORG_CLASSES = ["top", "organization", "congvuOrganisation"]
 GROUP_CLASSES = ["top", "groupOfNames"]
+#: An agency's mailing list (docs/lists.md, Cần Thơ Art 11.5).
+LIST_CLASSES = ["top", "congvuMailList"]
+#: List attributes the lists file always owns; ``member`` and ``congvuListSender`` only when the
+#: file gives them (else the list's owners keep them).
+LIST_MANAGED = ("mail", "displayName", "congvuListAccept", "owner")
 #: Person attributes the roster owns: compared and replaced on every run.
 #: ``o``/``ou`` carry the agency's and the unit's names for the address book ("Danh bạ" in Roundcube
 #: shows them as organisation and department); an existing directory gets them on its next run.
@@ -73,6 +85,8 @@ DEFAULT_MAIL_HOME = "/var/vmail"
 SEARCH_ATTRS = sorted({"objectClass", "uid", "mail", "employeeNumber", "congvuMailboxClass",
                        "congvuMailAlias", "congvuReservedAddress", "congvuLeavingSince", "member", "o",
                        "congvuMailHome", "congvuExpiringAlias",
+                       # retired accounts never join a list; the lists' own attributes
+                       "congvuAccountState", "owner", "congvuListAccept", "congvuListSender",
                        *PERSON_MANAGED,
                        *ORG_MANAGED, *MAILBOX_MANAGED})
 _CANON = {a.lower(): a for a in (*SEARCH_ATTRS, *CREATE_ONLY, "congvuMailboxClass")}
@@ -229,12 +243,15 @@ class Plan:
     """People given their new agency's address: key, name, from (old address), mail, org."""
     credentials: list[dict[str, str]] = field(default_factory=list)
     """Accounts needing an initial password: key, role, dn, mail, name, agency (code)."""
+    misnamed_lists: list[dict[str, str]] = field(default_factory=list)
+    """Mailing lists in the directory whose address does not follow the naming scheme (dn, mail,
+    expected or "", reason): for the operator to look at; nothing is changed (Cần Thơ Art 11.5)."""
     unmanaged: int = 0
 
     def summary(self) -> dict[str, int]:
         return {"created": len(self.created), "changed": len(self.changed), "leaving": len(self.leaving),
                 "returning": len(self.returning), "transferred": len(self.transferred),
-                "pending": len(self.pending),
+                "pending": len(self.pending), "misnamed_lists": len(self.misnamed_lists),
                 "operations": len(self.changes), "unmanaged": self.unmanaged}
 
 
@@ -336,7 +353,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
          current: Iterable[tuple[str, Mapping[str, Iterable[Any]]]], now: str,
          overrides: Mapping[str, str] | None = None, aliases: Mapping[str, Iterable[str]] | None = None,
          admins: Iterable[str] = (), password_policies: Mapping[str, str] | None = None,
-         manage_organisations: bool = True, mail_home: str = DEFAULT_MAIL_HOME) -> Plan:
+         manage_organisations: bool = True, mail_home: str = DEFAULT_MAIL_HOME,
+         lists: Lists | None = None) -> Plan:
     """Plan the changes bringing ``current`` (one subtree search) to ``roster``.
 
     ``now``: the run's time as LDAP GeneralizedTime (``20260510083000Z``). ``overrides``: approved
@@ -348,6 +366,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     openldap role owns them (``openldap_organisations``), then missing organisations are still created.
     ``mail_home``: Dovecot's mail store (``dovecot_vmail_home``): a transferred person's mailbox stays in
     ``<mail_home>/<old domain>/<old local part>``.
+    ``lists``: the lists file (:func:`congvu.lists.load_lists`), kept as the module docstring says.
     """
     catalogue = scheme.catalogue
     base = base_dn(policy["domains"]["primary"])
@@ -371,8 +390,14 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     # org DN (normalised) → the unit/agency mailbox entries that name it (its own is chosen below)
     mailboxes: dict[str, list[dict[str, list[str]]]] = {}
     taken: set[str] = set()
+    mail_lists: dict[str, dict[str, list[str]]] = {}  # normalised DN -> a congvuMailList entry
     for entry in entries.values():
         classes = {c.lower() for c in entry.get("objectClass", [])}
+        if "congvumaillist" in classes:
+            # a list's addresses are in use like a mailbox's: nobody is given one (docs/directory.md)
+            mail_lists[_norm(entry["dn"][0])] = entry
+            taken.update(m.lower() for m in entry.get("mail", []) + entry.get("congvuMailAlias", []))
+            continue
         if "congvumailaccount" not in classes:
             continue
         # Retired accounts keep their addresses, and a dropped alias stays reserved: never reissued
@@ -390,6 +415,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
 
     # -- organisations, their mailboxes, admin groups ----------------------------------------
     primary = policy["domains"]["primary"]
+    box_dns: dict[str, str] = {}  # organisation code -> the DN of its own mailbox
     for code, org in catalogue.items():
         dn = dns[code]
         address = scheme.org_address(code)
@@ -409,6 +435,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         candidates = mailboxes.get(_norm(dn), [])
         box = own_mailbox(candidates, address, local)
         result.unmanaged += len(candidates) - (box is not None)
+        box_dns[code] = box["dn"][0] if box is not None else f"uid={local},{dn}"
         desired_box = {"cn": [org.name], "sn": [org.name], "displayName": [org.name],
                        "congvuOrganisationDN": [dn]}
         if box is None:
@@ -448,6 +475,13 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                 result.changed.append({"kind": "mailbox", "key": code, "mail": address,
                                        "attributes": sorted(new)})
 
+    # -- the lists file's addresses: nobody new is given one (Cần Thơ Art 11.5) --------------
+    list_problems = _list_addresses(lists, dns, entries, mail_lists, taken)
+    if list_problems:
+        raise ReconcileError(f"{len(list_problems)} list(s) of {lists.source} cannot have their "
+                             "address:\n  " + "\n  ".join(list_problems), rule="Cần Thơ Art 11.5")
+    taken |= {spec.address for spec in lists or ()}
+
     # -- people: addresses -------------------------------------------------------------------
     people = sorted(roster, key=lambda p: p.id)
     overrides = dict(overrides or {})
@@ -479,6 +513,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
 
     # -- people: entries ---------------------------------------------------------------------
     group_members: dict[str, list[str]] = {}
+    person_dns: dict[str, str] = {}  # person id -> DN after this run, for the lists
     for person in people:
         address = addresses.get(person.id)
         if address is None:
@@ -546,6 +581,8 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                                        "attributes": sorted(new) + (["dn"] if moved else [])})
         if person.id in admins:
             group_members.setdefault(top[person.org], []).append(dn)
+        if entry is None or _first(entry, "congvuAccountState") != "retired":
+            person_dns[person.id] = dn  # a retired account never joins a list (docs/lists.md)
 
     # -- leavers: in the directory, not in the roster ----------------------------------------
     roster_ids = set(roster.people)
@@ -565,8 +602,145 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         members = sorted(group_members.get(code, []), key=_norm) or [placeholder]  # a member is a MUST
         desired = {"objectClass": GROUP_CLASSES, "cn": ["admins"], "member": members}
         _converge(result, entries.get(_norm(dn)), dn, desired, ("member",), "group", code, ("member",))
+
+    # -- mailing lists of the lists file, and the naming check of every list ------------------
+    kept = _plan_lists(result, lists, scheme, roster, dns, box_dns, person_dns, entries)
+    _check_list_names(result, scheme, dns, mail_lists, kept)
     _order(result)
     return result
+
+
+def _list_dn(spec: Any, dns: Mapping[str, str]) -> str:
+    return f"cn={spec.name},{dns[spec.organisation]}"
+
+
+def _list_addresses(lists: Lists | None, dns: Mapping[str, str],
+                    entries: Mapping[str, Mapping[str, list[str]]],
+                    mail_lists: Mapping[str, Mapping[str, list[str]]], taken: set[str]) -> list[str]:
+    """Why lists of the file cannot have their scheme address: another entry holds it (a person, a
+    mailbox or another list: the ``unique`` overlay would refuse it), or the list's DN is an entry
+    that is not a list. One message per list, naming the file's entry."""
+    problems = []
+    holders: dict[str, str] = {}
+    for entry in entries.values():
+        for address in entry.get("mail", []) + entry.get("congvuMailAlias", []):
+            holders.setdefault(address.lower(), entry["dn"][0])
+    for spec in lists or ():
+        dn = _list_dn(spec, dns)
+        own = entries.get(_norm(dn))
+        if own is not None and _norm(dn) not in mail_lists:
+            problems.append(f"{spec.where}: {dn} is an entry but not a mailing list (congvuMailList)")
+            continue
+        holder = holders.get(spec.address)
+        if holder is not None and _norm(holder) != _norm(dn):
+            problems.append(f"{spec.where}: its address {spec.address} is already {holder}'s: choose "
+                            "another name for the list")
+        elif holder is None and spec.address in taken:
+            problems.append(f"{spec.where}: its address {spec.address} is reserved (an address no longer "
+                            "delivered is never given out again): choose another name for the list")
+    return problems
+
+
+def _within(catalogue: Any, org: str, code: str) -> bool:
+    """Whether a person of ``org`` is a person of ``code``: ``code`` itself or one of its units."""
+    while True:
+        if org == code:
+            return True
+        item = catalogue[org]
+        if item.kind != "unit" or not item.parent:
+            return False
+        org = item.parent
+
+
+def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roster, dns: Mapping[str, str],
+                box_dns: Mapping[str, str], person_dns: Mapping[str, str],
+                entries: Mapping[str, Mapping[str, list[str]]]) -> set[str]:
+    """Add or converge the lists of the file (Cần Thơ Art 11.5: the agency's mailbox or an authorised
+    person keeps each list). Returns their normalised DNs. ``person_dns`` holds the people who may
+    join a list: on the roster, not pending, not retired (a leaver is not on the roster)."""
+    kept: set[str] = set()
+    if not lists:
+        return kept
+    catalogue = scheme.catalogue
+    by_org: dict[str, list[str]] = {}
+    for person in roster:
+        by_org.setdefault(person.org, []).append(person.id)
+    list_dns = [_list_dn(spec, dns) for spec in lists]
+    for index, spec in enumerate(lists):
+        dn = list_dns[index]
+        kept.add(_norm(dn))
+        owners = []
+        for owner in spec.owners:
+            if owner == AGENCY_OWNER:
+                owners.append(box_dns[catalogue.agency_of(spec.organisation).code])
+            elif owner in person_dns:
+                owners.append(person_dns[owner])
+        desired: dict[str, list[str]] = {
+            "objectClass": LIST_CLASSES, "cn": [spec.name], "mail": [spec.address],
+            "displayName": [spec.display_name], "congvuListAccept": [spec.accept],
+            "owner": sorted(set(owners), key=_norm)}
+        managed = list(LIST_MANAGED)
+        if spec.senders is not None:
+            desired["congvuListSender"] = list(spec.senders)
+            managed.append("congvuListSender")
+        if spec.members is not None:
+            # Members never include retired accounts, leavers or people gone from the roster: the
+            # lifecycle run takes a retired account off every list (docs/lists.md), and this apply
+            # must not put it back. A locked account stays: it keeps receiving.
+            ids = [pid for pid in spec.members.people if pid in person_dns]
+            for code in spec.members.organisations:
+                ids += [pid for org, pids in by_org.items() if _within(catalogue, org, code)
+                        for pid in pids if pid in person_dns]
+            members = {_norm(person_dns[pid]): person_dns[pid] for pid in ids}
+            members.update({_norm(list_dns[i]): list_dns[i] for i in spec.members.lists})
+            desired["member"] = sorted(members.values(), key=_norm)
+            managed.append("member")
+        entry = entries.get(_norm(dn))
+        if entry is None:
+            attrs = {k: v for k, v in desired.items() if v}
+            result.changes.append(Change("add", dn, "list", spec.name, attrs, why=spec.where))
+            result.created.append({"kind": "list", "key": spec.name, "mail": spec.address, "dn": dn,
+                                   "org": spec.organisation})
+            continue
+        want = dict(desired)
+        old_mail = _first(entry, "mail").lower()
+        if old_mail != spec.address:
+            # an address the list had before (made by hand, a renamed organisation) stays deliverable
+            want["congvuMailAlias"] = sorted((set(entry.get("congvuMailAlias", [])) | {old_mail})
+                                             - {spec.address})
+            managed.append("congvuMailAlias")
+        new, old = _diff(entry, want, managed, ("owner", "member"))
+        if new:
+            result.changes.append(Change("modify", entry["dn"][0], "list", spec.name, new, old,
+                                         why=spec.where))
+            result.changed.append({"kind": "list", "key": spec.name, "mail": spec.address,
+                                   "dn": entry["dn"][0], "attributes": sorted(new)})
+    return kept
+
+
+def _check_list_names(result: Plan, scheme: Scheme, dns: Mapping[str, str],
+                      mail_lists: Mapping[str, Mapping[str, list[str]]], kept: set[str]) -> None:
+    """Every list in the directory whose address does not follow the naming scheme, for the operator
+    (``misnamed_lists``; the list is not changed). The lists of the file are right by construction."""
+    orgs = {_norm(dn): code for code, dn in dns.items()}
+    for key in sorted(mail_lists):
+        if key in kept:
+            continue
+        entry = mail_lists[key]
+        dn = entry["dn"][0]
+        mail, name = _first(entry, "mail"), _first(entry, "cn")
+        parts = [p.strip() for p in dn.split(",")]
+        code = next((orgs[_norm(",".join(parts[i:]))] for i in range(1, len(parts))
+                     if _norm(",".join(parts[i:])) in orgs), None)
+        if code is None:
+            why, expected = "it is not below an organisation of the catalogue", ""
+        else:
+            why = scheme.check_list_address(code, name, mail)
+            if why is None:
+                continue
+            expected = scheme.list_address(code, name) if LIST_NAME_RE.match(name) else ""
+        result.misnamed_lists.append({"dn": dn, "mail": mail, "expected": expected,
+                                      "reason": f"{why} (Cần Thơ Art 11.5, docs/lists.md)"})
 
 
 def _naming_person(person: Person, address: str | None) -> NamingPerson:
@@ -612,7 +786,7 @@ def _converge(result: Plan, entry: Mapping[str, list[str]] | None, dn: str, desi
 
 _RANK = {("add", "organisation"): 0, ("modify", "organisation"): 1, ("add", "mailbox"): 2,
          ("modify", "mailbox"): 3, ("move", "person"): 4, ("add", "person"): 5, ("modify", "person"): 6,
-         ("add", "group"): 7, ("modify", "group"): 8}
+         ("add", "group"): 7, ("modify", "group"): 8, ("add", "list"): 9, ("modify", "list"): 10}
 
 
 def _order(result: Plan) -> None:

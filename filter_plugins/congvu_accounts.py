@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: congvu_accounts
 short_description: Controller-side helpers of playbooks/accounts.yml and playbooks/publish.yml
 description:
-  - C(congvu_roster_item(path, root)) a roster file read on the controller as the module's
+  - C(congvu_roster_item(path, root)) a roster file (or the lists file) read on the controller as the module's
     C(rosters) item C({source, content}), UTF-8 checked (with the line of a bad byte), BOM removed.
   - C(congvu_overrides_merge(current, pending)) the operator overrides file text, new cases added
     with C(approved) set to false and the scheme's suggestion.

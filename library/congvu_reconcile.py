@@ -25,6 +25,11 @@ description:
   - Runs on the LDAP host and binds over C(ldapi:///) with SASL EXTERNAL as root by default. Needs
     python3-ldap, python3-yaml and python3-passlib there. The pure C(congvu) package travels in
     module_utils (C(module_utils/congvu) is a symlink to the project's package).
+  - Keeps the agencies' mailing lists of the lists file O(lists) (Cần Thơ Art 11.5, docs/lists.md);
+    each list's address follows the naming scheme, and the file's display name, rule, owners, and the
+    members and named senders when it gives them, are written. Lists not in the file are never changed;
+    every list of the directory whose address does not follow the naming scheme is returned in
+    C(misnamed_lists) and warned about, without failing the run.
   - Check mode plans without writing; with C(--diff) every added or changed entry is shown as LDIF
     (password hashes replaced by a placeholder).
 version_added: "0.1.0"
@@ -68,6 +73,12 @@ options:
     description: Primary address to further addresses (added, never removed).
     type: dict
     default: {}
+  lists:
+    description:
+      - The lists file (C(lists.yml) beside the rosters), C(source) (the file name shown in messages)
+        and C(content) (text); see docs/lists.md, "Lists kept from the roster". Without it no list is
+        created or changed (the naming check of the directory's lists still runs).
+    type: dict
   password_secret:
     description: The run's secret (at least 32 characters) the initial passwords derive from.
     type: str
@@ -160,6 +171,12 @@ transferred:
       address stays an alias of the same mailbox.
   type: list
   returned: always
+misnamed_lists:
+  description:
+    - Mailing lists of the directory whose address does not follow the naming scheme (dn, mail,
+      expected, reason), for the operator to look at; they are not changed (Cần Thơ Art 11.5).
+  type: list
+  returned: always
 pending:
   description: People needing an operator-chosen address, with reason, article and suggestion.
   type: list
@@ -199,6 +216,7 @@ try:
     from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ ships them
         errors,
         fold,
+        lists,
         naming,
         orgs,
         passwords,
@@ -210,6 +228,7 @@ try:
     )
 
     from congvu.errors import CongvuError
+    from congvu.lists import load_lists
     from congvu.naming import make_scheme
     from congvu.orgs import load_catalogue
     from congvu.policy import validate_policy
@@ -245,7 +264,8 @@ except ImportError:  # pragma: no cover - Python >= 3.13
     _crypt = None
 
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-SEARCH_FILTER = "(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames))"
+SEARCH_FILTER = ("(|(objectClass=congvuMailAccount)(objectClass=congvuOrganisation)(objectClass=groupOfNames)"
+                 "(objectClass=congvuMailList))")
 
 
 def _hash(item):
@@ -276,6 +296,7 @@ def main():
             "catalogue_source": {"type": "str", "default": "catalogue"},
             "rosters": {"type": "list", "elements": "dict", "required": True},
             "overrides": {"type": "dict", "default": {}},
+            "lists": {"type": "dict"},
             "aliases": {"type": "dict", "default": {}},
             "password_secret": {"type": "str", "required": True, "no_log": True},
             "password_policies": {"type": "dict", "default": {}, "no_log": False},
@@ -312,6 +333,13 @@ def main():
                 module.fail_json(msg=f"rosters[{index}] needs 'source' and 'content' (text)")
             files.append((item["source"], item["content"]))
         people = load_rosters(files, catalogue)
+        mail_lists = None
+        if p["lists"]:
+            item = p["lists"]
+            if not isinstance(item.get("source"), str) or not isinstance(item.get("content"), str):
+                module.fail_json(msg="lists needs 'source' and 'content' (text)")
+            # before the directory is read: a wrong lists file writes nothing (Cần Thơ Art 11.5)
+            mail_lists = load_lists(item["content"], item["source"], scheme, people)
         approved = approved_overrides(p["overrides"])
     except CongvuError as exc:
         module.fail_json(msg=str(exc), problems=getattr(exc, "problems", [str(exc)]))
@@ -332,7 +360,8 @@ def main():
         result = plan(policy=pol, scheme=scheme, roster=people, current=current, now=now,
                       overrides=approved, aliases=p["aliases"],
                       password_policies=p["password_policies"],
-                      manage_organisations=p["manage_organisations"], mail_home=p["mail_home"])
+                      manage_organisations=p["manage_organisations"], mail_home=p["mail_home"],
+                      lists=mail_lists)
     except CongvuError as exc:
         module.fail_json(msg=str(exc))
     timings["plan"] = round(time.monotonic() - mark, 3)
@@ -340,11 +369,13 @@ def main():
     report = {
         "summary": result.summary(), "created": result.created, "modified": result.changed,
         "leaving": result.leaving, "returning": result.returning, "transferred": result.transferred,
-        "pending": result.pending,
+        "pending": result.pending, "misnamed_lists": result.misnamed_lists,
         "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
                         for c in result.credentials],
         "timings": timings, "write_mode": p["write_mode"], "now": now,
     }
+    for item in result.misnamed_lists:
+        module.warn(f"mailing list {item['dn']} ({item['mail']}): {item['reason']}")
     if module._diff and result.changes:
         diffs = []
         for change in result.changes:
