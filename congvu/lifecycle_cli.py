@@ -78,7 +78,7 @@ def settings(config: Mapping[str, Any], *, today: dt.date | None = None, check: 
     return Settings(policy=policy, base=config["ldap"]["base"], today=today, now=now, check=check,
                     requests=list(requests), operators=list(config.get("operators") or []),
                     audit_dir=config.get("audit_dir"), write_mode=config.get("write_mode", "txn"),
-                    scope=list(config.get("organisations") or []),
+                    scope=list(config.get("organisations") or []), workers=int(config.get("workers", 4)),
                     calendar=Calendar.from_policy(policy, public=config.get("calendar_public")))
 
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,8 @@ class Settings:
     write_mode: str = "txn"
     batch_size: int = 2000
     scope: list[str] = field(default_factory=list)  # agency codes planned for; empty: the whole province
+    # doveadm exports and sendmail processes started at once: each waits on its own process and disk
+    workers: int = 4
     calendar: Any = None  # congvu.workdays.Calendar; None: from the policy (needs the holidays package)
 
 
@@ -145,6 +148,19 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
 
     # 4. archive first: a mailbox goes only once its archive is made and checked
     keep = policy["lifecycle"]["archive_keep"]
+
+    def export(action: Any) -> tuple[Any, dict[str, int]]:
+        days = action.details.get("archive_keep_days", keep)
+        until = (s.today + dt.timedelta(days=days)).isoformat() if days is not None else None
+        manifest = {"dn": action.dn, "agency": action.agency, "archived": s.today.isoformat(),
+                    "keep_until": until,
+                    "action": action.action, "article": action.article, "reason_vi": action.reason_vi}
+        dest = mailboxes.dest(action.mail, s.today)
+        home = mailboxes.home(action.mail, one_value(snap.entries[action.mail], "congvuMailHome"))
+        return dest, mailboxes.export(action.mail, home, dest, manifest)
+
+    terminal = [a for a in p if a.action in TERMINAL_ACTIONS] if mailboxes is not None else []
+    exported = dict(zip(map(id, terminal), _each(export, terminal, s.workers), strict=True))
     applied = []
     archives: dict[str, Any] = {}
     for action in p:
@@ -154,20 +170,12 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
         if mailboxes is None:
             report["failures"].append(f"{action.mail}: {action.action} needs the mail store (no mailboxes)")
             continue
-        entry = snap.entries[action.mail]
-        days = action.details.get("archive_keep_days", keep)
-        until = (s.today + dt.timedelta(days=days)).isoformat() if days is not None else None
-        manifest = {"dn": action.dn, "agency": action.agency, "archived": s.today.isoformat(),
-                    "keep_until": until,
-                    "action": action.action, "article": action.article, "reason_vi": action.reason_vi}
-        dest = mailboxes.dest(action.mail, s.today)
-        try:
-            home = mailboxes.home(action.mail, one_value(entry, "congvuMailHome"))
-            counts = mailboxes.export(action.mail, home, dest, manifest)
-        except (CongvuError, OSError) as exc:
-            report["failures"].append(f"{action.mail}: not {action.action} today, its archive failed: {exc}")
+        outcome = exported[id(action)]
+        if isinstance(outcome, Exception):
+            report["failures"].append(f"{action.mail}: not {action.action} today, its archive failed: "
+                                      f"{outcome}")
             continue
-        archives[action.mail] = (dest, counts)
+        archives[action.mail] = outcome
         applied.append(action)
     lap("archive")
 
@@ -181,9 +189,10 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     _write(directory, changes, s)
     _mark_classes(snap, changes)
     retired = {a.mail for a in state if a.action in TERMINAL_ACTIONS}
+    by_mail = snap.by_mail()
     for dest in [archives[m][0] for m in sorted(retired)] + pending:
         try:
-            data = mailboxes.finish(dest) if _retired(snap, state, dest, mailboxes) else None
+            data = mailboxes.finish(dest) if _retired(by_mail, retired, dest, mailboxes) else None
         except (CongvuError, OSError) as exc:
             report["failures"].append(f"{dest}: the live mailbox is kept, the archive is not complete: {exc}")
             continue
@@ -197,16 +206,19 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     sent_actions = [a for a in applied if a.action in SENT_ACTIONS]
     after = {a.mail: a for a in _after(snap, p, state)}
     sent_ok = []
-    for message in messages(Plan(p.province, p.today, tuple(sent_actions)), after.values(), policy):
+    outgoing = list(messages(Plan(p.province, p.today, tuple(sent_actions)), after.values(), policy))
+
+    def send(message: Any) -> None:
+        if mailer is None:
+            raise OSError("no mailer")
+        mailer.send(message, s.now)
+
+    for message, outcome in zip(outgoing, _each(send, outgoing, s.workers), strict=True):
         item = {"kind": message.kind, "to": list(message.to), "subject": message.subject,
                 "summary": message.summary_en, "sent": False}
-        try:
-            if mailer is None:
-                raise OSError("no mailer")
-            mailer.send(message, s.now)
-        except OSError as exc:
-            item["error"] = str(exc)
-            report["failures"].append(f"{message.kind} to {', '.join(message.to)} not sent: {exc}")
+        if isinstance(outcome, Exception):
+            item["error"] = str(outcome)
+            report["failures"].append(f"{message.kind} to {', '.join(message.to)} not sent: {outcome}")
         else:
             item["sent"] = True
             kinds = ("notify_agency",) if message.kind == "agency_notice" else (message.kind,)
@@ -252,6 +264,21 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     return report
 
 
+def _each(func: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """``func`` of every item, ``workers`` at a time, in the items' order; an item whose call raised
+    CongvuError or OSError gets the exception instead (anything else is a bug and propagates)."""
+    def call(item: Any) -> Any:
+        try:
+            return func(item)
+        except (CongvuError, OSError) as exc:
+            return exc
+
+    if workers <= 1 or len(items) <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(call, items))
+
+
 def _agency(p: Plan, mail: str) -> str:
     return next((a.agency for a in p if a.mail == mail), "")
 
@@ -261,14 +288,13 @@ def _after(snap: Any, p: Plan, actions: Iterable[Any]):
     return apply_plan(snap.accounts, Plan(p.province, p.today, tuple(actions)))
 
 
-def _retired(snap: Any, state: list[Any], dest: Any, mailboxes: Any) -> bool:
-    """Remove a live mailbox only when its account is retired in the directory (this run's write, or an
-    earlier one whose archive could not be finished then)."""
-    manifest = dict(mailboxes.manifests()).get(dest, {})
-    mail = manifest.get("mail")
-    if any(a.mail == mail and a.action in TERMINAL_ACTIONS for a in state):
+def _retired(by_mail: Mapping[str, Any], retired: set[str], dest: Any, mailboxes: Any) -> bool:
+    """Remove a live mailbox only when its account is retired in the directory (``retired``: this run's
+    writes; else an earlier one whose archive could not be finished then)."""
+    mail = mailboxes.manifest(dest).get("mail")
+    if mail in retired:
         return True
-    account = snap.by_mail().get(mail)
+    account = by_mail.get(mail)
     return account is not None and account.state == "retired"
 
 

@@ -123,7 +123,7 @@ class Mailboxes:
         """Copy the live mailbox to ``dest`` and check it (the account must still be known to Dovecot).
         Returns the message count of each folder."""
         live = home / "Maildir"
-        for old, data in self.manifests():
+        for old, data in self.manifests(mail):
             if data.get("mail") == mail and data.get("status") == "exported":
                 shutil.rmtree(old)  # an earlier attempt that did not finish: this export replaces it
         if dest.exists():
@@ -192,11 +192,20 @@ class Mailboxes:
                        encoding="utf-8")
         tmp.replace(dest / "manifest.json")
 
-    def manifests(self) -> list[tuple[Path, dict[str, Any]]]:
+    def manifests(self, mail: str | None = None) -> list[tuple[Path, dict[str, Any]]]:
+        """Every archive's directory and manifest, or only those of ``mail`` (its own directory: a run
+        archiving a thousand mailboxes must not read every manifest for each of them)."""
+        where = self.root / mail.lower() if mail else self.root
+        pattern = "*/manifest.json" if mail else "*/*/manifest.json"
         out = []
-        for path in sorted(self.root.glob("*/*/manifest.json")) if self.root.is_dir() else ():
+        for path in sorted(where.glob(pattern)) if where.is_dir() else ():
             out.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
         return out
+
+    def manifest(self, dest: Path) -> dict[str, Any]:
+        """The manifest of the archive ``dest`` ({} when there is none)."""
+        path = Path(dest) / "manifest.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def pending(self) -> list[Path]:
         """Archives exported whose live mailbox is not removed yet (their account was retired since)."""

@@ -213,6 +213,56 @@ def test_the_daily_run_is_scheduled_and_succeeds_today(stage):
     assert report["applied"] is False and report["plan"] == [], report["diff"]  # the same day: nothing
 
 
+def test_the_run_and_dovecot_read_every_account_past_slapds_size_limit(stage):
+    # slapd answers 500 entries to a search by default. The daily run reads the whole province
+    # (20,000 accounts: bench/lifecycle_run_bench.py) and Dovecot's user iteration (doveadm -A, the host
+    # restore's force-resync) every mailbox: the openldap role lifts the limit for those two accounts
+    # only (docs/openldap.md, "Limits"). 600 throwaway accounts in an organisation of their own.
+    host, base = stage.first("mail_servers"), base_dn(stage)
+    org = f"o=ktgioihan{secrets.token_hex(3)},ou=organisations,{base}"
+    domain = stage.policy["domains"]["primary"]
+    tag = org.split(",")[0][2:]
+    ldif = [f"dn: {org}\nobjectClass: organization\nobjectClass: congvuOrganisation\no: {tag}\n"]
+    ldif += [f"dn: uid={tag}.{i},{org}\nobjectClass: inetOrgPerson\nobjectClass: congvuMailAccount\n"
+             f"uid: {tag}.{i}\ncn: Giới hạn {i}\nsn: Giới hạn\nmail: {tag}.{i}@{domain}\n"
+             f"congvuAccountState: active\ncongvuOrganisationDN: {org}\n" for i in range(600)]
+    read = ("import sys; sys.path.insert(0, '/usr/local/lib/congvu'); "
+            "from congvu.lifecycle_cli import load_config, _collaborators; "
+            "c = load_config('/etc/congvu/lifecycle.json'); d = _collaborators(c)[0]; "
+            "print(len(d.search('ou=organisations,' + c['ldap']['base'], "
+            f"'(&(objectClass=congvuMailAccount)(mail={tag}.*))', ['mail'])))")
+    try:
+        ldap_root(stage, "ldapadd", stdin="\n".join(ldif))
+        res = host.run(f'python3 -c "{read}"')  # as the run binds: cn=lifecycle, paged
+        assert res.returncode == 0 and res.stdout_text.split() == ["600"], (res.stdout_text, res.stderr_text)
+        res = host.run("doveadm user '*'")  # as Dovecot binds: cn=dovecot, unpaged
+        assert res.returncode == 0, res.stderr_text
+        assert sum(line.startswith(f"{tag}.") for line in res.stdout_text.splitlines()) == 600
+    finally:
+        ldap_root(stage, f"ldapdelete -r '{org}'", check=False)
+
+
+def test_a_mailbox_archives_into_the_shipped_archive_root(lc):
+    # Issue 12 item 3 (Hà Nam Art 6.2.c and every reclaim): the archive is made by the run's own code
+    # (congvu.mailbox, as installed) into the archive root the role made, where doveadm writes as the
+    # mail store's owner. The other tests use their own root; this one the daily run's.
+    config = json.loads(lc.host.out("cat /etc/congvu/lifecycle.json"))
+    root = config["mailboxes"]["archive_root"]
+    subject = lc.deliver("giulai")
+    assert wait_for(lambda: lc.stored("giulai", subject), timeout=60)
+    mail, probe = lc.boxes["giulai"].mail, f"{root}/probe-{uuid.uuid4().hex[:8]}"
+    script = (f"import sys; sys.path.insert(0, {config.get('package_dir', '/usr/local/lib/congvu')!r}); "
+              "from pathlib import Path; from congvu.mailbox import Mailboxes; "
+              f"m = Mailboxes({config['mailboxes'].get('vmail_home', '/var/vmail')!r}, {root!r}); "
+              f"print(m.export({mail!r}, m.home({mail!r}), Path({probe!r}), {{}}))")
+    try:
+        res = lc.host.run(f'python3 -c "{script}"')
+        assert res.returncode == 0, res.stderr_text
+        assert "'INBOX': " in res.stdout_text and "'INBOX': 0" not in res.stdout_text, res.stdout_text
+    finally:
+        lc.host.run(f"rm -rf {probe}")
+
+
 # --- the rules, with the clock moved -----------------------------------------------------------------
 
 def test_a_leaver_is_locked_at_once_and_still_receives_mail(lc):

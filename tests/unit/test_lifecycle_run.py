@@ -93,8 +93,11 @@ class FakeMailboxes:
         self.made[dest].update(status="complete", late_messages=0)
         return self.made[dest]
 
-    def manifests(self):
-        return list(self.made.items())
+    def manifests(self, mail=None):
+        return [(d, m) for d, m in self.made.items() if mail is None or m["mail"] == mail]
+
+    def manifest(self, dest):
+        return self.made.get(dest, {})
 
     def pending(self):
         return [d for d, m in self.made.items() if m["status"] == "exported"]
@@ -424,3 +427,29 @@ def test_a_notice_subject_keeps_its_spaces_in_every_mail_reader():
     assert str(parsed["From"]) == "Hệ thống thư điện tử công vụ <postmaster@hanam.gov.vn>"
     assert parsed.get_content() == "Kính gửi: Sở Thông tin và Truyền thông\n"
     assert parsed["Auto-Submitted"] == "auto-generated"
+
+
+def test_exports_and_mail_run_several_at_once_keeping_the_plan_order_and_each_failure():
+    # The catch-up day of a 20,000-account province archives ~1,500 mailboxes and sends ~2,600 notices
+    # (docs/lifecycle.md, "Performance"): ``workers`` processes at a time, results in the plan's order,
+    # a failed one reported alone; a bug (not an OS or congvu error) is not swallowed.
+    import threading
+
+    from congvu.lifecycle_run import _each
+
+    seen, gate = set(), threading.Barrier(3, timeout=5)
+
+    def work(n):
+        seen.add(threading.get_ident())
+        if n < 3:
+            gate.wait()  # three calls in flight at once, or this raises BrokenBarrierError
+        if n == 4:
+            raise OSError("sendmail exited 75")
+        return n * 10
+
+    out = _each(work, list(range(6)), workers=3)
+    assert out[:4] == [0, 10, 20, 30] and isinstance(out[4], OSError) and out[5] == 50
+    assert len(seen) > 1
+    assert _each(work, [5], workers=1) == [50]
+    with pytest.raises(ZeroDivisionError):
+        _each(lambda n: 1 // n, [1, 0], workers=2)
