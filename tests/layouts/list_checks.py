@@ -3,7 +3,9 @@ checked over the wire on a shipped layout: the agency's delegated admin makes an
 ldapadd/ldapmodify over LDAPS (and cannot touch another agency's), the directory keeps list addresses
 unique, Postfix expands a list to its members, and the list policy service lets exactly the senders the
 list's rule names post to it (SMTP submission and port 25 from the test runner, delivery read over
-IMAP).
+IMAP). Lists kept from the roster (the layout's demo ``lists.yml``, applied by ``playbooks/accounts.yml``)
+carry the naming scheme's address and the roster's members, take posts, and a second apply changes
+nothing while it reports a list whose address does not follow the scheme.
 
 Imported by a thin test file per layout (tests/layouts/<layout>/test_lists*.py). The people are test
 accounts of the ``testpeople`` fixture in the catalogue's organisations; the lists are made by the demo
@@ -12,12 +14,21 @@ roster's own admin of the agency, and deleted at the end of the session.
 
 from __future__ import annotations
 
+import pathlib
+import re
 import secrets
 import time
 
 import pytest
+from backup_checks import playbook
 from directory_checks import ADMIN_PASSWORD, Ldap, orgs, replace  # noqa: F401  (orgs: the fixture)
 from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, managesieve_put, unique, wait_for
+
+from congvu.lists import AGENCY_OWNER, load_lists
+from congvu.naming import make_scheme
+from congvu.roster import load_rosters
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 ARTICLE = "Can Tho Art 11.5"
 STRANGER = "quangcao@example.net"
@@ -285,3 +296,111 @@ def test_the_policy_service_runs_unprivileged(stage):
     assert mode == "root:congvu-lists 640", mode
     # the service password in it is not for other local users
     assert mx.run("runuser -u nobody -- cat /etc/postfix/congvu-list-policy.cf").returncode != 0
+
+
+# --- lists kept from the roster (docs/lists.md, "Lists kept from the roster") ---------------------
+
+def _norm(dn: str) -> str:
+    return dn.replace(" ", "").lower()
+
+
+def _within(catalogue, org: str, code: str) -> bool:
+    """A person of ``org`` is a person of ``code``: ``code`` itself or one of its units."""
+    for item in catalogue.ancestors(org):
+        if item.code == code:
+            return True
+        if item.kind != "unit":
+            return False
+    return False
+
+
+@pytest.fixture(scope="module")
+def roster_list(stage):
+    """The first list of the layout's demo lists file whose members the roster keeps and that people
+    of its agency may post to, with the scheme and the ids of the people it must hold."""
+    path = ROOT / "data" / "demo" / stage.province / "lists.yml"
+    if not path.is_file():
+        pytest.skip(f"no demo lists file for {stage.province} ({path.relative_to(ROOT)})")
+    scheme = make_scheme(stage.policy["naming"], stage.catalogue)
+    roster = load_rosters(sorted((path.parent / "rosters").iterdir()), stage.catalogue)
+    kept = [spec for spec in load_lists(path.read_bytes(), str(path.relative_to(ROOT)), scheme, roster)
+            if spec.members is not None and spec.accept in ("organisation", "province", "anyone")]
+    if not kept:
+        pytest.skip(f"{path.relative_to(ROOT)} has no roster-kept list the agency may post to")
+    spec = kept[0]
+    ids = set(spec.members.people) | {p.id for p in roster for code in spec.members.organisations
+                                      if _within(stage.catalogue, p.org, code)}
+    return {"spec": spec, "scheme": scheme, "ids": ids}
+
+
+def _apply_accounts(stage, tmp: pathlib.Path):
+    run = playbook(stage, "accounts.yml", "-e", f"accounts_credentials_dir={tmp}/credentials",
+                   "-e", "accounts_vault_password=lists-test-vault-2026")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return run
+
+
+def _org_of(testpeople, mlist) -> str:
+    """The catalogue code of the organisation a test list sits in (its parent entry)."""
+    parent = _norm(mlist["dn"].split(",", 1)[1])
+    return next(code for code, dn in testpeople.org_dns().items() if _norm(dn) == parent)
+
+
+def test_a_second_accounts_apply_changes_nothing_and_names_a_misnamed_list(stage, testpeople, mlist,
+                                                                           roster_list, tmp_path):
+    # The roster apply keeps its lists (Cần Thơ Art 11.5) and leaves every other list alone; a list an
+    # agency made with an address outside the naming scheme (this module's own test list) is reported.
+    _apply_accounts(stage, tmp_path)
+    again = _apply_accounts(stage, tmp_path)
+    recap = again.stdout.rpartition("PLAY RECAP")[2]
+    assert re.findall(r"changed=(\d+)", recap) and set(re.findall(r"changed=(\d+)", recap)) == {"0"}, recap
+    # the report names the list, its address and the one the scheme gives; a [WARNING] says it too
+    scheme = roster_list["scheme"]
+    name = mlist["dn"].split(",")[0].partition("=")[2]
+    expected = scheme.list_address(_org_of(testpeople, mlist), name)
+    report = again.flat.rpartition("Report what changed")[2]
+    for text in (mlist["dn"], f"the address {mlist['mail']} does not follow the naming scheme", expected):
+        assert text in report, (text, report[-3000:])
+    assert "[WARNING]: mailing list" in again.stderr
+    assert roster_list["spec"].address not in report  # unchanged, and named by the scheme
+
+
+def test_the_roster_s_list_has_the_scheme_s_address_and_the_roster_s_people(stage, testpeople, roster_list):
+    spec, scheme = roster_list["spec"], roster_list["scheme"]
+    dn = f"cn={spec.name},{testpeople.org_dn(spec.organisation)}"
+    assert testpeople.attr(dn, "mail") == [scheme.list_address(spec.organisation, spec.name)]
+    assert testpeople.attr(dn, "congvuListAccept") == [spec.accept]
+    assert testpeople.attr(dn, "displayName") == [spec.display_name]
+    if AGENCY_OWNER in spec.owners:  # Cần Thơ Art 11.5: the agency's own mailbox keeps the list
+        agency = stage.catalogue.agency_of(spec.organisation).code
+        box = f"uid={scheme.org_local(agency)},{testpeople.org_dn(agency)}"
+        assert _norm(box) in {_norm(o) for o in testpeople.attr(dn, "owner")}
+    # the roster's people of the organisation and its units, none retired or leaving
+    people = testpeople.search(testpeople.orgs, "(&(objectClass=congvuMailAccount)(employeeNumber=*))",
+                               "employeeNumber", "mail", "congvuAccountState", "congvuLeavingSince")
+    expected = {_norm(pdn): attrs["mail"][0] for pdn, attrs in people
+                if attrs["employeeNumber"][0] in roster_list["ids"]
+                and attrs.get("congvuAccountState") != ["retired"] and not attrs.get("congvuLeavingSince")}
+    assert expected
+    assert {_norm(m) for m in testpeople.attr(dn, "member")} == set(expected)
+    mx = stage.first("mail_servers")
+    out = mx.out(f"postmap -q {spec.address} proxy:ldap:/etc/postfix/ldap/mailing_lists.cf")
+    assert sorted(out.strip().split(",")) == sorted(expected.values())
+
+
+def test_a_post_to_the_roster_s_list_reaches_its_members(stage, testpeople, mailcore, roster_list):
+    spec = roster_list["spec"]
+    agency = stage.catalogue.agency_of(spec.organisation).code
+    sender = testpeople.ensure("kiemthu.dsdanhsach", "Kiểm thử Danh sách", agency, PASSWORD)
+    dn = f"cn={spec.name},{testpeople.org_dn(spec.organisation)}"
+    members = sorted(testpeople.attr(dn, "member"))
+    # one member of the organisation itself and, when there is one, one of a unit
+    direct = [m for m in members if _norm(m).split(",", 1)[1] == _norm(testpeople.org_dn(spec.organisation))]
+    picked = {members[0], (direct or members)[0], members[-1]}
+    readers = [testpeople.attr(m, "mail")[0] for m in picked]
+    subject = unique("Thông báo toàn sở")
+    sent = mailcore.smtp(user=sender.mail, password=PASSWORD, mail_from=sender.mail, rcpts=[spec.address],
+                         subject=subject)
+    assert sent["ok"], brief(sent)
+    for reader in readers:  # demo people: nobody knows their password, so read on the mail host
+        assert wait_for(lambda r=reader: mailcore.has_mail_on_host(r, subject)), reader
