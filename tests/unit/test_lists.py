@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakedirectory import Directory
 
 from congvu.lifecycle_dir import _list_changes, snapshot
 from congvu.lists import ListsError, load_lists
 from congvu.naming import make_scheme
 from congvu.orgs import load_catalogue
 from congvu.policy import load_policy
-from congvu.reconcile import SEARCH_ATTRS, ReconcileError, plan
+from congvu.reconcile import ReconcileError, plan
 from congvu.roster import Person, Roster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,35 +25,6 @@ LATER = "20261211080000Z"
 BASE = "ou=organisations,dc=hanam,dc=gov,dc=vn"
 STTTT = f"o=stttt,{BASE}"
 PTTBCXB = f"o=pttbcxb,{STTTT}"
-
-
-class Directory:
-    """slapd in a dict: entries by DN; a search hands back only what the roster apply asks for."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, dict[str, list[str]]] = {}
-
-    def current(self):
-        wanted = {a.lower() for a in SEARCH_ATTRS}
-        return [(dn, {k: list(v) for k, v in attrs.items() if k.lower() in wanted})
-                for dn, attrs in self.entries.items()]
-
-    def apply(self, changes) -> None:
-        for change in changes:
-            if change.op == "add":
-                assert change.dn not in self.entries, change.dn
-                self.entries[change.dn] = {k: list(v) for k, v in change.attrs.items()}
-            elif change.op == "modify":
-                entry = self.entries[change.dn]
-                for name, values in change.attrs.items():
-                    if name.startswith("+"):
-                        entry.setdefault(name[1:], []).extend(values)
-                    elif values:
-                        entry[name] = list(values)
-                    else:
-                        entry.pop(name, None)
-            else:
-                self.entries[change.new_dn] = self.entries.pop(change.dn)
 
 
 def env(province: str):

@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from fakedirectory import Directory
 
 from congvu.lifecycle_dir import snapshot
 from congvu.naming import make_scheme
@@ -18,7 +19,6 @@ from congvu.passwords import password_violations
 from congvu.policy import load_policy
 from congvu.reconcile import (
     PASSWORD_PLACEHOLDER,
-    SEARCH_ATTRS,
     ReconcileError,
     derive_password,
     org_dns,
@@ -31,37 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = "20261122080000Z"
 LATER = "20261201080000Z"
 SECRET = "s" * 40
-
-
-class Directory:
-    """A tiny stand-in for slapd: entries by DN, changes applied in order."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, dict[str, list[str]]] = {}
-
-    def current(self):
-        wanted = {a.lower() for a in SEARCH_ATTRS}
-        return [(dn, {k: list(v) for k, v in attrs.items() if k.lower() in wanted})
-                for dn, attrs in self.entries.items()]
-
-    def apply(self, changes) -> None:
-        for change in changes:
-            if change.op == "add":
-                assert change.dn not in self.entries, change.dn
-                parent = change.dn.split(",", 1)[1]
-                assert parent in self.entries or parent.startswith("ou=organisations"), change.dn
-                self.entries[change.dn] = {k: list(v) for k, v in change.attrs.items()}
-            elif change.op == "modify":
-                entry = self.entries[change.dn]
-                for name, values in change.attrs.items():
-                    if name.startswith("+"):  # values added (an auxiliary class)
-                        entry.setdefault(name[1:], []).extend(values)
-                    elif values:
-                        entry[name] = list(values)
-                    else:
-                        entry.pop(name, None)
-            else:
-                self.entries[change.new_dn] = self.entries.pop(change.dn)
 
 
 @pytest.fixture(scope="module")
