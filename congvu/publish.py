@@ -10,8 +10,12 @@ gives it. :func:`directory_files` turns the directory's active accounts into tho
     <agency code>/index.html      a static page in Vietnamese with client-side search (no server code)
     toan-tinh/...                 the same for the whole province
 
-Accounts leaving (``congvuLeavingSince``) or not ``active`` are left out. Names sort in Vietnamese
-alphabetical order (a ă â b c d đ e ê ..., tones second) by given name, as Vietnamese lists do.
+Accounts leaving (``congvuLeavingSince``) or not ``active`` are left out. The agencies' mailing
+lists (``congvuMailList`` entries, docs/lists.md; playbooks/publish.yml reads only those with a
+``member``, as a list without one refuses mail) are published too, each in the files of the agency it
+sits below and in the province's. Order: the organisation mailboxes, then the lists, then people;
+names sort in Vietnamese alphabetical order (a ă â b c d đ e ê ..., tones second), people by given
+name, as Vietnamese lists do.
 """
 
 from __future__ import annotations
@@ -32,7 +36,18 @@ PROVINCE_DIR = "toan-tinh"
 ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
 _ORDER = {c: i for i, c in enumerate(ALPHABET)}
 _TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # huyền hỏi ngã sắc nặng
-HEADINGS = ("STT", "Họ và tên", "Chức vụ", "Đơn vị", "Cơ quan", "Địa chỉ thư")
+HEADINGS = ("STT", "Họ và tên", "Chức vụ", "Đơn vị", "Cơ quan", "Địa chỉ thư", "Loại")
+LIST_KIND = "list"
+# the CSV's "Loại" column: lets a spreadsheet sorted by name be filtered or sorted back by kind
+KIND_LABELS = {"personal": "Cá nhân", LIST_KIND: "Danh sách thư"}
+KIND_LABEL_ORGANISATION = "Hộp thư cơ quan, đơn vị"
+# who may post to a list (congvuListAccept, docs/lists.md "Who may post"), told to the reader
+ACCEPT_LABELS = {
+    "members": "Danh sách thư (chỉ thành viên gửi đến được)",
+    "organisation": "Danh sách thư (chỉ cán bộ của cơ quan gửi đến được)",
+    "province": "Danh sách thư (chỉ hộp thư công vụ của tỉnh gửi đến được)",
+    "anyone": "Danh sách thư",
+}
 
 
 def vn_sort_key(text: str) -> tuple:
@@ -67,18 +82,59 @@ class Listing:
         if kind == "personal":
             try:
                 parts = split_name(name)
-                self.sort = (1, vn_sort_key(parts.given), vn_sort_key(name), mail)
+                self.sort = (2, vn_sort_key(parts.given), vn_sort_key(name), mail)
             except Exception:
-                self.sort = (1, vn_sort_key(name), (), mail)
+                self.sort = (2, vn_sort_key(name), (), mail)
+        elif kind == LIST_KIND:
+            self.sort = (1, (), vn_sort_key(name), mail)
         else:
             self.sort = (0, (), vn_sort_key(name), mail)
 
 
+def _classes(value: Any) -> set[str]:
+    values = value if isinstance(value, list | tuple) else [value]
+    return {_one(v).lower() for v in values if v}
+
+
+def _list_organisation_dn(dn: str) -> str:
+    """The organisation a list sits below: its DN from the nearest ``o=`` above the list's RDN."""
+    parts = [p.strip() for p in dn.split(",")][1:]
+    for i, part in enumerate(parts):
+        if part.lower().startswith("o="):
+            return ",".join(parts[i:])
+    return ""
+
+
+def _list_listing(low: Mapping[str, Any], catalogue: Mapping[str, Any]) -> Listing | None:
+    mail = _one(low.get("mail")).lower()
+    org_dn = _list_organisation_dn(_one(low.get("dn")))
+    code = org_dn.split(",", 1)[0].partition("=")[2] if org_dn else ""
+    if not mail or code not in catalogue:
+        return None
+    org = catalogue[code]
+    top = catalogue.get(top_code(org_dn), org)
+    agency = catalogue.agency_of(code) if hasattr(catalogue, "agency_of") else org
+    unit = org.name if org.kind == "unit" else ""
+    name = _one(low.get("displayname")).strip() or _one(low.get("cn")) or mail
+    accept = _one(low.get("congvulistaccept")).strip().lower() or "province"
+    return Listing(unicodedata.normalize("NFC", name), mail,
+                   ACCEPT_LABELS.get(accept, KIND_LABELS[LIST_KIND]), unit, agency.name, top.code,
+                   LIST_KIND)
+
+
 def listings(entries: Iterable[Mapping[str, Any]], catalogue: Mapping[str, Any]) -> list[Listing]:
-    """Active, non-leaving accounts of ``entries`` (search results: dicts of attribute → value(s))."""
+    """Active, non-leaving accounts and the mailing lists of ``entries`` (search results: dicts of
+    attribute → value(s)). An entry whose ``objectClass`` has ``congvuMailList`` is a list: named by
+    its ``displayName`` (else its ``cn``), of the organisation it sits below; the position shown is
+    who may post to it (``congvuListAccept``)."""
     out = []
     for entry in entries:
         low = {k.lower(): v for k, v in entry.items()}
+        if "congvumaillist" in _classes(low.get("objectclass")):
+            listing = _list_listing(low, catalogue)
+            if listing is not None:
+                out.append(listing)
+            continue
         if _one(low.get("congvuleavingsince")) or _one(low.get("congvuaccountstate") or "active") != "active":
             continue
         mail = _one(low.get("mail")).lower()
@@ -101,7 +157,8 @@ def _csv(rows: list[Listing]) -> str:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(HEADINGS)
     for i, r in enumerate(rows, 1):
-        writer.writerow([i, r.name, r.position, r.unit, r.agency, r.mail])
+        kind = KIND_LABELS.get(r.kind, KIND_LABEL_ORGANISATION)
+        writer.writerow([i, r.name, r.position, r.unit, r.agency, r.mail, kind])
     return "\ufeff" + buf.getvalue()
 
 
@@ -137,7 +194,12 @@ def _vcf(rows: list[Listing]) -> str:
         else:
             lines.append(f"N:{_vcard_escape(r.name)};;;;")
         lines.append("ORG:" + ";".join(_vcard_escape(p) for p in (r.agency, r.unit) if p))
-        if r.position:
+        if r.kind == LIST_KIND:
+            # vCard 3.0 has no KIND (vCard 4): the standard CATEGORIES marks the card as a list, and
+            # NOTE tells who may post; the card stays an ordinary one that holds the address
+            lines.append(f"CATEGORIES:{_vcard_escape(KIND_LABELS[LIST_KIND])}")
+            lines.append(f"NOTE:{_vcard_escape(r.position)}")
+        elif r.position:
             lines.append(f"TITLE:{_vcard_escape(r.position)}")
         lines += [f"EMAIL;TYPE=INTERNET,WORK:{r.mail}", "END:VCARD"]
         cards.append("\r\n".join(_fold(line) for line in lines))
@@ -159,7 +221,7 @@ label{{display:block;font-weight:600;margin-bottom:.25rem}}
 input{{width:100%;max-width:32rem;padding:.5rem;font-size:1rem;border:1px solid #888;border-radius:4px}}
 table{{width:100%;border-collapse:collapse;margin-top:1rem;background:#fff}}
 th,td{{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}}
-th{{background:#eee}} tr.org td{{font-weight:600}} a{{color:#0b4f9c}}
+th{{background:#eee}} tr.org td{{font-weight:600}} tr.list td{{background:#f3f6fb}} a{{color:#0b4f9c}}
 footer{{max-width:72rem;margin:0 auto;padding:1rem 1.5rem;font-size:.85rem;color:#555}}
 @media print{{input,label,#count{{display:none}}}}
 </style>
@@ -167,7 +229,8 @@ footer{{max-width:72rem;margin:0 auto;padding:1rem 1.5rem;font-size:.85rem;color
 <body>
 <header><h1>{title}</h1><p>{subtitle}</p></header>
 <main>
-<label for="q">Tìm theo họ tên, chức vụ, đơn vị hoặc địa chỉ thư (gõ có dấu hoặc không dấu)</label>
+<label for="q">Tìm theo họ tên, tên danh sách thư, chức vụ, đơn vị hoặc địa chỉ thư
+(gõ có dấu hoặc không dấu)</label>
 <input id="q" type="search" autocomplete="off" placeholder="Ví dụ: nguyen van minh">
 <p id="count" aria-live="polite">{count} địa chỉ thư</p>
 <table>
@@ -209,7 +272,7 @@ def _html(rows: list[Listing], title: str, subtitle: str, footer: str) -> str:
     body = []
     for i, r in enumerate(rows, 1):
         unit = r.unit or r.agency
-        css = ' class="org"' if r.kind != "personal" else ""
+        css = {"personal": "", LIST_KIND: ' class="list"'}.get(r.kind, ' class="org"')
         body.append(f"<tr{css}><td>{i}</td><td>{e(r.name)}</td>"
                     f"<td>{e(r.position)}</td><td>{e(unit)}</td>"
                     f'<td><a href="mailto:{e(r.mail)}">{e(r.mail)}</a></td></tr>')
