@@ -232,8 +232,8 @@ def test_published_directory(host, tmp_path):
     assert "Điều 11 khoản 5" in page  # Hà Nam Art 11.5
     assert "tranvanan@hanam.gov.vn" not in page  # leaving: not published
     rows = (tmp_path / "toan-tinh/danh-ba.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rows[0] == "STT,Họ và tên,Chức vụ,Đơn vị,Cơ quan,Địa chỉ thư"
-    assert any("nguyenvanhung.ld@hanam.gov.vn" in row for row in rows)
+    assert rows[0] == "STT,Họ và tên,Chức vụ,Đơn vị,Cơ quan,Địa chỉ thư,Loại"
+    assert any("nguyenvanhung.ld@hanam.gov.vn" in row and row.endswith(",Cá nhân") for row in rows)
     assert "BEGIN:VCARD" in (tmp_path / "sldtbxh/danh-ba.vcf").read_text(encoding="utf-8")
 
 
