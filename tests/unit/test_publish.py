@@ -26,21 +26,31 @@ def entry(cn, mail, org_dn, position="", kind="personal", **extra):
             **extra}
 
 
-@pytest.fixture(scope="module")
-def files():
+# active people and an agency mailbox of two agencies, the base of both fixtures
+PEOPLE = [
+    entry("Trần Văn Đức", "tranvanduc@hanam.gov.vn", f"o=stttt,{ORGS}", "Giám đốc"),
+    entry("Nguyễn Thị Thanh Hà", "nguyenthithanhha@hanam.gov.vn", f"o=pttbcxb,o=stttt,{ORGS}",
+          "Chuyên viên"),
+    entry("Lê Văn Dũng", "levandung@hanam.gov.vn", f"o=stttt,{ORGS}"),
+    entry("Sở Thông tin và Truyền thông", "stttt@hanam.gov.vn", f"o=stttt,{ORGS}", kind="agency"),
+    entry("Phạm Văn Bình", "phamvanbinh@hanam.gov.vn", f"o=sldtbxh,{ORGS}", "Kế toán; thủ quỹ"),
+]
+
+
+def publish(entries):
     policy = load_policy(ROOT / "policies/hanam.yml")
     catalogue = load_catalogue(ROOT / "data/catalogues/hanam.yml")
+    return directory_files(entries, policy, catalogue, generated="22/11/2026")
+
+
+@pytest.fixture(scope="module")
+def files():
     entries = [
-        entry("Trần Văn Đức", "tranvanduc@hanam.gov.vn", f"o=stttt,{ORGS}", "Giám đốc"),
-        entry("Nguyễn Thị Thanh Hà", "nguyenthithanhha@hanam.gov.vn", f"o=pttbcxb,o=stttt,{ORGS}",
-              "Chuyên viên"),
-        entry("Lê Văn Dũng", "levandung@hanam.gov.vn", f"o=stttt,{ORGS}"),
-        entry("Sở Thông tin và Truyền thông", "stttt@hanam.gov.vn", f"o=stttt,{ORGS}", kind="agency"),
-        entry("Phạm Văn Bình", "phamvanbinh@hanam.gov.vn", f"o=sldtbxh,{ORGS}", "Kế toán; thủ quỹ"),
+        *PEOPLE,
         entry("Đỗ Văn Rời", "dovanroi@hanam.gov.vn", f"o=stttt,{ORGS}", congvuLeavingSince="20260101000000Z"),
         entry("Hoàng Văn Khóa", "hoangvankhoa@hanam.gov.vn", f"o=stttt,{ORGS}", congvuAccountState="locked"),
     ]
-    return directory_files(entries, policy, catalogue, generated="22/11/2026")
+    return publish(entries)
 
 
 def test_one_folder_per_agency_and_one_for_the_province(files):
@@ -117,18 +127,7 @@ LISTS = [
 
 @pytest.fixture(scope="module")
 def with_lists():
-    policy = load_policy(ROOT / "policies/hanam.yml")
-    catalogue = load_catalogue(ROOT / "data/catalogues/hanam.yml")
-    entries = [
-        entry("Trần Văn Đức", "tranvanduc@hanam.gov.vn", f"o=stttt,{ORGS}", "Giám đốc"),
-        entry("Nguyễn Thị Thanh Hà", "nguyenthithanhha@hanam.gov.vn", f"o=pttbcxb,o=stttt,{ORGS}",
-              "Chuyên viên"),
-        entry("Lê Văn Dũng", "levandung@hanam.gov.vn", f"o=stttt,{ORGS}"),
-        entry("Sở Thông tin và Truyền thông", "stttt@hanam.gov.vn", f"o=stttt,{ORGS}", kind="agency"),
-        entry("Phạm Văn Bình", "phamvanbinh@hanam.gov.vn", f"o=sldtbxh,{ORGS}", "Kế toán; thủ quỹ"),
-        *LISTS,
-    ]
-    return directory_files(entries, policy, catalogue, generated="22/11/2026")
+    return publish([*PEOPLE, *LISTS])
 
 
 def csv_rows(text):
