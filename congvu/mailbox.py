@@ -1,15 +1,18 @@
 """What the lifecycle run does on the mail host: archive, remove and restore mailboxes; send its mail.
 
 **Archive** (a reclaim or a leaver's retirement: docs/lifecycle.md, "Reclaim"). Before the account is
-retired, :meth:`Mailboxes.export` copies the mailbox with ``doveadm backup`` into
-``<archive root>/<address>/<YYYY-MM-DD>/Maildir`` (a plain Maildir that Dovecot reads back) and checks
-that every folder holds as many messages as the live one (``doveadm mailbox status``); the account is then
-retired in the directory, which stops delivery. :meth:`Mailboxes.finish` copies what was delivered between
-the export and the retirement (message files the export had not seen), the Sieve scripts, checks the
-message files of every folder against the live mailbox once more, writes ``manifest.json`` and only then
-removes the live mailbox. A failed check leaves the live mailbox in place, the archive marked ``exported``,
-and the next run tries again (:meth:`Mailboxes.pending`). :meth:`Mailboxes.restore` imports an archive into
-a live account (``doveadm import``); :meth:`Mailboxes.prune` removes the archives past their keep date
+retired, :meth:`Mailboxes.export` copies the Maildir into ``<archive root>/<address>/<YYYY-MM-DD>/Maildir``
+(a plain Maildir that Dovecot reads back): every message file is hard-linked when the archive root is on
+the mail store's filesystem (Maildir message files are written once and never changed in place, so the
+link is a copy that costs no disk and no process) and copied otherwise; Dovecot's own small files (the
+UID list, keywords, subscriptions, quota) are copied; its indexes are left out (Dovecot rebuilds them).
+The export then checks that every message the live mailbox still holds is in the archive under the same
+name; the account is then retired in the directory, which stops delivery. :meth:`Mailboxes.finish` copies
+what was delivered between the export and the retirement, the Sieve scripts, checks the message files of
+every folder against the live mailbox once more, writes ``manifest.json`` and only then removes the live
+mailbox. A failed check leaves the live mailbox in place, the archive marked ``exported``, and the next
+run tries again (:meth:`Mailboxes.pending`). :meth:`Mailboxes.restore` imports an archive into a live
+account (``doveadm import``); :meth:`Mailboxes.prune` removes the archives past their keep date
 (``lifecycle.archive_keep``; never those kept for good, Cần Thơ Art 11.3).
 
 **Mail** (:class:`Sendmail`): the notices and warnings of ``congvu.notices`` as MIME messages (UTF-8 body,
@@ -18,9 +21,12 @@ RFC 2047 subject and sender name), handed to the local Postfix with ``sendmail``
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -69,6 +75,28 @@ def _files(maildir: Path, key: str) -> dict[str, Path]:
     return out
 
 
+#: Dovecot's files beside a folder's ``cur``/``new`` that are not worth archiving: its indexes and
+#: caches (rebuilt from the Maildir when read) and the files being written (``tmp``, locks).
+_SKIPPED = re.compile(r"^(dovecot\.(list\.)?index.*|dovecot\.mailbox\.log.*|.*\.lock|\..*)$")
+
+
+def _mailbox_name(key: str) -> str:
+    """A Maildir++ folder (``""``, ``.Sent``, ``.L&AOA-m vi&Hsc-c.2027``) as the mailbox name doveadm
+    shows (``INBOX``, ``Sent``, ``Làm việc/2027``): the dots are the hierarchy, the name modified UTF-7
+    (RFC 3501 §5.1.3)."""
+    if key == "":
+        return "INBOX"
+
+    def decode(match: re.Match[str]) -> str:
+        text = match.group(1)
+        if not text:
+            return "&"
+        raw = text.replace(",", "/")
+        return base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-16-be")
+
+    return re.sub(r"&([^-]*)-", decode, key[1:].replace(".", "/"))
+
+
 class Mailboxes:
     """The mail store of this host (``vmail_home``, Dovecot's ``%Ld/%Ln`` layout) and its archive."""
 
@@ -79,6 +107,7 @@ class Mailboxes:
         self.root = Path(archive_root)
         self.doveadm = doveadm
         self.owner = owner
+        self.link = True  # hard links until the archive root turns out to be on another filesystem
 
     def home(self, mail: str, pinned: str | None = None) -> Path:
         """The mailbox's home: ``congvuMailHome`` when the account has one (kept across a move), else
@@ -119,9 +148,51 @@ class Mailboxes:
                 break
             os.chown(part, *self.owner)
 
+    def _place(self, source: Path, target: Path) -> None:
+        """One message file into the archive: a hard link, or a copy across filesystems. A file already
+        there (Dovecot moved it from ``new`` to ``cur`` while the folder was read) is left as it is."""
+        if target.exists():
+            return
+        if self.link:
+            try:
+                os.link(source, target)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                self.link = False  # another filesystem (or links refused): copy from now on
+        shutil.copy2(source, target)
+        os.chown(target, *self.owner)
+
+    def _copy(self, live: Path, copy: Path) -> None:
+        """The Maildir ``live`` into ``copy``: message files placed (:meth:`_place`) under their own
+        names, Dovecot's small files copied, indexes and ``tmp`` left out. A message Dovecot renamed
+        meanwhile (a flag change, ``new`` to ``cur``) is found again under its new name; one expunged
+        meanwhile is not archived (the check then leaves it out too)."""
+        for folder in [live, *sorted(p for p in live.iterdir() if p.is_dir() and p.name.startswith("."))]:
+            target = copy if folder == live else copy / folder.name
+            for sub in ("cur", "new", "tmp"):
+                self._mkdir(target / sub)
+            for sub in ("cur", "new"):  # cur first: Dovecot moves messages from new to cur
+                if not (folder / sub).is_dir():
+                    continue
+                for name in os.listdir(folder / sub):
+                    try:
+                        self._place(folder / sub / name, target / sub / name)
+                    except FileNotFoundError:
+                        again = _files(folder, "").get(name.split(":", 1)[0])
+                        if again is not None:
+                            self._place(again, target / again.parent.name / again.name)
+            for entry in os.scandir(folder):
+                if entry.name in ("cur", "new", "tmp") or _SKIPPED.match(entry.name):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    shutil.copy2(entry.path, target / entry.name)
+                    os.chown(target / entry.name, *self.owner)
+
     def export(self, mail: str, home: Path, dest: Path, manifest: Mapping[str, Any]) -> dict[str, int]:
-        """Copy the live mailbox to ``dest`` and check it (the account must still be known to Dovecot).
-        Returns the message count of each folder."""
+        """Copy the live mailbox to ``dest`` and check it. Returns the message count of each folder, by
+        the mailbox name doveadm shows (``INBOX``, ``Sent``...)."""
         live = home / "Maildir"
         for old, data in self.manifests(mail):
             if data.get("mail") == mail and data.get("status") == "exported":
@@ -129,21 +200,18 @@ class Mailboxes:
         if dest.exists():
             shutil.rmtree(dest)
         self._mkdir(dest)
-        seen = {k: sorted(v) for k, v in _folders(live).items()}
         counts: dict[str, int] = {}
         if live.is_dir():
-            self._doveadm("backup", "-u", mail, f"maildir:{dest}/Maildir")
-            counts = self._status(mail)
-            if not counts:
-                raise ArchiveError(f"{mail}: doveadm lists no folder of the live mailbox, nothing to check "
-                                   "the archive against", rule="archive before removal")
-            copied = self._status(mail, f"maildir:{dest}/Maildir")
-            missing = {box: (n, copied.get(box, 0)) for box, n in counts.items() if copied.get(box, 0) != n}
+            copy = dest / "Maildir"
+            self._copy(live, copy)
+            archived = _folders(copy)
+            missing = {key: len(bases - archived.get(key, set())) for key, bases in _folders(live).items()}
+            missing = {key: n for key, n in missing.items() if n}
             if missing:
-                shown = ", ".join(f"{box} {a} != {b}" for box, (a, b) in sorted(missing.items()))
-                raise ArchiveError(f"{mail}: the archive in {dest} differs from the mailbox: {shown}",
+                shown = ", ".join(f"{_mailbox_name(key)} ({n})" for key, n in sorted(missing.items()))
+                raise ArchiveError(f"{mail}: the archive in {dest} lacks messages of the mailbox: {shown}",
                                    rule="archive before removal")
-        (dest / "seen.json").write_text(json.dumps(seen), encoding="utf-8")
+            counts = {_mailbox_name(key): len(bases) for key, bases in archived.items()}
         self._manifest(dest, {**manifest, "mail": mail, "home": str(home), "counts": counts,
                               "status": "exported"})
         return counts
@@ -153,23 +221,30 @@ class Mailboxes:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
         home = Path(manifest["home"])
         live, copy = home / "Maildir", dest / "Maildir"
-        seen = {k: set(v) for k, v in json.loads((dest / "seen.json").read_text(encoding="utf-8")).items()}
+        # an archive exported by doveadm (before the hard-link copy) renamed the files: its seen.json
+        # holds the live names it had copied
+        seen_file = dest / "seen.json"
+        seen = ({k: set(v) for k, v in json.loads(seen_file.read_text(encoding="utf-8")).items()}
+                if seen_file.is_file() else {})
+        archived = _folders(copy)
         late = 0
         for key in _folders(live):
-            target = (copy if key == "" else copy / key) / "new"
+            known = archived.get(key, set()) | seen.get(key, set())
             for base, path in _files(live, key).items():
-                if base not in seen.get(key, set()):
-                    self._mkdir(target)
-                    shutil.copy2(path, target / base)
-                    os.chown(target / base, *self.owner)
+                if base not in known:
+                    target = (copy if key == "" else copy / key) / path.parent.name
+                    self._mkdir(target)  # a folder made since the export has none yet
+                    self._place(path, target / path.name)
                     late += 1
         archived = _folders(copy)
-        short = {key: (len(bases), len(archived.get(key, ()))) for key, bases in _folders(live).items()
-                 if len(archived.get(key, ())) < len(bases)}
+        if seen:  # names differ: compare the counts
+            short = {key: len(bases) - len(archived.get(key, ())) for key, bases in _folders(live).items()}
+        else:
+            short = {key: len(bases - archived.get(key, set())) for key, bases in _folders(live).items()}
+        short = {key: n for key, n in short.items() if n > 0}
         if short:
             raise ArchiveError(f"{manifest['mail']}: the archive in {dest} lacks messages of "
-                               + ", ".join(f"{key or 'INBOX'} ({a} live, {b} archived)"
-                                           for key, (a, b) in sorted(short.items())),
+                               + ", ".join(f"{_mailbox_name(key)} ({n})" for key, n in sorted(short.items())),
                                rule="archive before removal")
         for name in ("sieve", ".dovecot.sieve"):
             source = home / name
@@ -179,11 +254,11 @@ class Mailboxes:
             elif source.is_dir():
                 shutil.copytree(source, dest / name, symlinks=True, dirs_exist_ok=True)
         manifest.update(status="complete", late_messages=late,
-                        files={key or "INBOX": len(v) for key, v in archived.items()})
+                        files={_mailbox_name(key): len(v) for key, v in archived.items()})
         self._manifest(dest, manifest)
         if home.exists():
             shutil.rmtree(home)
-        (dest / "seen.json").unlink(missing_ok=True)
+        seen_file.unlink(missing_ok=True)
         return manifest
 
     def _manifest(self, dest: Path, data: Mapping[str, Any]) -> None:
