@@ -742,7 +742,15 @@ def _account_actions(a: Account, c: _Context) -> list[Action]:
             out.append(action)
             if action.action not in _NOTHING_LATER_READS:
                 a = _effect(a, action, c.today)
+    if a.state != "active":
+        # locked by this pass (a password due to expire, then the inactivity lock the same day): a
+        # warning would tell the user to change a password they can no longer use; the unlock
+        # (reopen) clears the warning dates, so the warnings come again once it is open
+        out = [x for x in out if x.action not in _WARNINGS]
     return out
+
+
+_WARNINGS = frozenset({"warn_password_expiry", "warn_inactivity"})
 
 
 #: Actions whose effect no later rule of the sequence reads (their effect is left to apply_plan).

@@ -307,6 +307,22 @@ def test_hanam_inactivity_lock_on_leap_day_and_warning_before():
                                                           ("notify_agency", "nguyenvanminh")]
 
 
+def test_hanam_no_password_warning_to_a_mailbox_locked_the_same_day():
+    # Hà Nam Art 7.2.a locks the mailbox today (90 days without mail); its password also enters the
+    # 14-day warning window today (changed every 03 months, Hà Nam Art 8.2.a). The user is told
+    # nothing they cannot act on: the lock and the agency's notice only, and no warning while it
+    # stays locked.
+    today = D(2027, 3, 1)
+    minh = acct("hanam", "nguyenvanminh", today, last_mail=today - 90 * DAY, last_login=today - 90 * DAY,
+                password_changed=today - 85 * DAY)
+    lan = acct("hanam", "tranthilan", today, password_changed=today - 85 * DAY)
+    p, after = settle("hanam", [minh, lan], today)
+    assert sorted(kinds(p)) == [("lock_inactive", "nguyenvanminh"), ("notify_agency", "nguyenvanminh"),
+                                ("warn_password_expiry", "tranthilan")]
+    assert p.of("warn_password_expiry")[0].article == "Hà Nam Art 8.2.a"
+    assert not run("hanam", after, today + 5 * DAY).of("warn_password_expiry")
+
+
 def test_hanam_quota_floor_and_hold_deadline():
     # Hà Nam Art 8.1.b: personal mailboxes at least 2GB; Art 6.2.b: requests answered in 03 working days.
     today = D(2026, 4, 28)
