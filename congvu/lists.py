@@ -17,6 +17,13 @@ operator keep some of them from the agencies' rosters instead, with the roster a
           people: [HN-STTTT-0012]       #   employee ids
           organisations: [pttbcxb]      #   every person of the organisation and its units
           lists: [lanhdao]              #   other lists of this file (by name, or their address)
+      - name: giaoban                   # renamed: the entry cn=giaoban2026 becomes cn=giaoban, and
+        renamed_from: giaoban2026       #   its old address stays an alias of the list
+        organisation: stttt
+        display_name: Giao ban Sở
+      - name: hoinghi2025               # removed: the roster apply deletes the entry (its members,
+        organisation: stttt             #   and the lists that held it, lose it); nothing else needed
+        state: absent
 
 The address is never written: it is the naming scheme's, ``<name>.<organisation mailbox name>@<its
 domain>`` (:meth:`congvu.schemes.base.Scheme.list_address`). :func:`load_lists` reads the file and
@@ -34,15 +41,19 @@ import yaml
 
 from congvu.errors import CongvuError
 from congvu.roster import Roster, _LineLoader, clean, decode
+from congvu.schemes.base import LIST_NAME_RE
 
-__all__ = ["ACCEPT", "AGENCY_OWNER", "FIELDS", "ListSpec", "Lists", "ListsError", "Members", "load_lists"]
+__all__ = ["ACCEPT", "AGENCY_OWNER", "FIELDS", "STATES", "ListSpec", "Lists", "ListsError", "Members",
+           "load_lists"]
 
 #: Who may post (``congvuListAccept``, docs/lists.md); ``province`` is the rule of a list without one.
 ACCEPT = ("members", "organisation", "province", "anyone")
 DEFAULT_ACCEPT = "province"
 #: The word in ``owners`` that stands for the agency's own mailbox (Cần Thơ Art 11.5).
 AGENCY_OWNER = "agency"
-FIELDS = ("name", "organisation", "display_name", "accept", "senders", "owners", "members")
+FIELDS = ("name", "organisation", "display_name", "accept", "senders", "owners", "members", "state",
+          "renamed_from")
+STATES = ("present", "absent")
 MEMBER_FIELDS = ("people", "organisations", "lists")
 RULE = "Cần Thơ Art 11.5"
 
@@ -80,6 +91,10 @@ class ListSpec:
     owners: tuple[str, ...] = ()
     members: Members | None = None
     where: str = field(default="", compare=False)
+    #: ``absent``: the roster apply deletes the list (only name and organisation are read)
+    state: str = "present"
+    #: the list's former name (same organisation): its entry is renamed, its address kept as an alias
+    renamed_from: str | None = None
 
 
 @dataclass
@@ -160,9 +175,23 @@ def load_lists(raw: bytes | str, source: str, scheme: Any, roster: Roster | None
                             "(docs/naming.md); choose the name instead")
         for key in sorted(set(entry) - set(FIELDS) - {"address"}):
             problems.append(f"{where}: unknown field {key!r} (allowed: {', '.join(FIELDS)})")
-        for key in ("name", "organisation", "display_name"):
+        state = entry.get("state", "present")
+        if state not in STATES:
+            problems.append(f"{where}: state {state!r} must be one of {', '.join(STATES)}")
+        for key in ("name", "organisation") + (("display_name",) if state != "absent" else ()):
             if not isinstance(entry.get(key), str) or not clean(entry[key]):
                 problems.append(f"{where}: missing {key!r} (required, a text)")
+        renamed_from = entry.get("renamed_from")
+        if renamed_from is not None:
+            renamed_from = clean(renamed_from) if isinstance(renamed_from, str) else ""
+            if not renamed_from or not LIST_NAME_RE.match(renamed_from):
+                problems.append(f"{where}: renamed_from {entry['renamed_from']!r} is not a list name "
+                                "(the former cn: lower-case letters and digits, '-' between them)")
+            elif state == "absent":
+                problems.append(f"{where}: renamed_from and state: absent together: remove the list "
+                                "under the name it has")
+            elif renamed_from == clean(entry.get("name")):
+                problems.append(f"{where}: renamed_from is the list's own name")
         name, org = clean(entry.get("name")), clean(entry.get("organisation"))
         if org and org not in catalogue:
             problems.append(f"{where}: organisation {org!r} is not a code of the catalogue "
@@ -211,7 +240,8 @@ def load_lists(raw: bytes | str, source: str, scheme: Any, roster: Roster | None
                         problems.append(f"{where}: members.organisations: {code!r} is not a code of the "
                                         f"catalogue {catalogue.source}")
         parsed.append(None if len(problems) > before else {
-            "name": name, "organisation": org, "display_name": clean(entry["display_name"]),
+            "name": name, "organisation": org, "display_name": clean(entry.get("display_name")),
+            "state": state, "renamed_from": renamed_from,
             "address": scheme.list_address(org, name), "accept": accept,
             "senders": None if senders is None else tuple(senders),
             "owners": tuple(dict.fromkeys(owners)), "members": spec_members, "where": where})
@@ -232,6 +262,11 @@ def load_lists(raw: bytes | str, source: str, scheme: Any, roster: Roster | None
         by_key[key] = index
         by_address[item["address"]] = index
         by_name.setdefault(item["name"], []).append(index)
+    for item in parsed:
+        old_key = (item["organisation"], item["renamed_from"]) if item is not None else None
+        if old_key is not None and item["renamed_from"] and old_key in by_key:
+            problems.append(f"{item['where']}: renamed_from {item['renamed_from']!r}: that list is also "
+                            f"an entry of this file ({parsed[by_key[old_key]]['where']})")
     nested: dict[int, list[int]] = {}
     for index, item in enumerate(parsed):
         if item is None or item["members"] is None:
@@ -252,6 +287,8 @@ def load_lists(raw: bytes | str, source: str, scheme: Any, roster: Roster | None
                                 + ", ".join(parsed[i]["address"] for i in hits) + ")")
             elif hits[0] == index:
                 problems.append(f"{item['where']}: members.lists: a list cannot be its own member")
+            elif parsed[hits[0]]["state"] == "absent":
+                problems.append(f"{item['where']}: members.lists: {ref!r} is removed (state: absent)")
             else:
                 found.append(hits[0])
         nested[index] = list(dict.fromkeys(found))
@@ -268,7 +305,8 @@ def load_lists(raw: bytes | str, source: str, scheme: Any, roster: Roster | None
                               tuple(dict.fromkeys(item["members"]["organisations"])),
                               tuple(position[i] for i in nested.get(index, [])))
         entries.append(ListSpec(item["name"], item["organisation"], item["display_name"], item["address"],
-                                item["accept"], item["senders"], item["owners"], members, item["where"]))
+                                item["accept"], item["senders"], item["owners"], members, item["where"],
+                                item["state"], item["renamed_from"]))
     return Lists(entries, source)
 
 

@@ -25,8 +25,10 @@ Rules (docs/accounts.md):
 * Mailing lists of the lists file (``lists.yml``, :mod:`congvu.lists`; Cần Thơ Art 11.5) are created
   and kept: address from the naming scheme (``Scheme.list_address``), display name, rule, owners, and
   the members and named senders when the file gives them. Their members are never retired or leaving
-  accounts, nor people gone from the roster. Lists not in the file are never changed; every list whose
-  address does not follow the naming scheme is reported (``misnamed_lists``), never changed.
+  accounts, nor people gone from the roster. A list the file marks ``state: absent`` is deleted, one
+  with ``renamed_from`` is moved to its new name (its former address kept as an alias). Lists not in
+  the file are never changed; every list whose address does not follow the naming scheme is reported
+  (``misnamed_lists``), never changed.
 * A **transfer** (a person the roster puts in another top-level agency) where the address carries the
   agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, 5.3; Hà Giang Art 4.2, 5.1.a; Ninh Bình
   Art 5.2.a, 7.2) gets the address the scheme gives in the new agency. The old one stays deliverable
@@ -243,6 +245,8 @@ class Plan:
     """People given their new agency's address: key, name, from (old address), mail, org."""
     credentials: list[dict[str, str]] = field(default_factory=list)
     """Accounts needing an initial password: key, role, dn, mail, name, agency (code)."""
+    removed: list[dict[str, str]] = field(default_factory=list)
+    """Mailing lists the lists file removes (``state: absent``): kind, key, mail, dn."""
     misnamed_lists: list[dict[str, str]] = field(default_factory=list)
     """Mailing lists in the directory whose address does not follow the naming scheme (dn, mail,
     expected or "", reason): for the operator to look at; nothing is changed (Cần Thơ Art 11.5)."""
@@ -251,7 +255,8 @@ class Plan:
     def summary(self) -> dict[str, int]:
         return {"created": len(self.created), "changed": len(self.changed), "leaving": len(self.leaving),
                 "returning": len(self.returning), "transferred": len(self.transferred),
-                "pending": len(self.pending), "misnamed_lists": len(self.misnamed_lists),
+                "pending": len(self.pending), "removed": len(self.removed),
+                "misnamed_lists": len(self.misnamed_lists),
                 "operations": len(self.changes), "unmanaged": self.unmanaged}
 
 
@@ -480,7 +485,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     if list_problems:
         raise ReconcileError(f"{len(list_problems)} list(s) of {lists.source} cannot have their "
                              "address:\n  " + "\n  ".join(list_problems), rule="Cần Thơ Art 11.5")
-    taken |= {spec.address for spec in lists or ()}
+    taken |= {spec.address for spec in lists or () if spec.state != "absent"}
 
     # -- people: addresses -------------------------------------------------------------------
     people = sorted(roster, key=lambda p: p.id)
@@ -604,7 +609,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
         _converge(result, entries.get(_norm(dn)), dn, desired, ("member",), "group", code, ("member",))
 
     # -- mailing lists of the lists file, and the naming check of every list ------------------
-    kept = _plan_lists(result, lists, scheme, roster, dns, box_dns, person_dns, entries)
+    kept = _plan_lists(result, lists, scheme, roster, dns, box_dns, person_dns, entries, mail_lists)
     _check_list_names(result, scheme, dns, mail_lists, kept)
     _order(result)
     return result
@@ -631,7 +636,15 @@ def _list_addresses(lists: Lists | None, dns: Mapping[str, str],
         if own is not None and _norm(dn) not in mail_lists:
             problems.append(f"{spec.where}: {dn} is an entry but not a mailing list (congvuMailList)")
             continue
+        if spec.state == "absent":
+            continue
+        former = _former(spec, dns, entries, mail_lists)
+        if isinstance(former, str):
+            problems.append(f"{spec.where}: {former}")
+            continue
         holder = holders.get(spec.address)
+        if holder is not None and former is not None and _norm(holder) == _norm(former["dn"][0]):
+            holder = None  # the list's own address before its rename
         if holder is not None and _norm(holder) != _norm(dn):
             problems.append(f"{spec.where}: its address {spec.address} is already {holder}'s: choose "
                             "another name for the list")
@@ -639,6 +652,24 @@ def _list_addresses(lists: Lists | None, dns: Mapping[str, str],
             problems.append(f"{spec.where}: its address {spec.address} is reserved (an address no longer "
                             "delivered is never given out again): choose another name for the list")
     return problems
+
+
+def _former(spec: Any, dns: Mapping[str, str], entries: Mapping[str, Mapping[str, list[str]]],
+            mail_lists: Mapping[str, Mapping[str, list[str]]]) -> Mapping[str, list[str]] | str | None:
+    """The entry a renamed list (``renamed_from``) still has under its former name: None when there
+    is none (renamed already, or never made), a text saying why the rename cannot be done."""
+    if not spec.renamed_from:
+        return None
+    old_dn = f"cn={spec.renamed_from},{dns[spec.organisation]}"
+    entry = entries.get(_norm(old_dn))
+    if entry is None:
+        return None
+    if _norm(old_dn) not in mail_lists:
+        return f"renamed_from: {old_dn} is an entry but not a mailing list (congvuMailList)"
+    if _norm(_list_dn(spec, dns)) in entries:
+        return (f"renamed_from: both {old_dn} and {_list_dn(spec, dns)} exist: remove one (state: "
+                "absent) before renaming")
+    return entry
 
 
 def _within(catalogue: Any, org: str, code: str) -> bool:
@@ -654,10 +685,12 @@ def _within(catalogue: Any, org: str, code: str) -> bool:
 
 def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roster, dns: Mapping[str, str],
                 box_dns: Mapping[str, str], person_dns: Mapping[str, str],
-                entries: Mapping[str, Mapping[str, list[str]]]) -> set[str]:
-    """Add or converge the lists of the file (Cần Thơ Art 11.5: the agency's mailbox or an authorised
-    person keeps each list). Returns their normalised DNs. ``person_dns`` holds the people who may
-    join a list: on the roster, not pending, not retired (a leaver is not on the roster)."""
+                entries: Mapping[str, Mapping[str, list[str]]],
+                mail_lists: Mapping[str, Mapping[str, list[str]]]) -> set[str]:
+    """Add, converge, rename or remove the lists of the file (Cần Thơ Art 11.5: the agency's mailbox or
+    an authorised person keeps each list). Returns their normalised DNs. ``person_dns`` holds the
+    people who may join a list: on the roster, not pending, not retired (a leaver is not on the
+    roster)."""
     kept: set[str] = set()
     if not lists:
         return kept
@@ -669,6 +702,23 @@ def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roste
     for index, spec in enumerate(lists):
         dn = list_dns[index]
         kept.add(_norm(dn))
+        if spec.state == "absent":
+            # the entry goes; slapd's refint overlay takes it out of the lists that held it
+            entry = entries.get(_norm(dn))
+            if entry is not None:
+                result.changes.append(Change("delete", entry["dn"][0], "list", spec.name,
+                                             why=f"{spec.where}: state: absent"))
+                result.removed.append({"kind": "list", "key": spec.name, "mail": _first(entry, "mail"),
+                                       "dn": entry["dn"][0]})
+            continue
+        former = _former(spec, dns, entries, mail_lists)
+        if isinstance(former, Mapping):
+            # renamed: the entry moves to its new cn (refint follows in the lists that hold it), then
+            # converges below; its former address stays deliverable as an alias
+            kept.add(_norm(former["dn"][0]))
+            result.changes.append(Change("move", former["dn"][0], "list", spec.name, new_dn=dn,
+                                         why=f"{spec.where}: renamed from {spec.renamed_from}"))
+            entries = {**entries, _norm(dn): {**former, "dn": [dn], "cn": [spec.name]}}
         owners = []
         for owner in spec.owners:
             if owner == AGENCY_OWNER:
@@ -786,7 +836,8 @@ def _converge(result: Plan, entry: Mapping[str, list[str]] | None, dn: str, desi
 
 _RANK = {("add", "organisation"): 0, ("modify", "organisation"): 1, ("add", "mailbox"): 2,
          ("modify", "mailbox"): 3, ("move", "person"): 4, ("add", "person"): 5, ("modify", "person"): 6,
-         ("add", "group"): 7, ("modify", "group"): 8, ("add", "list"): 9, ("modify", "list"): 10}
+         ("add", "group"): 7, ("modify", "group"): 8, ("move", "list"): 9, ("add", "list"): 10,
+         ("modify", "list"): 11, ("delete", "list"): 12}
 
 
 def _order(result: Plan) -> None:

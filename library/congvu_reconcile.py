@@ -27,7 +27,9 @@ description:
     module_utils (C(module_utils/congvu) is a symlink to the project's package).
   - Keeps the agencies' mailing lists of the lists file O(lists) (Cần Thơ Art 11.5, docs/lists.md);
     each list's address follows the naming scheme, and the file's display name, rule, owners, and the
-    members and named senders when it gives them, are written. Lists not in the file are never changed;
+    members and named senders when it gives them, are written. A list marked C(state=absent) is
+    deleted (returned in C(removed)), one with C(renamed_from) is renamed and keeps its former address
+    as an alias. Lists not in the file are never changed;
     every list of the directory whose address does not follow the naming scheme is returned in
     C(misnamed_lists) and warned about, without failing the run.
   - Check mode plans without writing; with C(--diff) every added or changed entry is shown as LDIF
@@ -169,6 +171,11 @@ transferred:
   description:
     - People moved to another agency who got its address (key, name, from, mail, org); the old
       address stays an alias of the same mailbox.
+  type: list
+  returned: always
+removed:
+  description:
+    - Mailing lists the lists file marks C(state=absent), deleted (kind, key, mail, dn).
   type: list
   returned: always
 misnamed_lists:
@@ -369,7 +376,7 @@ def main():
     report = {
         "summary": result.summary(), "created": result.created, "modified": result.changed,
         "leaving": result.leaving, "returning": result.returning, "transferred": result.transferred,
-        "pending": result.pending, "misnamed_lists": result.misnamed_lists,
+        "pending": result.pending, "removed": result.removed, "misnamed_lists": result.misnamed_lists,
         "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
                         for c in result.credentials],
         "timings": timings, "write_mode": p["write_mode"], "now": now,

@@ -333,9 +333,9 @@ def roster_list(stage):
     return {"spec": spec, "scheme": scheme, "ids": ids}
 
 
-def _apply_accounts(stage, tmp: pathlib.Path):
+def _apply_accounts(stage, tmp: pathlib.Path, *extra: str):
     run = playbook(stage, "accounts.yml", "-e", f"accounts_credentials_dir={tmp}/credentials",
-                   "-e", "accounts_vault_password=lists-test-vault-2026")
+                   "-e", "accounts_vault_password=lists-test-vault-2026", *extra)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     return run
 
@@ -404,3 +404,52 @@ def test_a_post_to_the_roster_s_list_reaches_its_members(stage, testpeople, mail
     assert sent["ok"], brief(sent)
     for reader in readers:  # demo people: nobody knows their password, so read on the mail host
         assert wait_for(lambda r=reader: mailcore.has_mail_on_host(r, subject)), reader
+
+
+def test_the_lists_file_renames_a_list_keeping_its_address_then_removes_it(stage, testpeople, mailcore,
+                                                                          roster_list, tmp_path):
+    # Cần Thơ Art 11.5: the agency's lists change with the agency. A rename moves the entry (slapd's
+    # modrdn, in the roster apply's LDAP transaction) and mail to the former address still reaches the
+    # members; a removal deletes it, and Postfix then refuses the address (the sender is told).
+    spec, scheme = roster_list["spec"], roster_list["scheme"]
+    org, reader = spec.organisation, sorted(roster_list["ids"])[0]
+    demo = (ROOT / "data" / "demo" / stage.province / "lists.yml").read_text(encoding="utf-8")
+    names = ("kiemthu-cu", "kiemthu-moi")
+    old, new = (scheme.list_address(org, n) for n in names)
+    old_dn, new_dn = (f"cn={n},{testpeople.org_dn(org)}" for n in names)
+    entry = (f"  - name: {{name}}\n    organisation: {org}\n    display_name: Kiểm thử đổi tên danh sách\n"
+             f"    accept: anyone\n    members:\n      people: [{reader}]\n")
+    path = tmp_path / "lists.yml"
+
+    def apply(extra: str):
+        path.write_text(demo.rstrip("\n") + "\n" + extra, encoding="utf-8")
+        return _apply_accounts(stage, tmp_path, "-e", f"accounts_lists_file={path}")
+
+    def expands(address: str) -> str:
+        lookup = f"postmap -q {address} proxy:ldap:/etc/postfix/ldap/mailing_lists.cf"
+        return stage.first("mail_servers").run(lookup).stdout_text.strip()
+
+    (person,) = testpeople.search(testpeople.orgs, f"(employeeNumber={reader})", "mail")
+    member = person[1]["mail"][0]
+    try:
+        apply(entry.format(name=names[0]))
+        assert testpeople.attr(old_dn, "mail") == [old]
+        apply(entry.format(name=names[1]) + f"    renamed_from: {names[0]}\n")
+        assert not testpeople.exists(old_dn)
+        assert testpeople.attr(new_dn, "mail") == [new]
+        assert testpeople.attr(new_dn, "congvuMailAlias") == [old]
+        assert expands(new) == member and expands(old) == member
+        subject = unique("Thư gửi địa chỉ cũ của danh sách")
+        sent = mailcore.internet(rcpts=[old], subject=subject)
+        assert sent["ok"], brief(sent)
+        assert wait_for(lambda: mailcore.has_mail_on_host(member, subject)), member
+        removed = apply(f"  - name: {names[1]}\n    organisation: {org}\n    state: absent\n")
+        assert new in removed.flat.rpartition("Report what changed")[2]  # removed_lists names it
+        assert not testpeople.exists(new_dn)
+        assert expands(new) == "" and expands(old) == ""
+        refused = mailcore.internet(rcpts=[new], subject=unique("Danh sách đã xoá"))
+        assert not refused["ok"] and refused["rcpt"].get(new, (None,))[0] == 550, brief(refused)
+    finally:
+        for dn in (old_dn, new_dn):
+            if testpeople.exists(dn):
+                testpeople.root("ldapdelete", f"'{dn}'", check=True)

@@ -1,5 +1,6 @@
 """A stand-in for slapd in the roster apply's unit tests (test_reconcile.py, test_lists.py): entries by
-DN, a search that hands back only what the roster apply asks for, changes applied in order."""
+DN, a search that hands back only what the roster apply asks for, changes applied in order, and the
+refint overlay's part (``member`` and ``owner`` follow a moved or deleted entry)."""
 
 from __future__ import annotations
 
@@ -31,5 +32,22 @@ class Directory:
                         entry[name] = list(values)
                     else:
                         entry.pop(name, None)
+            elif change.op == "delete":
+                del self.entries[change.dn]
+                self._refint(change.dn, None)
             else:
-                self.entries[change.new_dn] = self.entries.pop(change.dn)
+                assert change.new_dn not in self.entries, change.new_dn
+                entry = self.entries[change.new_dn] = self.entries.pop(change.dn)
+                name, _, value = change.new_dn.split(",", 1)[0].partition("=")
+                entry[name] = [value]  # the old RDN value goes (deleteoldrdn)
+                self._refint(change.dn, change.new_dn)
+
+    def _refint(self, old: str, new: str | None) -> None:
+        for entry in self.entries.values():
+            for name in ("member", "owner"):
+                if old in entry.get(name, []):
+                    values = [v for v in entry[name] if v != old] + ([new] if new else [])
+                    if values:
+                        entry[name] = values
+                    else:
+                        del entry[name]

@@ -397,3 +397,119 @@ def test_senders_given_in_the_file_are_kept_exactly(hanam):
     lanhdao["congvuListSender"].append("quangcao@example.net")
     result = run(hanam, directory, roster(*PEOPLE), text, now=LATER)
     assert [c.attrs for c in result.changes] == [{"congvuListSender": ["vanphong@ubnd.haugiang.gov.vn"]}]
+
+
+# --- removing and renaming a list (Cần Thơ Art 11.5: the agency keeps its lists; the file says so) --
+
+NESTED = LISTS + """\
+  - name: giaoban
+    organisation: stttt
+    display_name: Giao ban
+    owners: [agency]
+    members:
+      lists: [lanhdao]
+"""
+
+
+def test_a_list_marked_absent_is_deleted_and_leaves_the_lists_that_held_it(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE), NESTED)
+    lanhdao = f"cn=lanhdao,{STTTT}"
+    assert directory.entries[f"cn=giaoban,{STTTT}"]["member"] == [lanhdao]
+    removed = LISTS.replace("    display_name: Lãnh đạo Sở\n    owners: [agency, HN-1]\n",
+                            "    state: absent\n") + NESTED[len(LISTS):].replace("      lists: [lanhdao]\n",
+                                                                                  "      people: [HN-1]\n")
+    result = run(hanam, directory, roster(*PEOPLE), removed, now=LATER)
+    deletes = [c for c in result.changes if c.op == "delete"]
+    assert [(c.dn, c.kind) for c in deletes] == [(lanhdao, "list")]
+    assert result.changes[-1].op == "delete"  # deletions after everything else (transaction_order)
+    assert result.removed == [{"kind": "list", "key": "lanhdao", "mail": "lanhdao.stttt@hanam.gov.vn",
+                               "dn": lanhdao}]
+    assert result.summary()["removed"] == 1
+    assert lanhdao not in directory.entries
+    assert directory.entries[f"cn=giaoban,{STTTT}"]["member"] == [HA]
+    again = run(hanam, directory, roster(*PEOPLE), removed, now=LATER)
+    assert again.changes == [] and again.removed == []
+
+
+def test_an_absent_list_whose_dn_is_not_a_list_stops_the_run(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    directory.entries[f"cn=hop,{STTTT}"] = {"objectClass": ["groupOfNames"], "cn": ["hop"], "member": [HA]}
+    text = LISTS + "  - name: hop\n    organisation: stttt\n    state: absent\n"
+    with pytest.raises(ReconcileError, match=r"lists\[2\] \(hop\): cn=hop,.* is an entry but not a mailing"):
+        run(hanam, directory, roster(*PEOPLE), text, now=LATER)
+    assert f"cn=hop,{STTTT}" in directory.entries
+
+
+def test_a_renamed_list_moves_keeps_its_old_address_and_its_place_in_other_lists(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE), NESTED)
+    old, new = f"cn=lanhdao,{STTTT}", f"cn=bangiamdoc,{STTTT}"
+    directory.entries[old]["member"] = [HUNG]  # kept by the agency: the rename keeps it
+    renamed = NESTED.replace("  - name: lanhdao\n", "  - name: bangiamdoc\n    renamed_from: lanhdao\n")
+    renamed = renamed.replace("      lists: [lanhdao]", "      lists: [bangiamdoc]")
+    result = run(hanam, directory, roster(*PEOPLE), renamed, now=LATER)
+    moves = [c for c in result.changes if c.op == "move"]
+    assert [(c.dn, c.new_dn) for c in moves] == [(old, new)]
+    assert old not in directory.entries
+    entry = directory.entries[new]
+    assert entry["cn"] == ["bangiamdoc"] and entry["mail"] == ["bangiamdoc.stttt@hanam.gov.vn"]
+    assert entry["congvuMailAlias"] == ["lanhdao.stttt@hanam.gov.vn"]  # mail to the old address arrives
+    assert entry["member"] == [HUNG]
+    assert directory.entries[f"cn=giaoban,{STTTT}"]["member"] == [new]
+    assert result.misnamed_lists == []
+    assert run(hanam, directory, roster(*PEOPLE), renamed, now=LATER).changes == []
+
+
+def test_a_rename_whose_old_and_new_entries_both_exist_stops_the_run(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    directory.entries[f"cn=bangiamdoc,{STTTT}"] = {"objectClass": ["congvuMailList"], "cn": ["bangiamdoc"],
+                                                   "mail": ["bangiamdoc.stttt@hanam.gov.vn"]}
+    renamed = LISTS.replace("  - name: lanhdao\n", "  - name: bangiamdoc\n    renamed_from: lanhdao\n")
+    with pytest.raises(ReconcileError, match=r"\(bangiamdoc\): renamed_from: both cn=lanhdao,.* and "
+                                             r"cn=bangiamdoc,.* exist"):
+        run(hanam, directory, roster(*PEOPLE), renamed, now=LATER)
+
+
+def test_removal_and_rename_mistakes_are_named_in_the_file(hanam):
+    text = LISTS + """\
+  - name: hop
+    organisation: stttt
+    state: gone
+  - name: hop2
+    organisation: stttt
+    state: absent
+    renamed_from: hop1
+  - name: hop3
+    organisation: stttt
+    display_name: Họp 3
+    renamed_from: hop3
+  - name: hop4
+    organisation: stttt
+    display_name: Họp 4
+    renamed_from: toanso
+  - name: hop5
+    organisation: stttt
+    display_name: Họp 5
+    renamed_from: Họp Cũ
+  - name: hop6
+    organisation: stttt
+    state: absent
+  - name: hop7
+    organisation: stttt
+    display_name: Họp 7
+    members:
+      lists: [hop6]
+"""
+    listed = problems(hanam, text)
+    assert all(p.startswith("lists.yml:") for p in listed), listed  # file:line: lists[i] (name): what
+    found = "\n".join(listed)
+    assert "lists[2] (hop): state 'gone' must be one of present, absent" in found
+    assert "lists[3] (hop2): renamed_from and state: absent together" in found
+    assert "lists[4] (hop3): renamed_from is the list's own name" in found
+    assert "lists[5] (hop4): renamed_from 'toanso': that list is also an entry of this file" in found
+    assert "lists[6] (hop5): renamed_from 'Họp Cũ' is not a list name" in found
+    assert "lists[8] (hop7): members.lists: 'hop6' is removed (state: absent)" in found
+    assert "hop6" not in found.replace("'hop6' is removed", "")  # absent needs no display_name
