@@ -22,7 +22,7 @@ the role's own configuration (/etc/congvu/lifecycle.json).
    stopped meanwhile), beside the demo's own accounts. Pending moves are left out (a transfer is
    the roster apply's, docs/accounts.md). The 100 agency requests become an operator's requests file.
 2. Every generated account gets a Maildir of ``--messages`` small messages, so that an archive
-   (``doveadm backup`` of the mailbox, then its check) costs what it costs.
+   (the Maildir copied into the archive root, then checked) costs what it costs.
 3. The directory (the MDB files) and the mail store are saved, and restored before each run of a
    mode ``<write mode>/<workers>``: ``txn/4`` ships (LDAP transactions of up to 2,000 modifications;
    four doveadm exports or sendmail processes at once), ``txn/1`` one process after another (the run
