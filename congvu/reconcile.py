@@ -245,6 +245,10 @@ class Plan:
     """People given their new agency's address: key, name, from (old address), mail, org."""
     credentials: list[dict[str, str]] = field(default_factory=list)
     """Accounts needing an initial password: key, role, dn, mail, name, agency (code)."""
+    logins: list[dict[str, str]] = field(default_factory=list)
+    """Former logins and the login each now is (from, to: lower-case addresses): every alias of a
+    mailbox after this run, and every address this run replaces. The webmail carries its users over
+    (roles/roundcube, ``congvu-webmail-rename``; docs/webmail.md)."""
     removed: list[dict[str, str]] = field(default_factory=list)
     """Mailing lists the lists file removes (``state: absent``): kind, key, mail, dn."""
     misnamed_lists: list[dict[str, str]] = field(default_factory=list)
@@ -612,7 +616,31 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     kept = _plan_lists(result, lists, scheme, roster, dns, box_dns, person_dns, entries, mail_lists)
     _check_list_names(result, scheme, dns, mail_lists, kept)
     _order(result)
+    result.logins = _logins(result.changes, entries)
     return result
+
+
+def _logins(changes: Iterable[Change],
+            entries: Mapping[str, Mapping[str, list[str]]]) -> list[dict[str, str]]:
+    """Every address that was a mailbox's login, with the login it has after ``changes``: the aliases
+    of the directory's mailboxes, and the addresses the changes replace (a transfer, a renamed
+    organisation). Lists are not logins."""
+    pairs: dict[str, str] = {}
+    for entry in entries.values():
+        if "congvumaillist" in {c.lower() for c in entry.get("objectClass", [])} or not entry.get("mail"):
+            continue
+        for alias in entry.get("congvuMailAlias", []):
+            pairs[alias.lower()] = _first(entry, "mail").lower()
+    for change in changes:
+        if change.op != "modify" or change.kind == "list" or not change.attrs.get("mail"):
+            continue
+        new = change.attrs["mail"][0].lower()
+        for old in [*change.before.get("mail", []), *(change.attrs.get("congvuMailAlias") or [])]:
+            pairs[old.lower()] = new
+        for old, target in list(pairs.items()):  # an alias of the address that changed
+            if target in {m.lower() for m in change.before.get("mail", [])}:
+                pairs[old] = new
+    return [{"from": old, "to": new} for old, new in sorted(pairs.items()) if old != new]
 
 
 def _list_dn(spec: Any, dns: Mapping[str, str]) -> str:

@@ -173,6 +173,12 @@ transferred:
       address stays an alias of the same mailbox.
   type: list
   returned: always
+logins:
+  description:
+    - Every former login of a mailbox (an alias now) with the login that replaced it (from, to), after
+      this run; playbooks/accounts.yml carries the webmail's users over with them.
+  type: list
+  returned: always
 removed:
   description:
     - Mailing lists the lists file marks C(state=absent), deleted (kind, key, mail, dn).
@@ -377,6 +383,7 @@ def main():
         "summary": result.summary(), "created": result.created, "modified": result.changed,
         "leaving": result.leaving, "returning": result.returning, "transferred": result.transferred,
         "pending": result.pending, "removed": result.removed, "misnamed_lists": result.misnamed_lists,
+        "logins": result.logins,
         "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
                         for c in result.credentials],
         "timings": timings, "write_mode": p["write_mode"], "now": now,

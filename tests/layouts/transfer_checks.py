@@ -6,7 +6,9 @@ The test person is added to a copy of the layout's demo rosters, applied with ``
 as an operator runs it, given a known password, sent mail; then the copy moves the person to another
 agency and is applied again. The person must get the new agency's address and keep everything: the
 mail already received, the old address still delivered into the same mailbox, the same password.
-The person's entry and mailbox are removed at the end (and before, if an earlier run left them).
+The person's webmail user (settings, identities, contacts) must follow them to the new login. The
+person's entry, mailbox and webmail user are removed at the end (and before, if an earlier run left
+them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from attacks import ldap_attrs, ldap_modify, ldap_root
 from backup_checks import playbook
 from mailcore import PASSWORD, MailCore, brief, unique, wait_for
+from webclient import Webmail
 
 from congvu.naming import make_scheme
 
@@ -38,14 +41,40 @@ def _find(stage) -> list[str]:
     return [line[4:] for line in out.splitlines() if line.startswith("dn: ")]
 
 
+#: Roundcube's users of some logins (argv), through its own database layer (SQLite or PostgreSQL):
+#: ``{sql}`` is a statement on the users table; selected rows are printed "<user_id> <username>".
+_WEBMAIL_DB = """define("INSTALL_PATH", "/var/lib/roundcube/");
+require INSTALL_PATH . "program/include/clisetup.php";
+$db = rcmail_utils::db();
+$t = $db->table_name("users", true);
+$logins = array_slice($argv, 1);
+$in = implode(",", array_fill(0, count($logins), "?"));
+$r = $db->query("{sql} WHERE username IN ($in)", $logins);
+while ($r && ($row = $db->fetch_assoc($r))) echo implode(" ", $row), "\\n";
+"""
+
+
+def _webmail_db(stage, sql: str, *logins: str) -> str:
+    """Run ``sql`` on Roundcube's users of ``logins``, as the web server's user."""
+    code = _WEBMAIL_DB.replace("{sql}", sql)
+    return stage.first("webmail_servers").out(
+        f"runuser -u www-data -- php -r {shlex.quote(code)} -- {' '.join(map(shlex.quote, logins))}")
+
+
+def _webmail_users(stage, *logins: str) -> list[tuple[int, str]]:
+    out = _webmail_db(stage, "SELECT user_id, username FROM $t", *logins)
+    return sorted((int(line.split()[0]), line.split()[1]) for line in out.splitlines() if line.strip())
+
+
 def _remove(stage) -> None:
-    """The test person's entry and mailboxes, whatever an earlier run left."""
+    """The test person's entry, mailboxes and webmail users, whatever an earlier run left."""
     mx = stage.first("mail_servers")
     for dn in _find(stage):
         entry = ldap_attrs(stage, dn, "mail", "congvuMailAlias", "congvuMailHome")
         for address in entry.get("mail", []) + entry.get("congvuMailAlias", []):
             local, _, domain = address.partition("@")
             mx.run(f"rm -rf {shlex.quote(f'/var/vmail/{domain}/{local}')}")
+            _webmail_db(stage, "DELETE FROM $t", address.lower())
         for home in entry.get("congvuMailHome", []):
             mx.run(f"rm -rf {shlex.quote(home)}")
         ldap_root(stage, f"ldapdelete {shlex.quote(dn)}", check=False)
@@ -121,6 +150,9 @@ def test_a_transfer_readdresses_and_keeps_the_mailbox_and_the_old_address(stage,
     first = unique("Thư trước khi chuyển")
     _deliver(stage, old, first)
     assert wait_for(lambda: _inbox_has(stage, old, first))
+    # a webmail user under the old login: its settings, identities and contacts hang on its user_id
+    assert Webmail(stage).login(old, PASSWORD)[0]
+    (user,) = _webmail_users(stage, old)
 
     transfer.place(transfer.target)
     run = transfer.apply()
@@ -140,6 +172,11 @@ def test_a_transfer_readdresses_and_keeps_the_mailbox_and_the_old_address(stage,
     newer = unique("Thư gửi địa chỉ mới")
     _deliver(stage, new, newer)
     assert wait_for(lambda: _inbox_has(stage, new, newer))
+    # the webmail user was carried over: the new login finds it instead of starting an empty one
+    assert f"{old.lower()} -> {new.lower()}" in run.flat
+    assert _webmail_users(stage, old, new) == [(user[0], new.lower())]
+    assert Webmail(stage).login(new, PASSWORD)[0]
+    assert _webmail_users(stage, old, new) == [(user[0], new.lower())]
     # done once: applying the same roster again changes nothing
     again = transfer.apply()
     recap = again.stdout.rpartition("PLAY RECAP")[2]

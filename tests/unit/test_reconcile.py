@@ -400,8 +400,12 @@ def test_a_transfer_gets_the_new_agency_s_address_and_keeps_mailbox_and_old_addr
     assert result.transferred == [{"key": "GL-1", "name": "Nguyễn Văn Minh", "org": "dakpo",
                                    "from": "minhnv@skhcn.gialai.gov.vn",
                                    "mail": "minhnv@dakpo.gialai.gov.vn"}]
+    # the webmail carries the user over to the new login (docs/webmail.md), in this run and after it
+    pair = {"from": "minhnv@skhcn.gialai.gov.vn", "to": "minhnv@dakpo.gialai.gov.vn"}
+    assert result.logins == [pair]
     # done once: the next apply has nothing to do
-    assert run(gialai, directory, roster(moved), now=LATER).changes == []
+    again = run(gialai, directory, roster(moved), now=LATER)
+    assert again.changes == [] and again.logins == [pair]
     # the old address is not issued to a namesake who joins the old agency
     namesake = person("GL-2", "Nguyễn Văn Minh", "skhcn", birth="1990-01-01")
     run(gialai, directory, roster(moved, namesake), now=LATER)
@@ -442,3 +446,18 @@ def test_a_move_inside_the_agency_or_where_addresses_do_not_carry_it_keeps_the_a
     run(hanam, directory, roster(PEOPLE[0]))
     result = run(hanam, directory, roster(dataclasses.replace(PEOPLE[0], org="sldtbxh")), now=LATER)
     assert result.transferred == []
+
+
+def test_former_logins_follow_a_second_move_and_lists_are_not_logins(gialai):
+    # Gia Lai Art 5.3 twice: skhcn -> dakpo -> pleiku. Both former addresses lead to the last login;
+    # a list's alias is not a login (docs/webmail.md, "When an address changes").
+    directory = Directory()
+    mover = person("GL-1", "Nguyễn Văn Minh", "skhcn")
+    run(gialai, directory, roster(mover))
+    run(gialai, directory, roster(dataclasses.replace(mover, org="dakpo")), now=LATER)
+    directory.entries[f"cn=hop,o=skhcn,{GL}"] = {"objectClass": ["congvuMailList"], "cn": ["hop"],
+                                                "mail": ["hop.skhcn@skhcn.gialai.gov.vn"],
+                                                "congvuMailAlias": ["hop@skhcn.gialai.gov.vn"]}
+    result = run(gialai, directory, roster(dataclasses.replace(mover, org="pleiku")), now=LATER)
+    assert result.logins == [{"from": "minhnv@dakpo.gialai.gov.vn", "to": "minhnv@pleiku.gialai.gov.vn"},
+                             {"from": "minhnv@skhcn.gialai.gov.vn", "to": "minhnv@pleiku.gialai.gov.vn"}]
