@@ -419,7 +419,7 @@ def test_the_lists_file_renames_a_list_keeping_its_address_then_removes_it(stage
     old_dn, new_dn = (f"cn={n},{testpeople.org_dn(org)}" for n in names)
     entry = (f"  - name: {{name}}\n    organisation: {org}\n    display_name: Kiểm thử đổi tên danh sách\n"
              f"    accept: anyone\n    members:\n      people: [{reader}]\n")
-    path = tmp_path / "lists.yml"
+    path = tmp_path / "lists.yaml"  # playbook() takes an argument ending in .yml for a playbook
 
     def apply(extra: str):
         path.write_text(demo.rstrip("\n") + "\n" + extra, encoding="utf-8")
