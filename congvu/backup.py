@@ -12,7 +12,8 @@ servers run every day and the week's mail is what the copy must hold (docs/backu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from congvu.policy import parse_duration
@@ -66,6 +67,26 @@ def schedule(policy: Mapping[str, Any]) -> dict[str, Any]:
         "keep_within_days": days,
         "keep_last": max(KEEP_LAST_MIN, days // per_period + 1),
     }
+
+
+#: The comment the backup role ends each host's key line with on the backup server.
+KEY_COMMENT = "congvu-backup@"
+_KEY_LINE = re.compile(r"\s" + re.escape(KEY_COMMENT) + r"(\S+)\s*$")
+
+
+def clients(server: str | None, hosts: Iterable[str]) -> list[str]:
+    """The hosts that keep their repository on ``server`` (the backup server role's
+    ``backup_server_clients``): every host but the server itself; none without a server."""
+    return [host for host in hosts if remote(server, host)]
+
+
+def stale_keys(authorized_keys: str, keep: Iterable[str]) -> list[str]:
+    """The hosts whose key line (``... congvu-backup@<host>``) ``authorized_keys`` holds but that are not
+    in ``keep``: hosts removed from the layout, whose key must stop writing to the server. Lines the
+    backup role did not write are not looked at."""
+    kept = set(keep)
+    found = (match.group(1) for line in authorized_keys.splitlines() if (match := _KEY_LINE.search(line)))
+    return sorted({host for host in found if host not in kept})
 
 
 def remote(server: str | None, host: str) -> dict[str, str]:

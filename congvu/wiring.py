@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congvu.backup import SERVER_HOME, SERVER_ROOT, SERVER_USER
+from congvu.backup import clients as backup_clients
 from congvu.backup import remote as backup_remote
 from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
@@ -528,6 +529,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "backup_server_user": SERVER_USER,
             "backup_server_home": SERVER_HOME,
             "backup_server_root": SERVER_ROOT,
+            "backup_server_clients": (backup_clients(backup_server, lay.hosts)
+                                      if host == backup_server else []),
         }
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where

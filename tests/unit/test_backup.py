@@ -21,6 +21,7 @@ from congvu.backup import (
     on_calendar,
     remote,
     schedule,
+    stale_keys,
 )
 from congvu.policy import load_policy
 from congvu.wiring import BACKUP_CONTENTS, WiringError, layout, wire
@@ -204,6 +205,23 @@ def test_with_a_backup_server_every_other_host_keeps_its_repository_there():
     assert sorted(rule["sources"]) == sorted(addresses[h] for h in clients)
     assert rule["comment"].startswith("borg from ")
     assert not any(r["port"] == 22 for h in clients for r in hosts[h]["common_firewall_rules"])
+    # the server knows them: a key line of any other host is removed from its authorized_keys
+    assert hosts[server]["backup_server_clients"] == clients
+    assert all(hosts[h]["backup_server_clients"] == [] for h in clients)
+
+
+def test_the_key_of_a_host_gone_from_the_layout_is_found_and_no_other_line():
+    forced = 'command="borg serve --append-only --restrict-to-repository /srv/congvu-backup/{0}",restrict'
+    text = "\n".join([
+        f"{forced.format('mail.gialai.gov.vn')} ssh-ed25519 AAAAC3 congvu-backup@mail.gialai.gov.vn",
+        f"{forced.format('ldap.gialai.gov.vn')} ssh-ed25519 AAAAC4 congvu-backup@ldap.gialai.gov.vn  ",
+        f"{forced.format('cu.gialai.gov.vn')} ssh-ed25519 AAAAC5 congvu-backup@cu.gialai.gov.vn",
+        "ssh-ed25519 AAAAC6 operator@laptop",  # not the backup role's: never touched
+        "# congvu-backup@comment.only is not a key line of a host", ""])
+    keep = ["mail.gialai.gov.vn", "ldap.gialai.gov.vn"]
+    assert stale_keys(text, keep) == ["cu.gialai.gov.vn"]
+    assert stale_keys(text, [*keep, "cu.gialai.gov.vn"]) == []
+    assert stale_keys("", keep) == []
 
 
 def test_without_a_backup_server_repositories_stay_on_each_host():

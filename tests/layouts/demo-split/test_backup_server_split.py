@@ -62,6 +62,25 @@ def test_every_other_host_keeps_its_repository_on_the_backup_server(stage):
     assert backup.out("systemctl is-enabled congvu-backup-compact.timer").strip() == "enabled"
 
 
+def test_the_key_of_a_host_gone_from_the_layout_is_removed_from_the_server(stage):
+    # A host taken out of the inventory (decommissioned, or dead and not rebuilt) must not keep a
+    # write path into the backup server: the backup_server role removes its key line, and only it;
+    # its repository stays for the operator (docs/backup.md, "Backup server").
+    backup, gone = server(stage), "da-xoa.gialai.gov.vn"
+    keys = f"~{SERVER_USER}/.ssh/authorized_keys"
+    stale = (f'command="borg serve --append-only --restrict-to-repository {SERVER_ROOT}/{gone}",restrict '
+             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDaXoaKhoiKhoSaoLuuKiemThuCongVuMail0000 "
+             f"congvu-backup@{gone}")
+    before = backup.out(f"cat {keys}").splitlines()
+    backup.out(f"echo {shlex.quote(stale)} >> {keys}")
+    run = playbook(stage, "policy.yml", "backup.yml", "-e", "congvu_policy_quiet=true",
+                   "--limit", backup.name)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert f"item={gone}" in run.flat, run.stdout[-3000:]
+    assert backup.out(f"cat {keys}").splitlines() == before  # that line gone, every other one as it was
+    assert len(before) == len(clients(stage))
+
+
 def test_a_host_key_runs_nothing_but_borg_on_its_own_repository(stage):
     backup, host = server(stage), stage.first("mail_servers")
     ssh = (f"ssh -i {KEY} -o IdentitiesOnly=yes -o BatchMode=yes "
