@@ -61,9 +61,19 @@ def _webmail_db(stage, sql: str, *logins: str) -> str:
         f"runuser -u www-data -- php -r {shlex.quote(code)} -- {' '.join(map(shlex.quote, logins))}")
 
 
-def _webmail_users(stage, *logins: str) -> list[tuple[int, str]]:
-    out = _webmail_db(stage, "SELECT user_id, username FROM $t", *logins)
+def _pairs(out: str) -> list[tuple[int, str]]:
     return sorted((int(line.split()[0]), line.split()[1]) for line in out.splitlines() if line.strip())
+
+
+def _webmail_users(stage, *logins: str) -> list[tuple[int, str]]:
+    """(user_id, login) of the webmail users of ``logins``."""
+    return _pairs(_webmail_db(stage, "SELECT user_id, username FROM $t", *logins))
+
+
+def _webmail_identities(stage, *logins: str) -> list[tuple[int, str]]:
+    """(user_id, address) of the identities the webmail users of ``logins`` send as."""
+    return _pairs(_webmail_db(stage, "SELECT u.user_id, i.email FROM identities i JOIN $t u "
+                                     "ON u.user_id = i.user_id AND i.del <> 1", *logins))
 
 
 def _remove(stage) -> None:
@@ -153,6 +163,7 @@ def test_a_transfer_readdresses_and_keeps_the_mailbox_and_the_old_address(stage,
     # a webmail user under the old login: its settings, identities and contacts hang on its user_id
     assert Webmail(stage).login(old, PASSWORD)[0]
     (user,) = _webmail_users(stage, old)
+    assert _webmail_identities(stage, old) == [(user[0], old.lower())]  # Roundcube's first identity
 
     transfer.place(transfer.target)
     run = transfer.apply()
@@ -175,6 +186,7 @@ def test_a_transfer_readdresses_and_keeps_the_mailbox_and_the_old_address(stage,
     # the webmail user was carried over: the new login finds it instead of starting an empty one
     assert f"{old.lower()} -> {new.lower()}" in run.flat
     assert _webmail_users(stage, old, new) == [(user[0], new.lower())]
+    assert _webmail_identities(stage, new) == [(user[0], new.lower())]  # it sends as the new address
     assert Webmail(stage).login(new, PASSWORD)[0]
     assert _webmail_users(stage, old, new) == [(user[0], new.lower())]
     # done once: applying the same roster again changes nothing
