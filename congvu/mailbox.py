@@ -8,8 +8,9 @@ link is a copy that costs no disk and no process) and copied otherwise; Dovecot'
 UID list, keywords, subscriptions, quota) are copied; its indexes are left out (Dovecot rebuilds them).
 The export then checks that every message the live mailbox still holds is in the archive under the same
 name; the account is then retired in the directory, which stops delivery. :meth:`Mailboxes.finish` copies
-what was delivered between the export and the retirement, the Sieve scripts, checks the message files of
-every folder against the live mailbox once more, writes ``manifest.json`` and only then removes the live
+what was delivered between the export and the retirement (the same copy again: only what the archive
+lacks), the Sieve scripts, checks the message files of every folder against the live mailbox once more,
+writes ``manifest.json`` and only then removes the live
 mailbox. A failed check leaves the live mailbox in place, the archive marked ``exported``, and the next
 run tries again (:meth:`Mailboxes.pending`). :meth:`Mailboxes.restore` imports an archive into a live
 account (``doveadm import``); :meth:`Mailboxes.prune` removes the archives past their keep date
@@ -149,10 +150,7 @@ class Mailboxes:
             os.chown(part, *self.owner)
 
     def _place(self, source: Path, target: Path) -> None:
-        """One message file into the archive: a hard link, or a copy across filesystems. A file already
-        there (Dovecot moved it from ``new`` to ``cur`` while the folder was read) is left as it is."""
-        if target.exists():
-            return
+        """One message file into the archive: a hard link, or a copy across filesystems."""
         if self.link:
             try:
                 os.link(source, target)
@@ -164,31 +162,49 @@ class Mailboxes:
         shutil.copy2(source, target)
         os.chown(target, *self.owner)
 
-    def _copy(self, live: Path, copy: Path) -> None:
-        """The Maildir ``live`` into ``copy``: message files placed (:meth:`_place`) under their own
-        names, Dovecot's small files copied, indexes and ``tmp`` left out. A message Dovecot renamed
-        meanwhile (a flag change, ``new`` to ``cur``) is found again under its new name; one expunged
-        meanwhile is not archived (the check then leaves it out too)."""
+    def _copy(self, live: Path, copy: Path) -> int:
+        """Bring the Maildir ``copy`` up to ``live``: every message file it lacks (by base name, which
+        flag changes keep) placed (:meth:`_place`) under its own name, Dovecot's small files copied
+        again, indexes and ``tmp`` left out. A message Dovecot renamed meanwhile (a flag change, ``new``
+        to ``cur``) is found again under its new name; one expunged meanwhile is not archived (the check
+        then leaves it out too). Returns how many message files were placed."""
+        placed = 0
+        if not live.is_dir():
+            return placed
         for folder in [live, *sorted(p for p in live.iterdir() if p.is_dir() and p.name.startswith("."))]:
             target = copy if folder == live else copy / folder.name
             for sub in ("cur", "new", "tmp"):
                 self._mkdir(target / sub)
+            have = set(_files(target, ""))
             for sub in ("cur", "new"):  # cur first: Dovecot moves messages from new to cur
                 if not (folder / sub).is_dir():
                     continue
                 for name in os.listdir(folder / sub):
+                    base = name.split(":", 1)[0]
+                    if base in have:
+                        continue
                     try:
                         self._place(folder / sub / name, target / sub / name)
                     except FileNotFoundError:
-                        again = _files(folder, "").get(name.split(":", 1)[0])
-                        if again is not None:
-                            self._place(again, target / again.parent.name / again.name)
+                        again = _files(folder, "").get(base)
+                        if again is None:
+                            continue
+                        self._place(again, target / again.parent.name / again.name)
+                    have.add(base)
+                    placed += 1
             for entry in os.scandir(folder):
                 if entry.name in ("cur", "new", "tmp") or _SKIPPED.match(entry.name):
                     continue
                 if entry.is_file(follow_symlinks=False):
                     shutil.copy2(entry.path, target / entry.name)
                     os.chown(target / entry.name, *self.owner)
+        return placed
+
+    def _lacking(self, live: Path, copy: Path) -> dict[str, int]:
+        """Folder -> how many message files of the live mailbox the archive lacks (by base name)."""
+        archived = _folders(copy)
+        lacking = {key: len(bases - archived.get(key, set())) for key, bases in _folders(live).items()}
+        return {key: n for key, n in lacking.items() if n}
 
     def export(self, mail: str, home: Path, dest: Path, manifest: Mapping[str, Any]) -> dict[str, int]:
         """Copy the live mailbox to ``dest`` and check it. Returns the message count of each folder, by
@@ -204,14 +220,12 @@ class Mailboxes:
         if live.is_dir():
             copy = dest / "Maildir"
             self._copy(live, copy)
-            archived = _folders(copy)
-            missing = {key: len(bases - archived.get(key, set())) for key, bases in _folders(live).items()}
-            missing = {key: n for key, n in missing.items() if n}
+            missing = self._lacking(live, copy)
             if missing:
                 shown = ", ".join(f"{_mailbox_name(key)} ({n})" for key, n in sorted(missing.items()))
                 raise ArchiveError(f"{mail}: the archive in {dest} lacks messages of the mailbox: {shown}",
                                    rule="archive before removal")
-            counts = {_mailbox_name(key): len(bases) for key, bases in archived.items()}
+            counts = {_mailbox_name(key): len(bases) for key, bases in _folders(copy).items()}
         self._manifest(dest, {**manifest, "mail": mail, "home": str(home), "counts": counts,
                               "status": "exported"})
         return counts
@@ -221,31 +235,18 @@ class Mailboxes:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
         home = Path(manifest["home"])
         live, copy = home / "Maildir", dest / "Maildir"
-        # an archive exported by doveadm (before the hard-link copy) renamed the files: its seen.json
-        # holds the live names it had copied
-        seen_file = dest / "seen.json"
-        seen = ({k: set(v) for k, v in json.loads(seen_file.read_text(encoding="utf-8")).items()}
-                if seen_file.is_file() else {})
-        archived = _folders(copy)
-        late = 0
-        for key in _folders(live):
-            known = archived.get(key, set()) | seen.get(key, set())
-            for base, path in _files(live, key).items():
-                if base not in known:
-                    target = (copy if key == "" else copy / key) / path.parent.name
-                    self._mkdir(target)  # a folder made since the export has none yet
-                    self._place(path, target / path.name)
-                    late += 1
-        archived = _folders(copy)
-        if seen:  # names differ: compare the counts
-            short = {key: len(bases) - len(archived.get(key, ())) for key, bases in _folders(live).items()}
-        else:
-            short = {key: len(bases - archived.get(key, set())) for key, bases in _folders(live).items()}
-        short = {key: n for key, n in short.items() if n > 0}
+        if (dest / "seen.json").is_file():
+            # exported by the former doveadm code, which renamed the files: made again from the live
+            # mailbox (no Dovecot needed), so that the names compare
+            shutil.rmtree(copy, ignore_errors=True)
+            (dest / "seen.json").unlink()
+        late = self._copy(live, copy)
+        short = self._lacking(live, copy)
         if short:
             raise ArchiveError(f"{manifest['mail']}: the archive in {dest} lacks messages of "
                                + ", ".join(f"{_mailbox_name(key)} ({n})" for key, n in sorted(short.items())),
                                rule="archive before removal")
+        archived = _folders(copy)
         for name in ("sieve", ".dovecot.sieve"):
             source = home / name
             if source.is_symlink():
@@ -258,7 +259,6 @@ class Mailboxes:
         self._manifest(dest, manifest)
         if home.exists():
             shutil.rmtree(home)
-        seen_file.unlink(missing_ok=True)
         return manifest
 
     def _manifest(self, dest: Path, data: Mapping[str, Any]) -> None:

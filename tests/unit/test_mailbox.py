@@ -192,3 +192,19 @@ def test_an_archive_that_lacks_a_live_message_keeps_the_live_mailbox(tmp_path):
         _losing(tmp_path, lambda source: source == late).finish(dest)
     assert late.is_file() and boxes.manifest(dest)["status"] == "exported"
     assert boxes.pending() == [dest]
+
+
+def test_an_archive_exported_by_the_former_doveadm_code_is_made_again_by_name(tmp_path):
+    # before the hard-link copy, doveadm backup wrote the archive under names of its own and kept the
+    # live names in seen.json; finishing such an archive copies the live mailbox again, no duplicate
+    boxes = _boxes(tmp_path)
+    home = _maildir(boxes)
+    dest = boxes.dest(MAIL, DAY)
+    boxes.export(MAIL, home, dest, {})
+    renamed = dest / "Maildir" / "cur" / "1800000000.M1P9.dsync,S=10:2,S"
+    (dest / "Maildir" / "cur" / "1700000002.M2P1.mail,S=10:2,S").rename(renamed)
+    (dest / "seen.json").write_text('{"": ["1700000002.M2P1.mail,S=10"]}')
+    manifest = boxes.finish(dest)
+    assert manifest["status"] == "complete" and manifest["files"]["INBOX"] == 2
+    assert not renamed.exists() and not (dest / "seen.json").exists()
+    assert (dest / "Maildir" / "cur" / "1700000002.M2P1.mail,S=10:2,S").is_file()
