@@ -16,6 +16,7 @@ plain pipelined operations, or one at a time; docs/accounts.md ("Writing: paths 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import ldap
 import ldap.modlist
@@ -55,21 +56,57 @@ class Directory:
     """One connection: SASL EXTERNAL over ldapi:/// (root on the LDAP host) or a simple bind, with
     StartTLS when asked (the certificate checked against ``ca_file``)."""
 
-    def __init__(self, uri="ldapi:///", bind_dn=None, bind_pw=None, start_tls=False, ca_file=None):
-        self.conn = ldap.initialize(uri, bytes_mode=False)
-        self.conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
+    def __init__(self, uri="ldapi:///", bind_dn=None, bind_pw=None, start_tls=False, ca_file=None,
+                 reconnect_wait=60.0):
+        self._params = (uri, bind_dn, bind_pw, start_tls, ca_file)
+        self.reconnect_wait = reconnect_wait
+        self.reconnects = 0
+        self.conn = self._connect()
+
+    def _connect(self):
+        uri, bind_dn, bind_pw, start_tls, ca_file = self._params
+        conn = ldap.initialize(uri, bytes_mode=False)
+        conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
         if ca_file:
             # on the connection, then a new TLS context from them: set globally, libldap's StartTLS
             # fails with "Connect error" (-11) on Debian 12 (found by the split layout's daily run)
-            self.conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
-            self.conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_HARD)
-            self.conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file)
+            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_HARD)
+            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
         if start_tls:
-            self.conn.start_tls_s()
+            conn.start_tls_s()
         if bind_dn:
-            self.conn.simple_bind_s(bind_dn, bind_pw or "")
+            conn.simple_bind_s(bind_dn, bind_pw or "")
         else:
-            self.conn.sasl_external_bind_s()
+            conn.sasl_external_bind_s()
+        return conn
+
+    def reconnect(self):
+        """A new connection after the server dropped this one, polling until it answers (slapd restarted
+        by systemd) for at most ``reconnect_wait`` seconds; the last error is raised after that."""
+        with contextlib.suppress(ldap.LDAPError):
+            self.conn.unbind_s()
+        deadline = time.monotonic() + self.reconnect_wait
+        while True:
+            try:
+                self.conn = self._connect()
+            except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+            else:
+                self.reconnects += 1
+                return
+
+    def _write_alone(self, change):
+        """One change outside any transaction; a dropped connection is opened again once and the
+        change sent again (an add the server made before dropping comes back "Already exists": the
+        run fails and the next run converges)."""
+        try:
+            return self.conn.result3(self._send(change, None))
+        except ldap.SERVER_DOWN:
+            self.reconnect()
+            return self.conn.result3(self._send(change, None))
 
     def search(self, base, filterstr, attrs, page_size=5000):
         """Every entry below ``base`` matching ``filterstr``, in one paged subtree search:
@@ -164,7 +201,7 @@ class Directory:
         batch, naming the entries."""
         if mode == "sync":
             for change in changes:
-                self.conn.result3(self._send(change, None))
+                self._write_alone(change)
             return
         if mode == "async":
             self._pipeline(changes, None)
@@ -189,15 +226,18 @@ class Directory:
                 # The whole transaction is rolled back: replay it one operation at a time to name the
                 # entries at fault (the good ones are written, the run fails; a re-run converges).
                 # Safe only because a prime ran first (slapd keeps the aborted attribute numbering).
+                # slapd 2.5.13 has once dropped the connection right after a failed commit
+                # ("Connection reset by peer" on every replayed write, CI of 2026-12-05): the replay
+                # opens a new connection when that happens.
                 failures = []
                 for change in batch:
                     try:
-                        self.conn.result3(self._send(change, None))
+                        self._write_alone(change)
                     except ldap.LDAPError as one:
                         failures.append(f"{change.op} {change.dn}: {ldap_text(one)}")
                 raise BatchError(failures or [ldap_text(exc)]) from None
         for change in after:
-            self.conn.result3(self._send(change, None))
+            self._write_alone(change)
 
     def _pipeline(self, changes, ctrls, window=WINDOW):
         """Send ``changes`` keeping at most ``window`` requests in flight (responses are read as we go,

@@ -246,6 +246,7 @@ def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
     # fails, the module replays it one operation at a time and names the entry at fault; the person
     # written by the replay must read back whole.
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    restarts = host.check_output("systemctl show slapd -p NRestarts --value")
     blocked = f"uid=vuvanmoi,o=stttt,{BASE}"
     made = host.run("ldapadd -Q -Y EXTERNAL -H ldapi:/// <<'LDIF'\n"
                     f"dn: {blocked}\nobjectClass: inetOrgPerson\nuid: vuvanmoi\ncn: hand made\nsn: made\n"
@@ -261,13 +262,17 @@ def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
         f.write("  - {Mã cán bộ: HN-L-003, Họ và tên: Nguyễn Văn Hùng, Ngày sinh: 11/11/1982}\n")
     (data_dir / "aliases.yml").write_text("dothilan@hanam.gov.vn: [lan.dothi@hanam.gov.vn]\n")
     out = playbook(data_dir=data_dir, ok=False)
-    assert f"add {blocked}: Already exists" in out
+    assert f"add {blocked}: Already exists" in out, host.run(  # slapd's own account of it on failure
+        "journalctl -u slapd --since %s --no-pager -o cat | grep -v ' SRCH ' | tail -n 40", since).stdout
     lan = host.run("ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// -b %s %s %s",
                    BASE, "(employeeNumber=HN-T-101)", "congvuMailAlias")
     assert lan.rc == 0, lan.stderr  # 80 "internal error" without the probe entry
     assert "congvuMailAlias: lan.dothi@hanam.gov.vn" in lan.stdout
     journal = host.run("journalctl -u slapd --since %s --no-pager", since).stdout
-    assert "TXN END" in journal and "err=68" in journal  # the transaction did fail at commit
+    # the transaction did fail at commit: refused (68), or slapd 2.5.13 died on the abort path and
+    # systemd restarted it (seen in CI, docs/accounts.md); the replay went on either way
+    died = host.check_output("systemctl show slapd -p NRestarts --value") != restarts
+    assert "TXN END" in journal and ("err=68" in journal or died)
     assert "not recognized" not in journal
     # the operator removes the hand-made entry; the next run converges
     assert host.run("ldapdelete -Q -Y EXTERNAL -H ldapi:/// %s", blocked).rc == 0
@@ -275,3 +280,32 @@ def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
     moi = ldap(host, "(employeeNumber=HN-T-102)", "mail")
     assert [e["mail"] for e in moi.values()] == [["vuvanmoi@hanam.gov.vn"]]
     assert changed(playbook(data_dir=data_dir)) == 0
+
+
+def test_a_write_outlives_slapd_dying_under_the_connection(host, tmp_path):
+    # slapd 2.5.13 once dropped the roster apply's connection right after a failed commit (every
+    # replayed write "Connection reset by peer", CI of 2026-12-05). congvu.ldapdir opens a new
+    # connection when the server goes away under a write outside a transaction, polling while
+    # systemd restarts slapd (Restart=on-failure): here slapd is killed under an open connection.
+    package = tmp_path / "congvu.tar"
+    subprocess.run(["tar", "-C", str(PROJECT), "-cf", str(package), "--exclude=__pycache__", "congvu"],
+                   check=True)
+    subprocess.run(["podman", "cp", str(package), f"{HOST}:/tmp/congvu.tar"], check=True)
+    dn = f"uid=conn-test,o=stttt,{BASE}"
+    script = (
+        "import subprocess, sys\n"
+        "sys.path.insert(0, '/tmp/congvu-lib')\n"
+        "from congvu.ldapdir import Directory\n"
+        "from congvu.reconcile import Change\n"
+        "d = Directory()\n"
+        "subprocess.run(['systemctl', 'kill', '-s', 'KILL', 'slapd'], check=True)\n"
+        f"entry = {{'objectClass': ['inetOrgPerson'], 'uid': ['conn-test'], 'cn': ['Thử'], 'sn': ['Thử']}}\n"
+        f"d.apply([Change('add', {dn!r}, 'person', 'conn-test', entry)], mode='sync')\n"
+        "print('reconnects', d.reconnects)\n")
+    out = host.run("mkdir -p /tmp/congvu-lib && tar -C /tmp/congvu-lib -xf /tmp/congvu.tar && "
+                   "python3 - <<'PY'\n" + script + "PY")
+    assert out.rc == 0, out.stderr
+    assert "reconnects 1" in out.stdout
+    assert host.run("systemctl show slapd -p NRestarts").stdout.strip() != "NRestarts=0"  # it did die
+    assert ldap(host, "(uid=conn-test)", "cn") == {dn: {"cn": ["Thử"]}}
+    assert host.run("ldapdelete -Q -Y EXTERNAL -H ldapi:/// %s", dn).rc == 0
