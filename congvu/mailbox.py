@@ -308,18 +308,19 @@ class Mailboxes:
 def render(message: Any, now: dt.datetime, domain: str) -> bytes:
     """A :class:`congvu.notices.Message` as a MIME message: UTF-8 text, the subject and the sender's name
     RFC 2047-encoded, ``Auto-Submitted: auto-generated`` (RFC 3834) so that no vacation reply answers it.
+    A message with no recipients (a notice sent to everyone in batches) says ``undisclosed-recipients:;``.
 
     The subject is encoded with :class:`email.header.Header`, whose encoded words carry the spaces:
     ``EmailMessage``'s folding (``email.policy.SMTP``) puts a space between two encoded words, where RFC
     2047 readers drop it ("điện tử" read as "điệntử"; tests/unit/test_lifecycle_run.py)."""
     msg = MIMEText(message.body, "plain", "utf-8")
     msg["From"] = formataddr((SENDER_NAME, message.sender))  # a non-ASCII name is encoded (RFC 2047)
-    msg["To"] = ", ".join(message.to)
+    msg["To"] = ", ".join(message.to) or "undisclosed-recipients:;"
     msg["Subject"] = Header(message.subject, "utf-8", header_name="Subject").encode(maxlinelen=76)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Congvu-Lifecycle"] = message.kind
+    msg["X-Congvu-Notice" if message.kind == "downtime_notice" else "X-Congvu-Lifecycle"] = message.kind
     return msg.as_bytes()
 
 

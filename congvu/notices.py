@@ -22,7 +22,8 @@ from typing import Any
 from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
 from congvu.policy import place_vi
 
-__all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "user_warnings"]
+__all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "signature_vi", "system_sender",
+           "user_warnings"]
 
 _ARTICLE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.([a-zđ](?:-[a-zđ])?))?$")
 
@@ -81,11 +82,13 @@ def cite_vi(article: str, policy: Mapping[str, Any]) -> str | None:
     return f"{', '.join(parts)} {_regulation_vi(policy)}"
 
 
-def _sender(policy: Mapping[str, Any]) -> str:
+def system_sender(policy: Mapping[str, Any]) -> str:
+    """The address the system's own mail comes from: the postmaster of the primary domain."""
     return f"postmaster@{policy['domains']['primary']}"
 
 
-def _signature(policy: Mapping[str, Any]) -> str:
+def signature_vi(policy: Mapping[str, Any]) -> str:
+    """The closing of the system's own mail: who runs the system, and that it is not to be answered."""
     return (f"Đơn vị quản lý, vận hành Hệ thống thư điện tử công vụ {place_vi(policy)}\n"
             "(Thư được gửi tự động từ hệ thống; đề nghị không trả lời thư này.)")
 
@@ -103,7 +106,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
     for agency, actions in sorted(groups.items()):
         members = [a for a in by_mail.values() if a.agency == agency and a.state != "retired"]
         recipients = sorted({a.mail for a in members if a.mailbox_class == "agency"}
-                            | {a.mail for a in members if a.admin}) or [_sender(policy)]
+                            | {a.mail for a in members if a.admin}) or [system_sender(policy)]
         agency_name = next((a.agency_name for a in members if a.agency_name), agency)
         rows = []
         formal = any(action.details.get("reply_by") for action in actions)
@@ -153,10 +156,10 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             closing,
             "",
             "Trân trọng.",
-            _signature(policy),
+            signature_vi(policy),
         ])
         out.append(Message(
-            kind="agency_notice", sender=_sender(policy), to=tuple(recipients),
+            kind="agency_notice", sender=system_sender(policy), to=tuple(recipients),
             subject=f"Thông báo tạm khóa hộp thư điện tử công vụ không sử dụng - {agency_name}",
             body=body + "\n",
             summary_en=_notice_summary(agency, recipients, actions),
@@ -210,9 +213,10 @@ def user_warnings(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, 
                     "lý do chính đáng (nghỉ chế độ, đi học, công tác dài ngày...), đề nghị cơ quan thông báo "
                     "cho đơn vị quản lý hệ thống.")
             summary = f"{action.mail}: inactivity lock on {action.deadline.isoformat()} ({action.article})"
-        body = f"{greeting}\n\n{text}\n\nTrân trọng.\n{_signature(policy)}\n"
-        out.append(Message(kind=action.action, sender=_sender(policy), to=(action.mail,), subject=subject,
-                           body=body, summary_en=summary, agency=action.agency, mails=(action.mail,)))
+        body = f"{greeting}\n\n{text}\n\nTrân trọng.\n{signature_vi(policy)}\n"
+        out.append(Message(kind=action.action, sender=system_sender(policy), to=(action.mail,),
+                           subject=subject, body=body, summary_en=summary, agency=action.agency,
+                           mails=(action.mail,)))
     return out
 
 

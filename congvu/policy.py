@@ -350,6 +350,7 @@ SCHEMA: dict[str, Any] = {
     },
     "operations": {
         "downtime_notice_working_days": t_int(0, 30),
+        "downtime_on_days_off": t_bool(),
         "incident_report_hours": t_int(1, 720, nullable=True),
     },
     "calendar": {

@@ -400,7 +400,8 @@ def test_merged_ninhbinh_differs_from_hanam_where_its_header_says():
                        ("passwords.organisation.max_age", "Hà Nam Art 8.2.a"),
                        ("lifecycle.inactivity_lock", "Hà Nam Art 7.2.a"),
                        ("lifecycle.default_password_lock", "Hà Nam Art 7.2.d"),
-                       ("lifecycle.reclaim_after", "Hà Nam Art 6.2.c")}
+                       ("lifecycle.reclaim_after", "Hà Nam Art 6.2.c"),
+                       ("operations.downtime_on_days_off", "Hà Nam Art 10.5")}
 
 
 def test_parse_duration_errors():

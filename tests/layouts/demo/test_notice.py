@@ -1,0 +1,131 @@
+"""playbooks/notice.yml on the all-in-one host: a planned stop announced to every active mailbox, in
+Vietnamese, only as far ahead as the province's regulation asks (Hà Nam Art 10.5: 2 working days,
+the work on days off; Gia Lai Art 8.2: 3). The windows are chosen from the province's own calendar,
+so the tests hold for whichever province the demo inventory runs and on any date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import imaplib
+import json
+import time
+from email.header import decode_header, make_header
+
+import pytest
+from attacks import tls_context
+from backup_checks import playbook
+
+from congvu.workdays import Calendar
+
+REASON = "nâng cấp phần mềm các máy chủ thư điện tử"
+ACTIVE = "(&(objectClass=congvuMailAccount)(congvuAccountState=active)(!(congvuLeavingSince=*))(mail=*))"
+
+
+def notice(stage, start: dt.datetime, end: dt.datetime, *extra: str):
+    window = {"downtime_start": f"{start:%Y-%m-%d %H:%M}", "downtime_end": f"{end:%Y-%m-%d %H:%M}",
+              "downtime_reason": REASON, "downtime_contact": "Phòng Quản trị hệ thống, số máy lẻ 123"}
+    return playbook(stage, "notice.yml", "-e", json.dumps(window, ensure_ascii=False), *extra)
+
+
+@pytest.fixture(scope="module")
+def rules(stage):
+    policy = stage.policy
+    ops = policy["operations"]
+    assert ops["downtime_notice_working_days"] >= 1, "every shipped policy asks for a notice"
+    return Calendar.from_policy(policy), ops["downtime_notice_working_days"], ops["downtime_on_days_off"]
+
+
+def province_today(stage) -> dt.date:
+    return dt.date.fromisoformat(stage.first("mail_servers").out("TZ=Asia/Ho_Chi_Minh date +%F").strip())
+
+
+def first_allowed_day(stage, rules) -> dt.date:
+    """The first day a stop announced today may start, and a day off where the policy asks for one."""
+    calendar, required, days_off = rules
+    today = province_today(stage)
+    day = today + dt.timedelta(days=1)
+    while (calendar.between(today, day - dt.timedelta(days=1)) < required
+           or (days_off and calendar.is_working_day(day))):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def test_a_stop_too_close_is_refused_before_anything_is_sent(stage, rules):
+    _, required, _ = rules
+    tomorrow = province_today(stage) + dt.timedelta(days=1)
+    start = dt.datetime.combine(tomorrow, dt.time(20, 0))
+    run = notice(stage, start, start + dt.timedelta(hours=4))
+    assert run.returncode != 0
+    assert "operations.downtime_notice_working_days" in run.flat  # the key, the article, the way out
+    assert f"{required} are required" in run.flat and "or later" in run.flat
+    article = (stage.policy["regulation"].get("operations.downtime_notice_working_days") or {}).get("article")
+    if article:  # Hà Nam Art 10.5, Gia Lai Art 8.2
+        assert article in run.flat
+    assert "Hand the notice to Postfix" not in run.stdout and "Read the active mailboxes" not in run.stdout
+
+
+def test_a_stop_on_a_working_day_follows_the_province_rule(stage, rules):
+    calendar, _, days_off = rules
+    day = first_allowed_day(stage, rules)
+    while not calendar.is_working_day(day):
+        day += dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(12, 0))
+    run = notice(stage, start, start + dt.timedelta(hours=1), "--check")
+    if days_off:  # Hà Nam Art 10.5: the work is done on days off
+        assert run.returncode != 0 and "operations.downtime_on_days_off" in run.flat, run.flat[-2000:]
+    else:  # the seed is silent: announced (check mode: nothing sent)
+        assert run.returncode == 0, run.flat[-2000:]
+        assert "active mailboxes" in run.flat
+
+
+def test_the_notice_reaches_every_active_mailbox_once_in_vietnamese(stage, testpeople, rules):
+    mx = stage.first("mail_servers")
+    org = testpeople.top_level()[0]
+    person = testpeople.ensure("kiemthu.thongbao", "Kiểm Thử Thông Báo", org, "Initial#Pass2026")
+    day = first_allowed_day(stage, rules)
+    start = dt.datetime.combine(day, dt.time(20, 0))
+    end = start + dt.timedelta(hours=4)
+    stamp = f"/var/lib/congvu/notices/downtime-{start:%Y%m%d%H%M}.json"
+    mx.run(f"rm -f {stamp}")  # an earlier run of this test announced the same window
+
+    def notices() -> list[str]:
+        found = mx.out(f"doveadm search -u {person.mail} mailbox INBOX "
+                       "header X-Congvu-Notice downtime_notice")
+        return found.split("\n")[:-1]
+
+    before = len(notices())
+    run = notice(stage, start, end)
+    assert run.returncode == 0, run.flat[-3000:]
+    deadline = time.monotonic() + 90
+    while len(notices()) < before + 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(notices()) == before + 1
+    # read as the user reads it: IMAP over TLS with the person's password
+    with imaplib.IMAP4_SSL(mx.address, 993, ssl_context=tls_context(stage), timeout=60) as imap:
+        imap.login(person.mail, person.password)
+        imap.select("INBOX", readonly=True)
+        _, found = imap.search(None, "HEADER", "X-Congvu-Notice", "downtime_notice")
+        _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
+    msg = email.message_from_bytes(data[0][1])
+    subject = str(make_header(decode_header(msg["Subject"])))
+    assert subject.startswith("Thông báo tạm ngừng Hệ thống thư điện tử công vụ ")
+    assert f"từ 20:00 ngày {start:%d/%m/%Y} đến 00:00 ngày {end:%d/%m/%Y}" in subject
+    body = msg.get_payload(decode=True).decode("utf-8")
+    assert body.startswith("Kính gửi: Các cơ quan, đơn vị và cá nhân")
+    assert f"Để {REASON}, Hệ thống" in body and "số máy lẻ 123" in body
+    assert msg["From"].endswith(f"<postmaster@{stage.policy['domains']['primary']}>")
+    assert msg["Auto-Submitted"] == "auto-generated"  # no vacation reply answers it
+    # every active mailbox, and only those: the stamp's count is the directory's
+    record = json.loads(mx.out(f"cat {stamp}"))
+    ldap = stage.first("ldap_servers")
+    base = ",".join(f"dc={part}" for part in stage.policy["domains"]["primary"].split("."))
+    listed = ldap.out("ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H ldapi:/// "
+                      f"-b ou=organisations,{base} '{ACTIVE}' mail")
+    assert record["recipients"] == len({line for line in listed.splitlines() if line.startswith("mail: ")})
+    assert record["lead_working_days"] >= rules[1]
+    # the same window again: nothing sent
+    again = notice(stage, start, end)
+    assert again.returncode == 0 and "announced already" in again.flat
+    assert "Hand the notice to Postfix" not in again.stdout
