@@ -485,7 +485,7 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                                        "attributes": sorted(new)})
 
     # -- the lists file's addresses: nobody new is given one (Cần Thơ Art 11.5) --------------
-    list_problems = _list_addresses(lists, dns, entries, mail_lists, taken)
+    list_problems = _list_addresses(lists, dns, entries, mail_lists, taken, box_dns, scheme.catalogue)
     if list_problems:
         raise ReconcileError(f"{len(list_problems)} list(s) of {lists.source} cannot have their "
                              "address:\n  " + "\n  ".join(list_problems), rule="Cần Thơ Art 11.5")
@@ -649,15 +649,20 @@ def _list_dn(spec: Any, dns: Mapping[str, str]) -> str:
 
 def _list_addresses(lists: Lists | None, dns: Mapping[str, str],
                     entries: Mapping[str, Mapping[str, list[str]]],
-                    mail_lists: Mapping[str, Mapping[str, list[str]]], taken: set[str]) -> list[str]:
+                    mail_lists: Mapping[str, Mapping[str, list[str]]], taken: set[str],
+                    box_dns: Mapping[str, str], catalogue: Any) -> list[str]:
     """Why lists of the file cannot have their scheme address: another entry holds it (a person, a
-    mailbox or another list: the ``unique`` overlay would refuse it), or the list's DN is an entry
-    that is not a list. One message per list, naming the file's entry."""
+    mailbox or another list: the ``unique`` overlay would refuse it), it is reserved, or the list's DN
+    is an entry that is not a list. One message per list, naming the file's entry. An address the
+    list's own agency mailbox reserves (a list of that agency removed earlier) may be its list's again."""
     problems = []
     holders: dict[str, str] = {}
+    reserved_by: dict[str, str] = {}
     for entry in entries.values():
         for address in entry.get("mail", []) + entry.get("congvuMailAlias", []):
             holders.setdefault(address.lower(), entry["dn"][0])
+        for address in entry.get("congvuReservedAddress", []):
+            reserved_by.setdefault(address.lower(), _norm(entry["dn"][0]))
     for spec in lists or ():
         dn = _list_dn(spec, dns)
         own = entries.get(_norm(dn))
@@ -676,7 +681,8 @@ def _list_addresses(lists: Lists | None, dns: Mapping[str, str],
         if holder is not None and _norm(holder) != _norm(dn):
             problems.append(f"{spec.where}: its address {spec.address} is already {holder}'s: choose "
                             "another name for the list")
-        elif holder is None and spec.address in taken:
+        elif holder is None and spec.address in taken and reserved_by.get(spec.address) != _norm(
+                box_dns.get(catalogue.agency_of(spec.organisation).code, "")):
             problems.append(f"{spec.where}: its address {spec.address} is reserved (an address no longer "
                             "delivered is never given out again): choose another name for the list")
     return problems
@@ -727,6 +733,7 @@ def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roste
     for person in roster:
         by_org.setdefault(person.org, []).append(person.id)
     list_dns = [_list_dn(spec, dns) for spec in lists]
+    reserve: dict[str, tuple[str, set[str]]] = {}  # agency mailbox DN -> (agency, list addresses)
     for index, spec in enumerate(lists):
         dn = list_dns[index]
         kept.add(_norm(dn))
@@ -738,6 +745,10 @@ def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roste
                                              why=f"{spec.where}: state: absent"))
                 result.removed.append({"kind": "list", "key": spec.name, "mail": _first(entry, "mail"),
                                        "dn": entry["dn"][0]})
+                agency = catalogue.agency_of(spec.organisation).code
+                if agency in box_dns:
+                    reserve.setdefault(box_dns[agency], (agency, set()))[1].update(
+                        entry.get("mail", []) + entry.get("congvuMailAlias", []))
             continue
         former = _former(spec, dns, entries, mail_lists)
         if isinstance(former, Mapping):
@@ -793,6 +804,22 @@ def _plan_lists(result: Plan, lists: Lists | None, scheme: Scheme, roster: Roste
                                          why=spec.where))
             result.changed.append({"kind": "list", "key": spec.name, "mail": spec.address,
                                    "dn": entry["dn"][0], "attributes": sorted(new)})
+    # A removed list's addresses are never given again (mail meant for the list must not reach a
+    # person): they are kept on the agency's mailbox as congvuReservedAddress, which the planning
+    # counts as taken, written before the list's entry is deleted (deletions come last).
+    for box_dn, (agency, addresses) in reserve.items():
+        box = entries.get(_norm(box_dn))
+        if box is None:
+            continue
+        held = box.get("congvuReservedAddress", [])
+        if {a.lower() for a in addresses} <= {a.lower() for a in held}:
+            continue
+        attrs: dict[str, list[str]] = {"congvuReservedAddress": sorted(set(held) | addresses)}
+        if "congvulifecycle" not in {c.lower() for c in box.get("objectClass", [])}:
+            attrs["+objectClass"] = ["congvuLifecycle"]
+        result.changes.append(Change("modify", box["dn"][0], "mailbox", agency, attrs,
+                                     before={"congvuReservedAddress": list(held)},
+                                     why="the addresses of its agency's removed list(s), never reissued"))
     return kept
 
 

@@ -449,6 +449,11 @@ def test_the_lists_file_renames_a_list_keeping_its_address_then_removes_it(stage
         assert expands(new) == "" and expands(old) == ""
         refused = mailcore.internet(rcpts=[new], subject=unique("Danh sách đã xoá"))
         assert not refused["ok"] and refused["rcpt"].get(new, (None,))[0] == 550, brief(refused)
+        # both addresses stay reserved on the agency's mailbox: never given to anyone else
+        holders = testpeople.search(testpeople.orgs, f"(congvuReservedAddress={new})",
+                                    "congvuReservedAddress", "congvuMailboxClass")
+        assert len(holders) == 1 and old in holders[0][1]["congvuReservedAddress"], holders
+        assert holders[0][1]["congvuMailboxClass"] == ["agency"], holders
     finally:
         for dn in (old_dn, new_dn):
             if testpeople.exists(dn):

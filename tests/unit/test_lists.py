@@ -432,6 +432,24 @@ def test_a_list_marked_absent_is_deleted_and_leaves_the_lists_that_held_it(hanam
     assert again.changes == [] and again.removed == []
 
 
+def test_a_removed_list_s_address_stays_reserved_on_its_agency_s_mailbox(hanam):
+    # Cần Thơ Art 11.5 lists; mail meant for a removed list must never reach someone given its address
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    removed = LISTS.replace("    display_name: Lãnh đạo Sở\n    owners: [agency, HN-1]\n", "    state: absent\n")
+    result = run(hanam, directory, roster(*PEOPLE), removed, now=LATER)
+    box = f"uid=stttt,{STTTT}"  # Hà Nam Art 5.1.d: the agency's own mailbox
+    assert [(c.op, c.dn) for c in result.changes] == [("modify", box), ("delete", f"cn=lanhdao,{STTTT}")]
+    assert directory.entries[box]["congvuReservedAddress"] == ["lanhdao.stttt@hanam.gov.vn"]
+    assert "congvuLifecycle" in directory.entries[box]["objectClass"]
+    assert run(hanam, directory, roster(*PEOPLE), removed, now=LATER).changes == []
+    # the roster apply counts it as taken (congvuReservedAddress, like a dropped alias); the agency
+    # itself may make the list again under its name
+    back = run(hanam, directory, roster(*PEOPLE), LISTS, now=LATER)
+    assert [c.op for c in back.changes] == ["add"]
+    assert directory.entries[f"cn=lanhdao,{STTTT}"]["mail"] == ["lanhdao.stttt@hanam.gov.vn"]
+
+
 def test_an_absent_list_whose_dn_is_not_a_list_stops_the_run(hanam):
     directory = Directory()
     run(hanam, directory, roster(*PEOPLE))
