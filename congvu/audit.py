@@ -33,7 +33,7 @@ from congvu.errors import AuditError
 from congvu.workdays import VN_TZ
 
 __all__ = ["DEFAULT_DIRECTORY", "SOURCES", "Record", "append", "file_for", "prune", "read",
-           "records_from_plan"]
+           "records_from_changes", "records_from_plan"]
 
 DEFAULT_DIRECTORY = "/var/lib/congvu/audit"
 SOURCES = ("roster", "lifecycle", "console", "operator")
@@ -198,4 +198,56 @@ def records_from_plan(plan: Any, ts: dt.datetime, actions: Iterable[Any] | None 
                    "reason_en": a.reason_en, **a.details}
         out.append(Record(ts=ts, actor=a.actor, source=a.source, action=a.action, mail=a.mail, dn=a.dn,
                           organisation=a.agency, article=a.article, details=details))
+    return out
+
+
+#: Change kinds of the roster apply that are accounts or lists (organisations and admin groups are
+#: the catalogue's, not account changes).
+_ROSTER_KINDS = ("person", "mailbox", "list")
+
+
+def _agency_of_dn(dn: str) -> str:
+    """The top-level organisation code of an entry below ``ou=organisations`` (its agency)."""
+    rdns = [part.strip() for part in dn.split(",")]
+    codes = [value for name, _, value in (r.partition("=") for r in rdns) if name.lower() == "o"]
+    return codes[-1] if codes else ""
+
+
+def _roster_action(change: Any) -> tuple[str, dict[str, Any]]:
+    """What a roster-apply change did, and its details (attribute names only: never a value such as a
+    password hash)."""
+    attrs = change.attrs or {}
+    if change.op == "add":
+        return "create", {}
+    if change.op == "delete":
+        return "delete", {}
+    if change.op == "move":
+        return "move", {"new_dn": change.new_dn}
+    names = sorted(name.lstrip("+") for name in attrs if name.lstrip("+").lower() != "objectclass")
+    if "congvuLeavingSince" in attrs:
+        return ("mark_leaving" if attrs["congvuLeavingSince"] else "return"), {"attributes": names}
+    if "mail" in attrs and change.before.get("mail") and attrs["mail"] != change.before.get("mail"):
+        return "readdress", {"attributes": names, "from": change.before["mail"][0]}
+    if names == ["congvuReservedAddress"]:
+        return "reserve_address", {"addresses": sorted(attrs["congvuReservedAddress"])}
+    return "change", {"attributes": names}
+
+
+def records_from_changes(changes: Iterable[Any], mails: Mapping[str, str], ts: dt.datetime, actor: str,
+                         source: str = "roster") -> list[Record]:
+    """Audit records for the account and list changes (:class:`congvu.reconcile.Change`) a roster apply
+    wrote: create, change, readdress, move, mark_leaving, return, reserve_address, delete. ``mails``:
+    entry DN (lower case) -> its address, for changes that do not carry it (a modification). The
+    organisation is the agency, read from the DN; ``details`` has the attribute names changed."""
+    out = []
+    for change in changes:
+        if change.kind not in _ROSTER_KINDS:
+            continue
+        action, details = _roster_action(change)
+        mail = ((change.attrs or {}).get("mail") or [""])[0]  # an add, or a new address
+        mail = mail or mails.get(change.dn.lower()) or mails.get((change.new_dn or "").lower()) or change.dn
+        dn = change.new_dn or change.dn
+        out.append(Record(ts=ts, actor=actor, source=source, action=action, mail=mail, dn=dn,
+                          organisation=_agency_of_dn(dn),
+                          details={"kind": change.kind, "key": change.key, "why": change.why, **details}))
     return out

@@ -61,6 +61,8 @@ class Directory:
         self._params = (uri, bind_dn, bind_pw, start_tls, ca_file)
         self.reconnect_wait = reconnect_wait
         self.reconnects = 0
+        #: every change :meth:`apply` has seen the server accept, in order (the audit log's source)
+        self.written: list = []
         self.conn = self._connect()
 
     def _connect(self):
@@ -103,10 +105,12 @@ class Directory:
         change sent again (an add the server made before dropping comes back "Already exists": the
         run fails and the next run converges)."""
         try:
-            return self.conn.result3(self._send(change, None))
+            answer = self.conn.result3(self._send(change, None))
         except ldap.SERVER_DOWN:
             self.reconnect()
-            return self.conn.result3(self._send(change, None))
+            answer = self.conn.result3(self._send(change, None))
+        self.written.append(change)
+        return answer
 
     def search(self, base, filterstr, attrs, page_size=5000):
         """Every entry below ``base`` matching ``filterstr``, in one paged subtree search:
@@ -222,6 +226,7 @@ class Directory:
                 raise
             try:
                 self._end(txn_id, commit=True)
+                self.written.extend(batch)
             except ldap.LDAPError as exc:
                 # The whole transaction is rolled back: replay it one operation at a time to name the
                 # entries at fault (the good ones are written, the run fails; a re-run converges).
@@ -250,6 +255,9 @@ class Directory:
                 self.conn.result3(msgid)
             except ldap.LDAPError as exc:
                 failures.append(f"{change.op} {change.dn}: {ldap_text(exc)}")
+            else:
+                if not ctrls:  # inside a transaction nothing is written before the commit
+                    self.written.append(change)
 
         for change in changes:
             flight.append((self._send(change, ctrls), change))

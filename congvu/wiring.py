@@ -550,7 +550,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
 
 #: What each group's hosts hold that a backup must carry (the backup role's ``backup_contents``).
 BACKUP_CONTENTS = {
-    "ldap_servers": ("directory",),
+    "ldap_servers": ("directory", "lifecycle"),  # lifecycle: /var/lib/congvu, the roster apply's audit log
     "mail_servers": ("mailboxes", "lifecycle"),
     "filter_servers": ("dkim", "rspamd"),
     "webmail_servers": ("webmail",),

@@ -132,6 +132,18 @@ options:
   now:
     description: The run's time as GeneralizedTime (tests); default the current UTC time.
     type: str
+  audit_dir:
+    description:
+      - Directory of the audit log (C(congvu.audit), one JSON Lines file a month) on the LDAP host. Every
+        account and list change the server accepted is appended (create, change, readdress, move,
+        mark_leaving, return, reserve_address, delete; attribute names, never values), also when a
+        later write fails. Empty writes none.
+    type: str
+    default: /var/lib/congvu/audit
+  actor:
+    description: Who ran the apply, as the audit log names it (the operator's name or login).
+    type: str
+    default: roster
 """
 
 EXAMPLES = r"""
@@ -227,6 +239,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 sys.modules.setdefault("congvu", _congvu_pkg)
 try:
     from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ ships them
+        audit,
         errors,
         fold,
         lists,
@@ -238,8 +251,12 @@ try:
         roster,
         schemes,
         sizes,
+        workdays,
     )
 
+    from congvu.audit import append as audit_append
+    from congvu.audit import prune as audit_prune
+    from congvu.audit import records_from_changes
     from congvu.errors import CongvuError
     from congvu.lists import load_lists
     from congvu.naming import make_scheme
@@ -254,6 +271,7 @@ try:
         plan,
     )
     from congvu.roster import load_rosters
+    from congvu.workdays import VN_TZ
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - python3-yaml / python3-passlib missing on the host
     IMPORT_ERROR = traceback.format_exc()
@@ -299,6 +317,23 @@ def hash_all(items, workers):
         return pool.map(_hash, items, chunksize=max(50, len(items) // (workers * 8)))
 
 
+def _audit(module, p, directory, current, now, report, retention):
+    """Append the changes the server accepted to the audit log; returns how many records. A log that
+    cannot be written fails the task (the directory keeps what was written)."""
+    if not p["audit_dir"] or not directory.written:
+        return 0
+    mails = {dn.lower(): entry["mail"][0].decode("utf-8") for dn, entry in current if entry.get("mail")}
+    ts = dt.datetime.strptime(now, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    try:
+        written = audit_append(p["audit_dir"], records_from_changes(directory.written, mails, ts, p["actor"]))
+        # months past the policy's logs.audit_retention go, as the lifecycle run prunes its own
+        audit_prune(p["audit_dir"], retention, ts.astimezone(VN_TZ).date())
+        return written
+    except CongvuError as exc:
+        module.fail_json(msg=f"the directory was written, but the audit log was not: {exc}", changed=True,
+                         **report)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -322,6 +357,8 @@ def main():
             "now": {"type": "str"},
             "manage_organisations": {"type": "bool", "default": True},
             "mail_home": {"type": "str", "default": "/var/vmail"},
+            "audit_dir": {"type": "str", "default": "/var/lib/congvu/audit"},
+            "actor": {"type": "str", "default": "roster"},
         },
         required_together=[["bind_dn", "bind_pw"]],
         supports_check_mode=True,
@@ -420,6 +457,7 @@ def main():
     timings["hash"] = round(time.monotonic() - mark, 3)
 
     mark = time.monotonic()
+    retention = pol["logs"]["audit_retention"]  # days the audit log keeps its months
     # Organisations first, in their own commits: people need their parents to exist.
     # Moves (modrdn, rare) one by one outside any transaction: RFC 5805 support for them varies.
     first = [c for c in result.changes if c.kind in ("organisation", "mailbox")]
@@ -432,11 +470,14 @@ def main():
         directory.apply(moves, "sync", p["batch_size"])
         directory.apply(rest, p["write_mode"], p["batch_size"])
     except BatchError as exc:
+        report["audited"] = _audit(module, p, directory, current, now, report, retention)
         module.fail_json(msg=f"{len(exc.failures)} LDAP write(s) failed; nothing of the failed batch "
                          "is lost: re-run after fixing", failures=exc.failures[:200], **report)
     except ldap.LDAPError as exc:
+        report["audited"] = _audit(module, p, directory, current, now, report, retention)
         module.fail_json(msg=f"LDAP write failed: {_ldap_text(exc)}", **report)
     timings["write"] = round(time.monotonic() - mark, 3)
+    report["audited"] = _audit(module, p, directory, current, now, report, retention)
     timings["total"] = round(time.monotonic() - started, 3)
     cpu = os.times()
     # CPU seconds of the module and its hashing workers: the wall clock depends on the host's load.

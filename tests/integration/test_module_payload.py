@@ -39,3 +39,14 @@ def test_reconcile_module_ships_every_naming_scheme(tmp_path):
     schemes = {p.relative_to(ROOT / "congvu").as_posix() for p in (ROOT / "congvu" / "schemes").glob("*.py")}
     assert schemes <= shipped, f"not shipped: {sorted(schemes - shipped)}"
     assert {"naming.py", "orgs.py", "policy.py", "reconcile.py"} <= shipped
+    # every congvu module a shipped one imports is shipped too (an import missing on the LDAP host
+    # shows only there, as "Failed to import the required Python library")
+    import re
+    wanted = set()
+    for name in shipped:
+        text = (shipped_root / name).read_text(encoding="utf-8")
+        for module in re.findall(r"^\s*from congvu\.([a-z_]+)(?:\.[a-z_]+)* import", text, re.M):
+            single = (ROOT / "congvu" / f"{module}.py").exists()
+            wanted.add(f"{module}.py" if single else f"{module}/__init__.py")
+    assert wanted <= shipped, f"imported but not shipped: {sorted(wanted - shipped)}"
+    assert {"audit.py", "workdays.py", "ldapdir.py"} <= shipped

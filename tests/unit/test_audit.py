@@ -111,3 +111,47 @@ def test_records_from_a_plan(tmp_path):
     assert all(r.article == "Ninh Bình Art 7.1" and r.source == "lifecycle" for r in back)
     assert back[1].details["deadline"] == "2027-02-22"
     assert back[1].details["reason_vi"].startswith("Thông báo")
+
+
+def test_records_of_a_roster_apply(tmp_path):
+    # what a roster apply wrote, as the audit log keeps it (issue 15 item 5): the account changes only,
+    # the agency from the DN, attribute names but never a value such as a password hash
+    from congvu.reconcile import Change
+
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    ha = f"uid=nguyenthithanhha,o=stttt,{base}"
+    an = f"uid=tranvanan,o=pttbcxb,o=stttt,{base}"
+    box = f"uid=stttt,o=stttt,{base}"
+    changes = [
+        Change("add", f"o=stttt,{base}", "organisation", "stttt", {"o": ["stttt"]}),
+        Change("add", ha, "person", "HN-1", {"mail": ["nguyenthithanhha@hanam.gov.vn"],
+                                             "userPassword": ["{CRYPT}$6$secret"]}),
+        Change("modify", an, "person", "HN-3", {"congvuPosition": ["Trưởng phòng"]}, {"congvuPosition": []}),
+        Change("modify", an, "person", "HN-3", {"congvuLeavingSince": ["20261205000000Z"]}),
+        Change("modify", ha, "person", "HN-1", {"mail": ["ha.stttt@hanam.gov.vn"]},
+               {"mail": ["nguyenthithanhha@hanam.gov.vn"]}),
+        Change("modify", box, "mailbox", "stttt", {"congvuReservedAddress": ["hop.stttt@hanam.gov.vn"],
+                                                   "+objectClass": ["congvuLifecycle"]}),
+        Change("delete", f"cn=hop,o=stttt,{base}", "list", "hop"),
+        Change("modify", f"cn=admins,o=stttt,{base}", "group", "stttt", {"member": [ha]}),
+    ]
+    mails = {an.lower(): "tranvanan@hanam.gov.vn", box: "stttt@hanam.gov.vn",
+             f"cn=hop,o=stttt,{base}": "hop.stttt@hanam.gov.vn"}
+    records = audit.records_from_changes(changes, mails, _ts(2026, 12, 5, 9), "nguyenvana")
+    assert [(r.action, r.mail, r.organisation) for r in records] == [
+        ("create", "nguyenthithanhha@hanam.gov.vn", "stttt"),
+        ("change", "tranvanan@hanam.gov.vn", "stttt"),
+        ("mark_leaving", "tranvanan@hanam.gov.vn", "stttt"),
+        ("readdress", "ha.stttt@hanam.gov.vn", "stttt"),
+        ("reserve_address", "stttt@hanam.gov.vn", "stttt"),
+        ("delete", "hop.stttt@hanam.gov.vn", "stttt"),
+    ]
+    assert {r.source for r in records} == {"roster"} and {r.actor for r in records} == {"nguyenvana"}
+    assert records[1].details["attributes"] == ["congvuPosition"]
+    assert records[3].details["from"] == "nguyenthithanhha@hanam.gov.vn"
+    assert records[4].details["addresses"] == ["hop.stttt@hanam.gov.vn"]
+    assert audit.append(tmp_path, records) == 6
+    text = (tmp_path / "audit-2026-12.jsonl").read_text(encoding="utf-8")
+    assert "secret" not in text and "{CRYPT}" not in text
+    back = audit.read(tmp_path, start=dt.date(2026, 12, 1), end=dt.date(2026, 12, 31), source="roster")
+    assert [r.action for r in back] == [r.action for r in records]

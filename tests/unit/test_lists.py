@@ -436,7 +436,8 @@ def test_a_removed_list_s_address_stays_reserved_on_its_agency_s_mailbox(hanam):
     # Cần Thơ Art 11.5 lists; mail meant for a removed list must never reach someone given its address
     directory = Directory()
     run(hanam, directory, roster(*PEOPLE))
-    removed = LISTS.replace("    display_name: Lãnh đạo Sở\n    owners: [agency, HN-1]\n", "    state: absent\n")
+    removed = LISTS.replace("    display_name: Lãnh đạo Sở\n    owners: [agency, HN-1]\n",
+                            "    state: absent\n")
     result = run(hanam, directory, roster(*PEOPLE), removed, now=LATER)
     box = f"uid=stttt,{STTTT}"  # Hà Nam Art 5.1.d: the agency's own mailbox
     assert [(c.op, c.dn) for c in result.changes] == [("modify", box), ("delete", f"cn=lanhdao,{STTTT}")]

@@ -93,6 +93,19 @@ def test_roster_applied(host):
     assert [e["congvuMailboxClass"] for e in unit.values()] == [["unit"]]
     admins = ldap(host, "(cn=admins)", "member")[f"cn=admins,o=stttt,{BASE}"]
     assert admins["member"] == [f"uid=nguyenvanhung,o=stttt,{BASE}"]  # Gia Lai Art 5.2 model
+    # every account the apply created is in the audit log (congvu.audit), with its agency
+    created = {r["mail"]: r for r in audit_records(host) if r["action"] == "create"}
+    assert set(mails) <= set(created)
+    assert created["tranvanan@hanam.gov.vn"]["organisation"] == "stttt"  # the agency of its unit
+    assert {created[m]["source"] for m in mails} == {"roster"}
+    assert "{CRYPT}" not in host.check_output("cat /var/lib/congvu/audit/*.jsonl")
+
+
+def audit_records(host) -> list[dict]:
+    """The audit log the roster apply appends to on the LDAP host (playbooks/accounts.yml)."""
+    import json
+    text = host.check_output("cat /var/lib/congvu/audit/audit-*.jsonl")
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def test_people_carry_their_agency_and_unit_names(host):
@@ -247,6 +260,7 @@ def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
     # written by the replay must read back whole.
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     restarts = host.check_output("systemctl show slapd -p NRestarts --value")
+    logged = len(audit_records(host))
     blocked = f"uid=vuvanmoi,o=stttt,{BASE}"
     made = host.run("ldapadd -Q -Y EXTERNAL -H ldapi:/// <<'LDIF'\n"
                     f"dn: {blocked}\nobjectClass: inetOrgPerson\nuid: vuvanmoi\ncn: hand made\nsn: made\n"
@@ -273,6 +287,10 @@ def test_failed_transaction_leaves_every_written_entry_readable(host, data_dir):
     # systemd restarted it (seen in CI, docs/accounts.md); the replay went on either way
     died = host.check_output("systemctl show slapd -p NRestarts --value") != restarts
     assert "TXN END" in journal and ("err=68" in journal or died)
+    # what the replay wrote is audited; the add slapd refused is not
+    audited = audit_records(host)[logged:]  # append-only: this run's records come last
+    assert ("create", "dothilan@hanam.gov.vn") in {(r["action"], r["mail"]) for r in audited}
+    assert "vuvanmoi@hanam.gov.vn" not in {r["mail"] for r in audited}
     assert "not recognized" not in journal
     # the operator removes the hand-made entry; the next run converges
     assert host.run("ldapdelete -Q -Y EXTERNAL -H ldapi:/// %s", blocked).rc == 0
