@@ -42,6 +42,7 @@ def test_a_certificate_due_for_renewal_is_renewed_and_every_service_presents_it(
     before = served_serials(node)
     assert all(before.values()) and len(set(before.values())) == 1, before
     ca_before = node.out("openssl x509 -in /etc/ssl/congvu/ca.crt -noout -serial -enddate")
+    node.out("openssl x509 -in /etc/ssl/congvu/host.crt -out /root/congvu-old-host.crt")  # the leaf
     since = node.out("date '+%Y-%m-%d %H:%M:%S'").strip()
     run = playbook(stage, "site.yml", "--tags", "common", "-e", "common_tls_ca_valid_days=4000",
                    "-e", "common_tls_cert_valid_days=2000", "-e", "common_tls_renew_days=1900")
@@ -51,8 +52,10 @@ def test_a_certificate_due_for_renewal_is_renewed_and_every_service_presents_it(
     assert new and new != next(iter(before.values()))
     ca_after = node.out("openssl x509 -in /etc/ssl/congvu/ca.crt -noout -serial -enddate")
     assert ca_after != ca_before  # the CA was due too: re-signed with its own key and name
-    # a certificate signed by the CA before its renewal still verifies against the renewed one
+    # the renewed certificate, and one signed by the CA before its renewal, verify against the renewed CA
     assert node.run("openssl verify -CAfile /etc/ssl/congvu/ca.crt /etc/ssl/congvu/host.crt").returncode == 0
+    old = node.run("openssl verify -CAfile /etc/ssl/congvu/ca.crt /root/congvu-old-host.crt")
+    assert old.returncode == 0, old.stdout_text + old.stderr_text
     deadline = time.monotonic() + 90
     while (now := served_serials(node)) != dict.fromkeys(before, new) and time.monotonic() < deadline:
         time.sleep(1)
