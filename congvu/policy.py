@@ -57,6 +57,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNOREC
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9][a-z0-9_-]{0,15}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_DAY_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
 class _Problems:
@@ -351,6 +352,8 @@ SCHEMA: dict[str, Any] = {
     "operations": {
         "downtime_notice_working_days": t_int(0, 30),
         "downtime_on_days_off": t_bool(),
+        "report_due": t_list(t_str(_DAY_RE, "a day of the year as MM-DD")),
+        "report_article": t_str(nullable=True),
         "incident_report_hours": t_int(1, 720, nullable=True),
     },
     "calendar": {

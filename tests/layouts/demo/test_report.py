@@ -1,0 +1,63 @@
+"""playbooks/report.yml on the all-in-one host: each agency's periodic report (Cần Thơ Art 15.1
+Annex II; Hà Nam Art 11.8, Ninh Bình Art 13.6) counts what the directory and the audit log hold, and
+comes out as an OpenDocument text the agency completes and signs, plus CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+from xml.etree import ElementTree
+
+from backup_checks import playbook
+
+
+def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_path):
+    mx = stage.first("mail_servers")
+    today = dt.date.fromisoformat(mx.out("TZ=Asia/Ho_Chi_Minh date +%F").strip())
+    start = today.replace(month=1, day=1)
+    extras = tmp_path / "extras"
+    extras.mkdir()
+    checked = tmp_path / "check"
+    dry = playbook(stage, "report.yml", "--check", "-e", f"report_start={start}", "-e", f"report_end={today}",
+                   "-e", f"report_dir={checked}")
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    assert not checked.exists()  # check mode writes nothing
+    out = tmp_path / "reports"
+    run = playbook(stage, "report.yml", "-e", f"report_start={start}", "-e", f"report_end={today}",
+                   "-e", f"report_dir={out}", "-e", f"report_extras_dir={extras}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    folder = out / f"{start}_{today}"
+    rows = list(csv.DictReader(io.StringIO((folder / "tong-hop.csv").read_text(encoding="utf-8-sig"))))
+    row = max(rows, key=lambda r: int(r["Hộp thư cá nhân"]))  # the agency with the most people
+    code = row["Mã cơ quan"]
+    # item 2: the directory's personal and organisation mailboxes of the agency, reclaimed ones left out
+    base = ",".join(f"dc={part}" for part in stage.policy["domains"]["primary"].split("."))
+    ldap = stage.first("ldap_servers")
+
+    def count(flt: str) -> int:
+        found = ldap.out(f"ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -b o={code},ou=organisations,{base} "
+                         f"'(&{flt}(!(congvuAccountState=retired)))' 1.1")
+        return sum(1 for line in found.splitlines() if line.startswith("dn:"))
+
+    assert int(row["Hộp thư cá nhân"]) == count("(congvuMailboxClass=personal)") > 0
+    assert int(row["Hộp thư đơn vị"]) == count("(|(congvuMailboxClass=unit)(congvuMailboxClass=agency))")
+    # item 3: the accounts the audit log says were created in the period (the roster apply's records)
+    lines = ldap.out("cat /var/lib/congvu/audit/audit-*.jsonl 2>/dev/null || true").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    created = [r for r in records if r["action"] == "create" and r["organisation"] == code
+               and start.isoformat() <= r["ts"][:10] <= today.isoformat()]
+    assert created, "the roster apply of staging wrote no audit record"
+    assert int(row["Cấp mới"]) == len(created)
+    listed = (folder / f"{code}-thay-doi.csv").read_text(encoding="utf-8-sig")
+    changes = list(csv.DictReader(io.StringIO(listed)))
+    assert {c["Địa chỉ thư"] for c in changes if c["Đề nghị"] == "Cấp mới"} == {r["mail"] for r in created}
+    # the Annex: an OpenDocument text in Vietnamese, its figures filled in, the agency's items to fill
+    with zipfile.ZipFile(folder / f"{code}.odt") as odt:
+        assert odt.infolist()[0].filename == "mimetype"
+        text = " ".join(ElementTree.fromstring(odt.read("content.xml")).itertext())
+    assert "BÁO CÁO TÌNH HÌNH SỬ DỤNG THƯ ĐIỆN TỬ" in text and row["Cơ quan"].upper() in text
+    assert f"Số lượng hộp thư điện tử người dùng: {row['Hộp thư cá nhân']}" in text
+    assert f"(thời gian từ {start:%d/%m/%Y} đến {today:%d/%m/%Y})" in text
