@@ -253,7 +253,7 @@ def test_weak_password_refused_by_ppm_strong_accepted(ldap, testpeople, orgs):
     res = ldap.as_user("ldappasswd", user.login, f"-a {q(old)} -s {q('NoSpecial2026')}")
     assert refused(res, 19), (res.returncode, res.stderr_text)
     assert "strength checks (3 of 4)" in res.stdout_text, res.stdout_text
-    strong = "Strong#Pass" + secrets.token_hex(3)
+    strong = "Strong#Pass26" + secrets.token_hex(3)  # all four classes whatever the hex digits are
     res = ldap.as_user("ldappasswd", user.login, f"-a {q(old)} -s {q(strong)}")
     assert res.returncode == 0, res.stderr_text
     assert ldap.as_user("ldapwhoami", (user.dn, strong)).returncode == 0
@@ -306,7 +306,7 @@ def test_last_success_recorded_on_bind(ldap, testpeople, orgs):
 def test_agency_admin_resets_password_in_own_agency(ldap, testpeople, orgs, accounts):
     # a person of a unit nested in the admin's agency
     user = testpeople.throwaway(orgs["unit"])
-    new = "Reset#Pass" + secrets.token_hex(3)
+    new = "Reset#Pass26" + secrets.token_hex(3)  # all four classes whatever the hex digits are
     res = ldap.as_user("ldappasswd", accounts["admin"].login, f"-s {q(new)} {q(user.dn)}")
     assert res.returncode == 0, res.stderr_text
     assert testpeople.attr(user.dn, "pwdReset") == ["TRUE"]
