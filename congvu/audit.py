@@ -32,7 +32,7 @@ from typing import Any
 from congvu.errors import AuditError
 from congvu.workdays import VN_TZ
 
-__all__ = ["DEFAULT_DIRECTORY", "SOURCES", "Record", "append", "file_for", "prune", "read",
+__all__ = ["DEFAULT_DIRECTORY", "SOURCES", "Record", "agency_of_dn", "append", "file_for", "prune", "read",
            "records_from_changes", "records_from_plan"]
 
 DEFAULT_DIRECTORY = "/var/lib/congvu/audit"
@@ -206,7 +206,7 @@ def records_from_plan(plan: Any, ts: dt.datetime, actions: Iterable[Any] | None 
 _ROSTER_KINDS = ("person", "mailbox", "list")
 
 
-def _agency_of_dn(dn: str) -> str:
+def agency_of_dn(dn: str) -> str:
     """The top-level organisation code of an entry below ``ou=organisations`` (its agency)."""
     rdns = [part.strip() for part in dn.split(",")]
     codes = [value for name, _, value in (r.partition("=") for r in rdns) if name.lower() == "o"]
@@ -248,6 +248,6 @@ def records_from_changes(changes: Iterable[Any], mails: Mapping[str, str], ts: d
         mail = mail or mails.get(change.dn.lower()) or mails.get((change.new_dn or "").lower()) or change.dn
         dn = change.new_dn or change.dn
         out.append(Record(ts=ts, actor=actor, source=source, action=action, mail=mail, dn=dn,
-                          organisation=_agency_of_dn(dn),
+                          organisation=agency_of_dn(dn),
                           details={"kind": change.kind, "key": change.key, "why": change.why, **details}))
     return out

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from congvu.audit import Record
+from congvu.audit import Record, agency_of_dn
 from congvu.errors import PolicyError
 from congvu.lifecycle import fmt_date_vi
 from congvu.notices import cite_vi, place_vi
@@ -182,11 +182,6 @@ def _value(entry: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _top_code(dn: str) -> str:
-    codes = [v for k, _, v in (p.strip().partition("=") for p in dn.split(",")) if k.lower() == "o"]
-    return codes[-1] if codes else ""
-
-
 def build(
     policy: Mapping[str, Any],
     catalogue: Any,
@@ -231,7 +226,7 @@ def build(
     for entry in accounts:
         if _value(entry, "congvuAccountState") == "retired":
             continue  # reclaimed: no longer issued
-        report = reports.get(_top_code(_value(entry, "congvuOrganisationDN") or _value(entry, "dn")))
+        report = reports.get(agency_of_dn(_value(entry, "congvuOrganisationDN") or _value(entry, "dn")))
         if report is None:
             continue
         kind = _value(entry, "congvuMailboxClass")
