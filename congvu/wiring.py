@@ -59,10 +59,10 @@ GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
 OPTIONAL_GROUPS = ("backup_servers",)
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
-#: Groups of which one host at most is supported until replication exists (a second directory or
-#: mailbox server would be a second, diverging copy; a second filter would be ignored).
+#: Groups of which one host at most is supported until replication exists (a second mailbox server
+#: would be a second, diverging copy; a second filter would be ignored). Several directory servers
+#: replicate each other (multi-provider, docs/openldap.md "Replication").
 SINGLE = {
-    "ldap_servers": "a second directory server needs multi-provider replication, not built yet",
     "mail_servers": "a second mailbox server needs Dovecot replication, not built yet",
     "filter_servers": "Postfix calls one filter; a second filter host would be ignored",
     "backup_servers": "each host has one repository; a second copy is the backup server's own job",
@@ -100,8 +100,9 @@ SERVICES: dict[str, Service] = {
     # everyone: a bind is a password guess (docs/security.md, finding 6).
     "ldaps": Service(636, "tcp", "ldap_servers", ("ldaps_clients",), "LDAPS (directory clients, SSO)"),
     # Between the province's own servers only.
-    "ldap": Service(389, "tcp", "ldap_servers", ("mail_servers", "webmail_servers"),
-                    "LDAP with StartTLS for the mail and webmail servers"),
+    "ldap": Service(389, "tcp", "ldap_servers", ("mail_servers", "webmail_servers", "ldap_servers"),
+                    "LDAP with StartTLS for the mail and webmail servers, and replication between "
+                    "directory servers"),
     "rspamd_milter": Service(11332, "tcp", "filter_servers", ("mail_servers",),
                              "the Rspamd milter for Postfix"),
     # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
@@ -345,11 +346,30 @@ def firewall_gaps(rules: Iterable[Mapping[str, Any]], required: Iterable[Mapping
     return gaps
 
 
+def _ldap_uris(lay: Layout) -> str:
+    """Every directory server as one space-separated list of URIs, the first inventory host first:
+    libldap (Postfix, Dovecot, python-ldap) and PHP's ldap_connect try them in turn, so a client
+    fails over when a server is down, and writes go to the first while it lives."""
+    return " ".join(f"ldap://{h}" for h in lay.groups["ldap_servers"])
+
+
 def _ldap(lay: Layout, host: str) -> tuple[str, bool]:
-    """URI and StartTLS of the directory as seen from ``host``."""
+    """URI(s) and StartTLS of the directory as seen from ``host``: its own slapd over ldapi where it
+    has one, otherwise every directory server (StartTLS)."""
     if lay.local(host, "ldap_servers"):
         return "ldapi:///", False
-    return f"ldap://{lay.first('ldap_servers')}", True
+    return _ldap_uris(lay), True
+
+
+def _replication(lay: Layout, host: str) -> dict[str, Any]:
+    """The openldap role's replication settings of ``host`` (docs/openldap.md, "Replication"): with
+    several directory servers each is a provider (server ID = its place in the group, from 1) that
+    pulls every other one; with one, no replication (server ID 0)."""
+    providers = lay.groups["ldap_servers"]
+    if host not in providers or len(providers) < 2:
+        return {"openldap_server_id": 0, "openldap_replication_peers": []}
+    return {"openldap_server_id": providers.index(host) + 1,
+            "openldap_replication_peers": [f"ldap://{h}" for h in providers if h != host]}
 
 
 def _san_names(policy: Mapping[str, Any], lay: Layout, host: str, domains: list[str]) -> list[str]:
@@ -455,6 +475,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "openldap_password_policies": _password_policies(policy),
             # Gia Lai Art 4, 5.2: an agency's admins give addresses in its own subdomain only.
             "openldap_organisation_domains": org_domains,
+            **_replication(lay, host),
             # --- postfix ---
             "postfix_hostname": host,
             "postfix_domains": domains,
@@ -513,7 +534,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "roundcube_imap_host": mail_host,
             "roundcube_smtp_host": mail_host,
             "roundcube_managesieve_host": mail_host,
-            "roundcube_ldap_uri": f"ldap://{lay.first('ldap_servers')}",
+            "roundcube_ldap_uri": _ldap_uris(lay),
             "roundcube_ldap_base_dn": base,
             # Hà Nam Art 4.5, Ninh Bình Art 12.5: the webmail forms take plain domains.
             "roundcube_forward_allowed_domains": list(dict.fromkeys(d.removeprefix("*.") for d in forward)),

@@ -88,6 +88,7 @@ def test_every_host_backs_up_what_its_groups_hold():
     contents = {host: v["backup_contents"] for host, v in hosts.items()}
     assert contents == {
         "ldap.gialai.gov.vn": ["system", "directory", "lifecycle"],  # the roster apply's audit log
+        "ldap2.gialai.gov.vn": ["system", "directory", "lifecycle"],  # each provider keeps its own copy
         "mx.gialai.gov.vn": ["system", "mailboxes", "lifecycle"],
         "filter.gialai.gov.vn": ["system", "dkim", "rspamd"],
         "webmail.gialai.gov.vn": ["system", "webmail"],
@@ -275,3 +276,19 @@ def test_a_host_restore_finds_the_directory_database(restore, tmp_path, monkeypa
     (config / "olcDatabase={1}mdb.ldif").unlink()
     with pytest.raises(restore.RestoreError, match="no olcDbDirectory"):
         restore.mdb_directory()
+
+
+def test_a_host_restore_leaves_out_what_it_is_told_to_and_says_why(restore, monkeypatch, capsys):
+    """docs/backup.md, "Several directory servers": restore.yml passes --skip directory where another
+    directory server still holds the accounts; the rest of the host still comes back."""
+    done = []
+    monkeypatch.setitem(restore.SETTINGS, "contents", ["system", "directory", "lifecycle"])
+    monkeypatch.setattr(restore, "choose", lambda day, name: {"name": "ldap-2026-12-05"})
+    fakes = {k: (lambda chosen, stamp, k=k: done.append(k)) for k in restore.HOST_ORDER}
+    monkeypatch.setattr(restore, "HOST_RESTORE", fakes)
+    assert restore.restore_host(None, None, True, ["directory"]) == 0
+    out = capsys.readouterr().out
+    assert done == ["lifecycle"]
+    assert "directory: not loaded from the archive" in out and "replication" in out
+    with pytest.raises(SystemExit):
+        restore.main(["host", "--skip", "mailbox"])  # not a kind: argparse refuses it

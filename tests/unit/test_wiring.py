@@ -88,98 +88,42 @@ def test_mail_servers_reach_the_filter(shipped):
             assert peers[filter_host] == addresses[filter_host], "the milter is found by name"
 
 
-def test_directory_clients_use_starttls_with_the_ldap_host(shipped):
+def test_directory_clients_use_starttls_with_every_ldap_host(shipped):
+    """Clients off the directory hosts list every directory server, the first first (they fail over,
+    docs/openldap.md "Replication"); the directory servers admit them and each other on 389."""
     _, hosts, groups, addresses, _ = shipped
-    ldap = groups["ldap_servers"][0]
+    providers = groups["ldap_servers"]
+    every = " ".join(f"ldap://{h}" for h in providers)
     for host in groups["mail_servers"]:
         v = hosts[host]
-        if host == ldap:
+        if host in providers:
             assert (v["postfix_ldap_uri"], v["postfix_ldap_start_tls"]) == ("ldapi:///", False)
         else:
-            assert (v["postfix_ldap_uri"], v["postfix_ldap_start_tls"]) == (f"ldap://{ldap}", True)
-            assert (v["dovecot_ldap_uri"], v["dovecot_ldap_start_tls"]) == (f"ldap://{ldap}", True)
-    clients = {h for g in ("mail_servers", "webmail_servers") for h in groups[g]} - {ldap}
-    sources = open_to(hosts[ldap]["common_firewall_rules"], 389)
-    if clients:
-        assert sources == sorted({addresses[h] for h in clients})
-    else:
-        assert sources == [], "all-in-one: LDAP stays on the host"
+            assert (v["postfix_ldap_uri"], v["postfix_ldap_start_tls"]) == (every, True)
+            assert (v["dovecot_ldap_uri"], v["dovecot_ldap_start_tls"]) == (every, True)
+    for ldap in providers:
+        clients = {h for g in ("mail_servers", "webmail_servers", "ldap_servers") for h in groups[g]} - {ldap}
+        sources = open_to(hosts[ldap]["common_firewall_rules"], 389)
+        if clients:
+            assert sources == sorted({addresses[h] for h in clients})
+        else:
+            assert sources == [], "all-in-one: LDAP stays on the host"
     for host in groups["webmail_servers"]:
-        assert hosts[host]["roundcube_ldap_uri"] == f"ldap://{ldap}"
+        assert hosts[host]["roundcube_ldap_uri"] == every
 
 
-def test_each_host_opens_only_its_groups_public_services(shipped):
+def test_directory_servers_replicate_each_other_when_there_are_several(shipped):
+    """docs/openldap.md, "Replication": with two or more directory servers each is a provider with its
+    own replica ID that pulls all the others; a lone server has none."""
     _, hosts, groups, _, _ = shipped
-    for host, v in hosts.items():
-        public = {r["port"] for r in v["common_firewall_rules"] if not r["sources"]}
-        expected = set()
-        for service in wiring.SERVICES.values():
-            if "public" in service.clients and host in groups[service.group]:
-                expected.add(service.port)
-        assert public == expected, host
-        assert not {24, 6379, 3310, 11333, 11334} & {r["port"] for r in v["common_firewall_rules"]}, host
-
-
-def test_webmail_talks_to_the_mail_host(shipped):
-    _, hosts, groups, _, policy = shipped
-    mail = groups["mail_servers"][0]
-    for host in groups["webmail_servers"]:
-        v = hosts[host]
-        assert v["roundcube_imap_host"] == v["roundcube_smtp_host"] == v["roundcube_managesieve_host"] == mail
-        assert v["roundcube_server_name"] == policy["webmail"]["host"]
-        assert policy["webmail"]["host"] in v["common_tls_san_names"] or host == policy["webmail"]["host"]
-
-
-def test_every_sending_domain_is_signed(shipped):
-    """Gia Lai Art 4.1: every agency and commune subdomain sends signed mail."""
-    path, hosts, groups, _, policy = shipped
-    province = policy["province"]["code"]
-    signed = hosts[groups["filter_servers"][0]]["rspamd_domains"]
-    assert signed[0] == policy["domains"]["primary"]
-    assert set(policy["domains"]["extra"]) <= set(signed)
-    if province == "gialai":
-        subdomains = {"skhcn.gialai.gov.vn", "pleiku.gialai.gov.vn", "dakpo.gialai.gov.vn"}
-        assert subdomains <= set(signed), path.name
-    else:
-        assert signed == [policy["domains"]["primary"], *policy["domains"]["extra"]]
-
-
-def test_firewall_plan_has_no_gap(shipped):
-    _, hosts, _, _, _ = shipped
-    for host, v in hosts.items():
-        assert firewall_gaps(v["common_firewall_rules"], v["common_firewall_required"]) == [], host
-
-
-def test_policy_values_reach_the_roles(shipped):
-    _, hosts, _, _, policy = shipped
-    for v in hosts.values():
-        assert v["postfix_message_size_limit"] == policy["derived"]["message_size_limit"]
-        assert v["dovecot_quota_default"] == (policy["derived"]["quota_bytes"]["personal"] or 0)
-        users = v["openldap_password_policies"]["users"]
-        assert users["min_length"] == policy["passwords"]["user"]["min_length"]
-        blocked = [e.lstrip(".") for e in policy["attachments"]["blocked_extensions"]]
-        assert v["rspamd_blocked_extensions"] == blocked
-        base = ",".join(f"dc={p}" for p in policy["domains"]["primary"].split("."))
-        assert v["postfix_ldap_base_dn"] == base
-
-
-# --- the split Gia Lai layout, value by value ---------------------------------------------------------------
-
-def test_split_gialai_values():
-    hosts, groups, addresses, _ = wired(ROOT / "inventories" / "demo-split")
-    assert groups["mail_servers"] == ["mx.gialai.gov.vn"]
-    mx, flt = hosts["mx.gialai.gov.vn"], hosts["filter.gialai.gov.vn"]
-    assert mx["postfix_milters"] == ["inet:filter.gialai.gov.vn:11332"]
-    assert flt["rspamd_milter_binds"] == [f"{addresses['filter.gialai.gov.vn']}:11332"]
-    assert open_to(flt["common_firewall_rules"], 11332) == [addresses["mx.gialai.gov.vn"]]
-    assert open_to(hosts["ldap.gialai.gov.vn"]["common_firewall_rules"], 25) == []
-    assert open_to(hosts["webmail.gialai.gov.vn"]["common_firewall_rules"], 443) is None
-    assert hosts["webmail.gialai.gov.vn"]["roundcube_server_aliases"] == ["webmail.gialai.gov.vn"]
-    # Its own name is the FQDN; Bình Định's old domain (merged into Gia Lai in 2025) is served too.
-    assert hosts["ldap.gialai.gov.vn"]["common_tls_san_names"] == ["ldap.binhdinh.gov.vn"]
-    webmail_names = ["mail.gialai.gov.vn", "mail.binhdinh.gov.vn"]
-    assert hosts["webmail.gialai.gov.vn"]["common_tls_san_names"] == webmail_names
-    assert hosts["mx.gialai.gov.vn"]["common_tls_san_names"] == []
+    providers = groups["ldap_servers"]
+    ids = [hosts[h]["openldap_server_id"] for h in providers]
+    if len(providers) == 1:
+        assert ids == [0] and hosts[providers[0]]["openldap_replication_peers"] == []
+        return
+    assert ids == list(range(1, len(providers) + 1))
+    for host in providers:
+        assert hosts[host]["openldap_replication_peers"] == [f"ldap://{h}" for h in providers if h != host]
 
 
 # --- inventories the wiring refuses -----------------------------------------------------------------------
@@ -212,10 +156,20 @@ def test_host_in_no_group_is_refused(hanam):
     assert "backup.hanam.gov.vn: in group congvu but in none of" in message
 
 
-def test_second_directory_server_is_refused_not_ignored(hanam):
-    message = refused(hanam, {**GROUPS_SPLIT, "ldap_servers": ["ldap.hanam.gov.vn", "ldap2.hanam.gov.vn"]},
-                      {**ADDRS, "ldap2.hanam.gov.vn": "192.0.2.14"})
-    assert "group ldap_servers lists ldap.hanam.gov.vn, ldap2.hanam.gov.vn: one host at most" in message
+def test_second_mailbox_server_is_refused_not_ignored(hanam):
+    message = refused(hanam, {**GROUPS_SPLIT, "mail_servers": ["mx.hanam.gov.vn", "mx2.hanam.gov.vn"]},
+                      {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"})
+    assert "group mail_servers lists mx.hanam.gov.vn, mx2.hanam.gov.vn: one host at most" in message
+
+
+def test_second_directory_server_needs_its_address(hanam):
+    """Two providers reach each other (replication): a second directory server without an address is
+    refused by name, with it the layout wires."""
+    groups = {**GROUPS_SPLIT, "ldap_servers": ["ldap.hanam.gov.vn", "ldap2.hanam.gov.vn"]}
+    assert "ldap2.hanam.gov.vn: no address known" in refused(hanam, groups)
+    hosts = wire(hanam, None, groups, {**ADDRS, "ldap2.hanam.gov.vn": "192.0.2.14"})
+    assert hosts["ldap2.hanam.gov.vn"]["openldap_server_id"] == 2
+    assert "192.0.2.14" in open_to(hosts["ldap.hanam.gov.vn"]["common_firewall_rules"], 389)
 
 
 def test_unknown_address_of_a_peer_is_refused(hanam):

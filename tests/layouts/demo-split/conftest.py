@@ -1,4 +1,4 @@
-"""The split layout: inventories/demo-split (Gia Lai on four hosts)."""
+"""The split layout: inventories/demo-split (Gia Lai on five hosts: two directory servers)."""
 
 import pytest
 

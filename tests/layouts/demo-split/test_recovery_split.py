@@ -9,6 +9,10 @@ byte in its folder with its flags (Vietnamese folder names, an organisation mail
 account's mailbox), the Sieve script, every directory entry with its attributes and the passwords
 that log in, the DKIM keys (a signature made after the restore verifies against the record published
 before the disaster, and the zone snippets are the same), Rspamd's Redis data, the webmail users.
+The layout has two directory servers: the first dies, the second lives, so the rebuilt first takes
+the directory back from it by replication when site.yml deploys it, and the restore loads no directory
+archive over it (docs/backup.md, "Several directory servers"); the comparison with the entries before
+the disaster is the same.
 The other tests of the layout that run after this file run on the restored hosts.
 """
 
@@ -158,6 +162,11 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
     assert restore.returncode == 0, restore.stdout[-5000:] + restore.stderr[-2000:]
     for host in (ldap, mx, flt, web):
         assert f"{host.name}" in restore.stdout
+    if len(stage.groups["ldap_servers"]) > 1:
+        # docs/backup.md, "Several directory servers": the rebuilt first server joined the second when
+        # site.yml deployed it, so no archive is loaded over what replication brought back
+        assert "comes back by replication from" in restore.stdout, restore.stdout[-5000:]
+        assert "not loaded from the archive" in restore.stdout, restore.stdout[-5000:]
     # the zone snippets site.yml wrote for the new filter host's keys are written again from the
     # restored ones (docs/backup.md, the dkim row)
     dns = playbook(stage, "policy.yml", "dns.yml", "-e", "congvu_policy_quiet=true")

@@ -249,13 +249,19 @@ def test_public_services_are_open_on_their_hosts_only(stage):
 
 
 def test_peer_ports_open_to_their_peers_only(stage):
-    """LDAP (389) for the mail and webmail hosts; the milter (11332) for the mail host; nothing else."""
-    ldap, mx = stage.first("ldap_servers"), stage.first("mail_servers")
+    """LDAP (389) for the mail and webmail hosts and the other directory servers (replication); the
+    milter (11332) for the mail host; nothing else."""
+    mx = stage.first("mail_servers")
     flt, web = stage.first("filter_servers"), stage.first("webmail_servers")
-    assert reach_from(mx, ldap.address, 389)
-    assert reach_from(web, ldap.address, 389)
-    assert not reach_from(flt, ldap.address, 389), "the filter needs no directory"
-    assert not reach_from_runner(ldap.address, 389), "LDAP without TLS is for peers only"
+    providers = [stage.hosts[h] for h in stage.groups["ldap_servers"]]
+    for ldap in providers:
+        assert reach_from(mx, ldap.address, 389)
+        assert reach_from(web, ldap.address, 389)
+        assert not reach_from(flt, ldap.address, 389), "the filter needs no directory"
+        assert not reach_from_runner(ldap.address, 389), "LDAP without TLS is for peers only"
+        for peer in providers:
+            if peer is not ldap:
+                assert reach_from(peer, ldap.address, 389), f"{peer.name} cannot replicate from {ldap.name}"
     assert reach_from(mx, flt.address, 11332)
     assert not reach_from(web, flt.address, 11332), "only the mail host calls the milter"
     assert not reach_from_runner(flt.address, 11332)
