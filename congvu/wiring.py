@@ -362,7 +362,8 @@ def _ldap(lay: Layout, host: str) -> tuple[str, bool]:
 
 
 def _replication(lay: Layout, host: str) -> dict[str, Any]:
-    """The openldap role's replication settings of ``host`` (docs/openldap.md, "Replication"): with
+    """The openldap role's replication settings of ``host`` (docs/openldap.md, "Replication"; standby
+    capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): with
     several directory servers each is a provider (server ID = its place in the group, from 1) that
     pulls every other one; with one, no replication (server ID 0)."""
     providers = lay.groups["ldap_servers"]

@@ -1,6 +1,7 @@
 """Two directory servers on the split layout (docs/openldap.md, "Replication"; issue 14, item 1):
 multi-provider replication both ways over StartTLS as cn=replicator, and mail, logins and the
-webmail going on while the first directory server is down (Gia Lai Art 8.1.a: "khả năng dự phòng").
+webmail going on while the first directory server is down (Hà Nam Art 10.7, Gia Lai Art 8.1.a:
+"khả năng dự phòng").
 The loss and rebuild of a directory server is drilled in test_recovery_split.py."""
 
 from __future__ import annotations
