@@ -59,13 +59,16 @@ GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
 OPTIONAL_GROUPS = ("backup_servers",)
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
-#: Groups of which one host at most is supported until replication exists (a second mailbox server
-#: would be a second, diverging copy; a second filter would be ignored). Several directory servers
-#: replicate each other (multi-provider, docs/openldap.md "Replication").
+#: Groups of which one host at most is supported (a second filter would be ignored). Several directory
+#: servers replicate each other (multi-provider, docs/openldap.md "Replication"); two mailbox servers
+#: replicate each other (Dovecot's replicator, docs/mailcore.md "Two mailbox servers").
 SINGLE = {
-    "mail_servers": "a second mailbox server needs Dovecot replication, not built yet",
     "filter_servers": "Postfix calls one filter; a second filter host would be ignored",
     "backup_servers": "each host has one repository; a second copy is the backup server's own job",
+}
+#: Groups of which two hosts at most are supported: Dovecot replicates between server pairs only.
+PAIR = {
+    "mail_servers": "Dovecot's replication works between two mailbox servers",
 }
 
 
@@ -105,6 +108,10 @@ SERVICES: dict[str, Service] = {
                     "directory servers"),
     "rspamd_milter": Service(11332, "tcp", "filter_servers", ("mail_servers",),
                              "the Rspamd milter for Postfix"),
+    # Two mailbox servers: each one's replicator runs dsync on the other's doveadm server, over TLS
+    # and with the shared doveadm password (docs/mailcore.md, "Two mailbox servers").
+    "doveadm": Service(12345, "tcp", "mail_servers", ("mail_servers",),
+                       "Dovecot replication (dsync over TLS) between the mailbox servers"),
     # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
     # own repository (docs/backup.md, "Backup server").
     "borg": Service(22, "tcp", "backup_servers", GROUPS, "Borg over SSH to this host's repositories"),
@@ -219,6 +226,10 @@ def layout(groups: Mapping[str, Iterable[str]], addresses: Mapping[str, Any] | N
     for group, why in SINGLE.items():
         if len(lay[group]) > 1:
             problems.append(f"group {group} lists {', '.join(lay[group])}: one host at most ({why}) "
+                            "[docs/topology.md]")
+    for group, why in PAIR.items():
+        if len(lay[group]) > 2:
+            problems.append(f"group {group} lists {', '.join(lay[group])}: two hosts at most ({why}) "
                             "[docs/topology.md]")
     resolved: dict[str, str] = {}
     for host in sorted(in_groups):
@@ -373,6 +384,17 @@ def _replication(lay: Layout, host: str) -> dict[str, Any]:
             "openldap_replication_peers": [f"ldap://{h}" for h in providers if h != host]}
 
 
+def _mail_replica(lay: Layout, host: str) -> str:
+    """The dsync target of ``host`` for the dovecot role (``dovecot_replica``; docs/mailcore.md, "Two
+    mailbox servers"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): the other mailbox server
+    over TLS, or "" where there is one mailbox server."""
+    servers = lay.groups["mail_servers"]
+    if host not in servers or len(servers) < 2:
+        return ""
+    peer = next(h for h in servers if h != host)
+    return f"tcps:{peer}:{SERVICES['doveadm'].port}"
+
+
 def _san_names(policy: Mapping[str, Any], lay: Layout, host: str, domains: list[str]) -> list[str]:
     names: list[str] = []
     if lay.local(host, "webmail_servers"):
@@ -510,6 +532,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # Cần Thơ Art 11.3: inbox and sent mail of organisation mailboxes are not deleted.
             "dovecot_lazy_expunge_org_mailboxes":
                 (policy.get("retention") or {}).get("organisation_delete", "allow") != "allow",
+            # Hà Nam Art 10.7, Gia Lai Art 8.1.a (standby capacity): two mailbox servers replicate.
+            "dovecot_replica": _mail_replica(lay, host),
             # --- rspamd ---
             # Gia Lai Art 4.1: every sending domain, agency and commune subdomains included, is signed.
             "rspamd_domains": signing,

@@ -90,6 +90,7 @@ def test_every_host_backs_up_what_its_groups_hold():
         "ldap.gialai.gov.vn": ["system", "directory", "lifecycle"],  # the roster apply's audit log
         "ldap2.gialai.gov.vn": ["system", "directory", "lifecycle"],  # each provider keeps its own copy
         "mx.gialai.gov.vn": ["system", "mailboxes", "lifecycle"],
+        "mx2.gialai.gov.vn": ["system", "mailboxes", "lifecycle"],  # each mailbox server its own copy
         "filter.gialai.gov.vn": ["system", "dkim", "rspamd"],
         "webmail.gialai.gov.vn": ["system", "webmail"],
     }

@@ -156,10 +156,36 @@ def test_host_in_no_group_is_refused(hanam):
     assert "backup.hanam.gov.vn: in group congvu but in none of" in message
 
 
-def test_second_mailbox_server_is_refused_not_ignored(hanam):
-    message = refused(hanam, {**GROUPS_SPLIT, "mail_servers": ["mx.hanam.gov.vn", "mx2.hanam.gov.vn"]},
-                      {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"})
-    assert "group mail_servers lists mx.hanam.gov.vn, mx2.hanam.gov.vn: one host at most" in message
+def test_third_mailbox_server_is_refused_not_ignored(hanam):
+    """Dovecot replicates between pairs: a third mailbox server is refused by name."""
+    three = ["mx.hanam.gov.vn", "mx2.hanam.gov.vn", "mx3.hanam.gov.vn"]
+    message = refused(hanam, {**GROUPS_SPLIT, "mail_servers": three},
+                      {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14", "mx3.hanam.gov.vn": "192.0.2.15"})
+    assert f"group mail_servers lists {', '.join(three)}: two hosts at most" in message
+
+
+def test_two_mailbox_servers_replicate_each_other(hanam):
+    """docs/mailcore.md, "Two mailbox servers" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a):
+    each one's dsync target is the other over TLS, the doveadm port opens to the other alone, both are
+    MX, the webmail uses the first and only the first runs the lifecycle."""
+    groups = {**GROUPS_SPLIT, "mail_servers": ["mx.hanam.gov.vn", "mx2.hanam.gov.vn"]}
+    assert "mx2.hanam.gov.vn: no address known" in refused(hanam, groups)
+    hosts = wire(hanam, None, groups, {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"})
+    assert hosts["mx.hanam.gov.vn"]["dovecot_replica"] == "tcps:mx2.hanam.gov.vn:12345"
+    assert hosts["mx2.hanam.gov.vn"]["dovecot_replica"] == "tcps:mx.hanam.gov.vn:12345"
+    assert open_to(hosts["mx.hanam.gov.vn"]["common_firewall_rules"], 12345) == ["192.0.2.14"]
+    assert open_to(hosts["mx2.hanam.gov.vn"]["common_firewall_rules"], 12345) == [ADDRS["mx.hanam.gov.vn"]]
+    assert hosts["mx.hanam.gov.vn"]["congvu_dns"]["mail_hosts"] == groups["mail_servers"]
+    assert {hosts[h]["lifecycle_enabled"] for h in groups["mail_servers"]} == {True, False}
+    assert hosts["mx.hanam.gov.vn"]["lifecycle_enabled"]
+    assert hosts["webmail.hanam.gov.vn"]["roundcube_imap_host"] == "mx.hanam.gov.vn"
+    # both reach the filter's milter
+    filter_rules = hosts["filter.hanam.gov.vn"]["common_firewall_rules"]
+    assert "192.0.2.14" in open_to(filter_rules, 11332)
+    # a lone mailbox server replicates nothing
+    alone = wire(hanam, None, GROUPS_SPLIT, ADDRS)
+    assert alone["mx.hanam.gov.vn"]["dovecot_replica"] == ""
+    assert open_to(alone["mx.hanam.gov.vn"]["common_firewall_rules"], 12345) == []
 
 
 def test_second_directory_server_needs_its_address(hanam):

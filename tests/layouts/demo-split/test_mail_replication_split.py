@@ -1,0 +1,178 @@
+"""Two mailbox servers on the split layout (docs/mailcore.md, "Two mailbox servers"; issue 14, item 2):
+Dovecot's replicator keeps every mailbox on both, both ways, over TLS; both are MX; a mailbox server
+killed outright loses no accepted message, the other goes on receiving and serving, and the killed one
+catches up when it is back (Hà Nam Art 10.7, Gia Lai Art 8.1.a: "khả năng dự phòng").
+The loss and rebuild of the first mailbox server from nothing is drilled in test_recovery_split.py."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import secrets
+import shlex
+import smtplib
+import ssl
+import subprocess
+import time
+import uuid
+
+import pytest
+
+FOLDER = "Văn bản đi/Tháng 12"
+SIEVE = 'require ["fileinto"];\nif header :contains "subject" "Khẩn" { fileinto "INBOX"; stop; }\n'
+
+
+@pytest.fixture(scope="module")
+def pair(stage):
+    names = stage.groups["mail_servers"]
+    assert len(names) == 2, f"the split layout has two mailbox servers, the inventory lists {names}"
+    return [stage.hosts[n] for n in names]
+
+
+@pytest.fixture(scope="module")
+def person(testpeople):
+    org = testpeople.top_level()[0]
+    password = f"Sao#Chep{secrets.token_hex(3)}9"
+    return testpeople.ensure("kiemthu.saochep", "Trần Thị Sao Chép", org, password)
+
+
+def message(to: str, subject: str) -> tuple[str, bytes]:
+    mid = f"<{uuid.uuid4()}@doitac.example.org>"
+    return mid, (f"From: congvan@doitac.example.org\r\nTo: {to}\r\nSubject: {subject}\r\n"
+                 f"Message-ID: {mid}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                 "Kính gửi: Văn phòng. Nội dung công văn thử nghiệm sao chép hộp thư.\r\n").encode()
+
+
+def send(host, to: str, subject: str) -> str:
+    """One message to ``to`` on ``host``'s port 25 (as another province's server would); its Message-ID."""
+    mid, raw = message(to, subject)
+    with smtplib.SMTP(host.address, 25, timeout=120) as smtp:
+        smtp.ehlo("doitac.example.org")
+        smtp.sendmail("congvan@doitac.example.org", [to], raw)
+    return mid
+
+
+def message_ids(host, mail: str, mailbox: str = "INBOX") -> list[str]:
+    """Message-IDs of ``mailbox`` in ``host``'s own copy (doveadm, as root), one per message."""
+    proc = host.run(f"doveadm -f tab fetch -u {mail} hdr.message-id mailbox {shlex.quote(mailbox)} all")
+    if proc.returncode != 0:
+        return []
+    return [line.strip() for line in proc.stdout_text.splitlines()[1:] if line.strip()]
+
+
+def wait_until(what: str, check, seconds: float = 60) -> float:
+    """Seconds until ``check()`` is true (AssertionError naming ``what`` after ``seconds``)."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def podman(*args: str) -> None:
+    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.stderr}"
+
+
+def imap(stage, host, account) -> imaplib.IMAP4_SSL:
+    ctx = ssl.create_default_context(cafile=stage.ca_file)
+    ctx.check_hostname = False
+    conn = imaplib.IMAP4_SSL(host.address, 993, ssl_context=ctx, timeout=60)
+    conn.login(account.mail, account.password)
+    return conn
+
+
+def test_each_mailbox_server_replicates_to_the_other_over_tls(stage, pair):
+    """Each one's dsync target is the other over TLS; the doveadm port speaks TLS with a certificate the
+    CA vouches for under the server's name, is open to the other mailbox server and refused to a host
+    that is not one; the shared password is root's alone."""
+    for host in pair:
+        other = next(h for h in pair if h is not host)
+        config = host.out("doveconf -n")
+        assert f"mail_replica = tcps:{other.name}:12345" in config, config
+        assert "notify replication" in config
+        assert host.out("stat -c '%a %U' /etc/dovecot/dovecot-doveadm.conf.ext").strip() == "600 root"
+        assert "doveadm_password" not in config or "# hidden" in config
+        status = host.out("doveadm replicator status")
+        assert "Total number of known users" in status, status
+        handshake = other.run(f"openssl s_client -connect {host.name}:12345 -verify_return_error "
+                              f"-CAfile /etc/ssl/congvu/ca.crt -verify_hostname {host.name} </dev/null")
+        assert handshake.returncode == 0 and "Verify return code: 0 (ok)" in handshake.stdout_text, \
+            handshake.stdout_text[-2000:] + handshake.stderr_text[-1000:]
+    outsider = stage.first("filter_servers")
+    refused = outsider.run(f"timeout 10 bash -c 'exec 3<>/dev/tcp/{pair[0].address}/12345'")
+    assert refused.returncode != 0, "the doveadm port is open to a host that is not a mailbox server"
+
+
+def test_mail_delivered_on_either_server_is_on_the_other_within_seconds(pair, person):
+    """Mail that arrives on either MX is in the other's copy of the mailbox, byte for byte, within
+    seconds; a folder with a Vietnamese name, a flag and a Sieve script made on one are on the other."""
+    first, second = pair
+    lags = []
+    for at, other in ((first, second), (second, first)):
+        mid = send(at, person.mail, f"Sao chép {uuid.uuid4().hex[:6]}")
+        wait_until(f"{mid} delivered on {at.name}", lambda h=at, m=mid: m in message_ids(h, person.mail))
+        lags.append(wait_until(f"{mid} replicated to {other.name}",
+                               lambda h=other, m=mid: m in message_ids(h, person.mail)))
+        raw = [h.out(f"doveadm fetch -u {person.mail} text mailbox INBOX header message-id {mid!r}")
+               for h in (at, other)]
+        assert raw[0] == raw[1], f"{mid} differs between the two copies"
+    print(f"replication lag: {', '.join(f'{lag:.1f} s' for lag in lags)}")
+    # a folder, a flag and a Sieve script, made on the first, reach the second
+    folder, script = f"{FOLDER} {uuid.uuid4().hex[:4]}", f"khan{uuid.uuid4().hex[:4]}"
+    first.out(f"doveadm mailbox create -u {person.mail} {shlex.quote(folder)}")
+    first.out(f"doveadm flags add -u {person.mail} '\\Flagged' mailbox INBOX all")
+    first.out(f"doveadm sieve put -a -u {person.mail} {script}", stdin=SIEVE)
+    wait_until("the folder on the second server", lambda: folder in second.out(
+        f"doveadm mailbox list -u {person.mail}").splitlines())
+    wait_until("the flag on the second server", lambda: second.out(
+        f"doveadm search -u {person.mail} mailbox INBOX unflagged").strip() == "")
+    made = first.out(f"doveadm sieve get -u {person.mail} {script}")
+    assert "Khẩn" in made, made
+    wait_until("the Sieve script on the second server", lambda: second.run(
+        f"doveadm sieve get -u {person.mail} {script}").stdout_text == made)
+
+
+def test_a_killed_mailbox_server_loses_nothing_and_catches_up(stage, pair, person):
+    """Gia Lai Art 8.1.a (khả năng dự phòng): the first mailbox server killed outright (podman kill
+    --signal KILL), the second, the other MX, accepts the province's mail and serves it over IMAP; back
+    up, the first has every message accepted by either, each once, and neither has a duplicate."""
+    first, second = pair
+    before = [send(first, person.mail, f"Trước sự cố {i}") for i in range(10)]
+    wait_until("the first messages on both servers", lambda: all(
+        set(before) <= set(message_ids(h, person.mail)) for h in pair))
+    hosts_file = first.out("cat /etc/hosts")  # what the common role wrote (common_hosts_peers)
+    podman("kill", "--signal", "KILL", first.container)
+    try:
+        during = [send(second, person.mail, f"Trong sự cố {i}") for i in range(30)]
+        wait_until("mail delivered on the second while the first is dead",
+                   lambda: set(during) <= set(message_ids(second, person.mail)))
+        conn = imap(stage, second, person)
+        try:
+            assert conn.select("INBOX", readonly=True)[0] == "OK"
+            typ, found = conn.search(None, "HEADER", "Message-ID", during[-1])
+            assert typ == "OK" and len(found[0].split()) == 1, (typ, found)
+        finally:
+            with contextlib.suppress(imaplib.IMAP4.error):
+                conn.logout()
+    finally:
+        # A server keeps its address and its /etc/hosts across a crash; a podman container gets a new
+        # address and a /etc/hosts of podman's at each start: both are put back as they were.
+        network = f"congvu-{stage.name}"
+        podman("network", "disconnect", network, first.container)
+        podman("network", "connect", "--ip", first.address, network, first.container)
+        podman("start", first.container)
+        wait_until(f"{first.name} running", lambda: first.run("true").returncode == 0, seconds=120)
+        first.out("cat > /etc/hosts", stdin=hosts_file)
+        # what started before /etc/hosts was back could not reach the directory by name
+        first.out("systemctl restart dovecot postfix")
+    wait_until(f"{first.name}'s Dovecot and Postfix back", lambda: first.run(
+        "systemctl is-active dovecot postfix").stdout_text.split() == ["active", "active"], seconds=180)
+    accepted = set(before) | set(during)
+    lag = wait_until(f"{first.name} has caught up", lambda: accepted <= set(message_ids(first, person.mail)),
+                     seconds=600)
+    print(f"caught up {lag:.1f} s after its Dovecot was back")
+    for host in pair:
+        ids = [m for m in message_ids(host, person.mail) if m in accepted]
+        assert len(ids) == len(set(ids)) == len(accepted), f"{host.name}: duplicates or losses"
