@@ -59,16 +59,13 @@ GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
 OPTIONAL_GROUPS = ("backup_servers",)
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
-#: Groups of which one host at most is supported (a second filter would be ignored). Several directory
+#: The most hosts a group may list, and why (a group not named here has no limit). Several directory
 #: servers replicate each other (multi-provider, docs/openldap.md "Replication"); two mailbox servers
 #: replicate each other (Dovecot's replicator, docs/mailcore.md "Two mailbox servers").
-SINGLE = {
-    "filter_servers": "Postfix calls one filter; a second filter host would be ignored",
-    "backup_servers": "each host has one repository; a second copy is the backup server's own job",
-}
-#: Groups of which two hosts at most are supported: Dovecot replicates between server pairs only.
-PAIR = {
-    "mail_servers": "Dovecot's replication works between two mailbox servers",
+AT_MOST = {
+    "mail_servers": (2, "Dovecot's replication works between two mailbox servers"),
+    "filter_servers": (1, "Postfix calls one filter; a second filter host would be ignored"),
+    "backup_servers": (1, "each host has one repository; a second copy is the backup server's own job"),
 }
 
 
@@ -223,13 +220,10 @@ def layout(groups: Mapping[str, Iterable[str]], addresses: Mapping[str, Any] | N
         if not _fqdn(host):
             problems.append(f"{host}: inventory host names are lower-case FQDNs such as mail.hanam.gov.vn "
                             "[host name = FQDN]")
-    for group, why in SINGLE.items():
-        if len(lay[group]) > 1:
-            problems.append(f"group {group} lists {', '.join(lay[group])}: one host at most ({why}) "
-                            "[docs/topology.md]")
-    for group, why in PAIR.items():
-        if len(lay[group]) > 2:
-            problems.append(f"group {group} lists {', '.join(lay[group])}: two hosts at most ({why}) "
+    for group, (most, why) in AT_MOST.items():
+        if len(lay[group]) > most:
+            hosts = {1: "one host", 2: "two hosts"}.get(most, f"{most} hosts")
+            problems.append(f"group {group} lists {', '.join(lay[group])}: {hosts} at most ({why}) "
                             "[docs/topology.md]")
     resolved: dict[str, str] = {}
     for host in sorted(in_groups):
