@@ -528,6 +528,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
                 (policy.get("retention") or {}).get("organisation_delete", "allow") != "allow",
             # Hà Nam Art 10.7, Gia Lai Art 8.1.a (standby capacity): two mailbox servers replicate.
             "dovecot_replica": _mail_replica(lay, host),
+            # the port the firewall opens to the other mailbox server (SERVICES) is the one it listens on
+            "dovecot_doveadm_port": SERVICES["doveadm"].port,
             # --- rspamd ---
             # Gia Lai Art 4.1: every sending domain, agency and commune subdomains included, is signed.
             "rspamd_domains": signing,

@@ -35,7 +35,7 @@ from attacks import (
     tls_context,
 )
 from attacks import Account as Mailbox
-from mailcore import wait_for
+from polling import wait_for
 
 AGENCY = "ktvongdoi"
 AGENCY_NAME = "Sở Kiểm thử Vòng đời"

@@ -22,7 +22,8 @@ import time
 import pytest
 from backup_checks import playbook
 from directory_checks import ADMIN_PASSWORD, Ldap, orgs, replace  # noqa: F401  (orgs: the fixture)
-from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, managesieve_put, unique, wait_for
+from mailcore import INTERNET_SENDER, PASSWORD, MailCore, brief, managesieve_put, unique
+from polling import wait_for
 
 from congvu.lists import AGENCY_OWNER, load_lists
 from congvu.naming import make_scheme

@@ -48,6 +48,7 @@ from email.message import EmailMessage
 
 import pytest
 import yaml
+from polling import wait_for
 
 from congvu.errors import PasswordError
 from congvu.naming import make_scheme
@@ -510,16 +511,6 @@ def raw_utf8_message(mail_from: str, rcpt: str, subject: str) -> bytes:
             f"Message-ID: <{uuid.uuid4().hex}@client.test.example>\r\n"
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
             "Content-Transfer-Encoding: 8bit\r\n\r\nNội dung báo cáo bằng tiếng Việt.\r\n").encode()
-
-
-def wait_for(predicate, timeout: float = 60.0, step: float = 0.5):
-    """Poll ``predicate`` until it returns something true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(step)
-        value = predicate()
-    return value
 
 
 @contextlib.contextmanager

@@ -23,7 +23,8 @@ import shutil
 import pytest
 from attacks import ldap_attrs, ldap_modify, ldap_root
 from backup_checks import playbook
-from mailcore import PASSWORD, MailCore, brief, unique, wait_for
+from mailcore import PASSWORD, MailCore, brief, unique
+from polling import wait_for
 from webclient import Webmail
 
 from congvu.naming import make_scheme

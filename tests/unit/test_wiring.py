@@ -173,6 +173,7 @@ def test_two_mailbox_servers_replicate_each_other(hanam):
     hosts = wire(hanam, None, groups, {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"})
     assert hosts["mx.hanam.gov.vn"]["dovecot_replica"] == "tcps:mx2.hanam.gov.vn:12345"
     assert hosts["mx2.hanam.gov.vn"]["dovecot_replica"] == "tcps:mx.hanam.gov.vn:12345"
+    assert {hosts[h]["dovecot_doveadm_port"] for h in ("mx.hanam.gov.vn", "mx2.hanam.gov.vn")} == {12345}
     assert open_to(hosts["mx.hanam.gov.vn"]["common_firewall_rules"], 12345) == ["192.0.2.14"]
     assert open_to(hosts["mx2.hanam.gov.vn"]["common_firewall_rules"], 12345) == [ADDRS["mx.hanam.gov.vn"]]
     assert hosts["mx.hanam.gov.vn"]["congvu_dns"]["mail_hosts"] == groups["mail_servers"]

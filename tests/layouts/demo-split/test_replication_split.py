@@ -11,11 +11,11 @@ import imaplib
 import secrets
 import smtplib
 import ssl
-import time
 import uuid
 
 import pytest
-from testpeople import parse_ldif  # tests/layouts/ is on sys.path (its conftest's directory)
+from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
+from testpeople import parse_ldif
 from webclient import Webmail
 
 ROOT_LDAP = "-LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no"
@@ -44,13 +44,8 @@ def read(host, dn: str, attr: str) -> list[str]:
 
 def wait_for(host, dn: str, attr: str, value: str, seconds: float = 30) -> float:
     """Seconds until ``host`` shows ``attr: value`` on ``dn`` (AssertionError after ``seconds``)."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if value in read(host, dn, attr):
-            return time.monotonic() - start
-        time.sleep(0.5)
-    raise AssertionError(f"{host.name} did not show {attr}: {value} on {dn} within {seconds} s "
-                         f"(has {read(host, dn, attr)})")
+    return wait_until(f"{host.name} showing {attr}: {value} on {dn}", lambda: value in read(host, dn, attr),
+                      seconds, explain=lambda: f"it has {read(host, dn, attr)}")
 
 
 def modify(host, dn: str, attr: str, value: str) -> None:
@@ -137,9 +132,8 @@ def test_mail_and_logins_go_on_while_the_first_directory_server_is_down(stage, p
                           (f"From: congvan@example.org\r\nTo: {person.mail}\r\nSubject: {tag}\r\n"
                            f"Message-ID: <{uuid.uuid4()}@doitac.example.org>\r\n\r\nThư khi máy chủ "
                            "danh bạ thứ nhất dừng.\r\n").encode())
-        deadline = time.monotonic() + 120
-        while delivered(mx, person.mail, tag) < 1 and time.monotonic() < deadline:
-            time.sleep(1)
+        wait_until(f"{tag} delivered on {mx.name}", lambda: delivered(mx, person.mail, tag) >= 1, 120, step=1,
+                   explain=lambda: mx.journal(("postfix@-", "dovecot")))
         assert delivered(mx, person.mail, tag) == 1, mx.journal(("postfix@-", "dovecot"))
         imap_login(stage, person)
         ok, _ = Webmail(stage).login(person.mail, person.password)
@@ -177,10 +171,6 @@ def test_a_lockout_reached_on_one_provider_holds_on_the_other(stage, providers, 
 
 
 def wait_for_any(host, dn: str, attr: str, seconds: float = 30) -> list[str]:
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        values = read(host, dn, attr)
-        if values:
-            return values
-        time.sleep(0.5)
-    raise AssertionError(f"{host.name} shows no {attr} on {dn} within {seconds} s")
+    """The values of ``attr`` on ``dn`` as soon as ``host`` shows any (AssertionError after ``seconds``)."""
+    wait_until(f"{host.name} showing {attr} on {dn}", lambda: read(host, dn, attr), seconds)
+    return read(host, dn, attr)
