@@ -7,11 +7,10 @@ and entries between the directory servers (OpenLDAP multi-provider), issue 14, i
     CONGVU_STAGE_NAME=bench ./stage down
 
 Mail: ``--messages`` messages at ``--rate`` per second on the first mailbox server's port 25, to the
-first ``--mailboxes`` personal mailboxes the first server lists, as another province's server sends
-them. The lag of a message is the time between its file appearing in the first server's Maildir and
-in the second's: both read as the files' ctime (the inode's change time, which nothing can set back,
-in the one clock every container shares), so the figure is the replicator's alone, not the SMTP path's
-and not a poll's period.
+first ``--mailboxes`` mailboxes the first server lists, as another province's server sends them. The
+lag of a message is the time between its file appearing in the first server's Maildir and in the
+second's, each seen by a watcher inside the server polling the Maildirs every 10 ms (every container
+reads the host's clock): the replicator's time alone, not the SMTP path's.
 
 Directory: ``--changes`` changes, one after the other, of one attribute (``roomNumber``) of one person
 on the first directory server (ldapi, as root); a watcher inside the second polls its own copy every
@@ -39,20 +38,42 @@ from lifecycle_run_bench import sh  # podman exec, failing loudly (bench/ is on 
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Message-ID -> ctime of every message file under the given Maildirs (run inside a mailbox server).
-CTIMES = r'''
-import json, os, re, sys
-out = {}
-for home in sys.argv[1:]:
-    for sub in ("new", "cur"):
-        folder = os.path.join(home, "Maildir", sub)
-        for name in os.listdir(folder) if os.path.isdir(folder) else ():
-            path = os.path.join(folder, name)
-            with open(path, "rb") as fh:
-                head = fh.read(4096)
-            mid = re.search(rb"^Message-ID:\s*(<[^>]+>)", head, re.M | re.I)
-            if mid:
-                out[mid.group(1).decode()] = os.stat(path).st_ctime
+# Run inside a mailbox server: the moment each new message file shows in the given homes' Maildirs
+# (new/ or cur/, polled every 10 ms, by the file's base name, which a move to cur/ keeps), until
+# ``count`` new ones or ``timeout`` seconds; then {Message-ID: that moment}. "ready" once the Maildirs
+# as they were are read. Every container reads the same clock (the host's).
+WATCH_MAIL = r'''
+import json, os, re, sys, time
+count, timeout, homes = int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]  # sys.argv[1]: "watch"
+dirs = [os.path.join(h, "Maildir", s) for h in homes for s in ("new", "cur")]
+def names():
+    out = {}
+    for d in dirs:
+        try:
+            for entry in os.scandir(d):
+                out[entry.name.split(":")[0]] = entry.path
+        except FileNotFoundError:
+            pass
+    return out
+old = set(names())
+print("ready", flush=True)
+seen, deadline = {}, time.time() + timeout
+while len(seen) < count and time.time() < deadline:
+    now = time.time()
+    for base in names():
+        if base not in old and base not in seen:
+            seen[base] = now
+    time.sleep(0.01)
+paths, out = names(), {}
+for base, when in seen.items():
+    try:
+        with open(paths[base], "rb") as fh:
+            head = fh.read(8192)
+    except (KeyError, OSError):
+        continue
+    mid = re.search(rb"^Message-ID:\s*(<[^>]+>)", head, re.M | re.I)
+    if mid:
+        out[mid.group(1).decode()] = when
 json.dump(out, sys.stdout)
 '''
 
@@ -97,9 +118,20 @@ def summary(lags: list[float]) -> dict[str, float]:
             "max": ordered[-1]}
 
 
+def watch(name: str, script: str, *args: str) -> subprocess.Popen:
+    """A watcher script running inside ``name``, once it says it is ready."""
+    proc = subprocess.Popen(["podman", "exec", name, *args[:1], "-c", script, "watch", *args[1:]],
+                            stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise SystemExit(f"{name}: the watcher did not start")
+    return proc
+
+
 def mail_lag(first: str, second: str, count: int, rate: float, mailboxes: int, timeout: float) -> dict:
     people = sorted(sh(first, "doveadm user '*'").split())[:mailboxes]
     homes = [sh(first, f"doveadm user -f home {shlex.quote(u)}").strip() for u in people]
+    watchers = [watch(h, WATCH_MAIL, "python3", str(count), str(timeout), *homes) for h in (first, second)]
     sent: list[str] = []
     with smtplib.SMTP(address(first), 25, timeout=120) as smtp:
         smtp.ehlo("doitac.example.org")
@@ -113,13 +145,7 @@ def mail_lag(first: str, second: str, count: int, rate: float, mailboxes: int, t
                 "Kính gửi: Văn phòng. Thư đo độ trễ sao chép hộp thư.\r\n").encode())
             sent.append(mid)
             time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
-    args = " ".join(shlex.quote(h) for h in homes)
-    deadline = time.monotonic() + timeout
-    while True:
-        there = [json.loads(sh(h, f"python3 - {args}", stdin=CTIMES.encode())) for h in (first, second)]
-        if all(m in there[1] for m in sent) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    there = [json.loads(w.communicate(timeout=timeout + 60)[0] or "{}") for w in watchers]
     lags = [there[1][m] - there[0][m] for m in sent if m in there[0] and m in there[1]]
     return {"messages": count, "rate": rate, "mailboxes": len(people),
             "lost": sum(m not in there[1] for m in sent), **summary(lags)}
@@ -135,11 +161,7 @@ def ldap_lag(first: str, second: str, count: int, timeout: float) -> dict:
     try:
         for i in range(count):
             value = f"Phòng đo {i} {uuid.uuid4().hex[:6]}"
-            watcher = subprocess.Popen(["podman", "exec", second, "bash", "-c", WATCH, "watch", dn, value,
-                                        str(int(timeout))], stdout=subprocess.PIPE, text=True)
-            if watcher.stdout.readline().strip() != "ready":  # shown at once: not a lag to measure
-                watcher.wait()
-                raise SystemExit(f"{second}: the value showed before it was written, or the watcher failed")
+            watcher = watch(second, WATCH, "bash", dn, value, str(int(timeout)))
             wrote = float(sh(first, "date +%s.%N; ldapmodify -Q -Y EXTERNAL -H ldapi:/// >/dev/null",
                              stdin=(f"dn: {dn}\nchangetype: modify\nreplace: roomNumber\n"
                                     f"roomNumber: {value}\n").encode()).split()[0])
