@@ -152,7 +152,9 @@ def mail_lag(first: str, second: str, count: int, rate: float, mailboxes: int, t
 
 
 def ldap_lag(first: str, second: str, count: int, timeout: float) -> dict:
-    found = sh(first, "ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no "
+    base = sh(first, "ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -s base -b '' namingContexts"
+                     " | sed -n 's/^namingContexts: //p' | head -n 1").strip()
+    found = sh(first, f"ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no -b {shlex.quote(base)} "
                       "'(&(objectClass=inetOrgPerson)(uid=*))' dn roomNumber | head -n 40")
     dn = next(line[4:] for line in found.splitlines() if line.startswith("dn: "))
     block = found.split(f"dn: {dn}\n", 1)[1].split("\n\n", 1)[0]
@@ -160,7 +162,7 @@ def ldap_lag(first: str, second: str, count: int, timeout: float) -> dict:
     lags, lost = [], 0
     try:
         for i in range(count):
-            value = f"Phòng đo {i} {uuid.uuid4().hex[:6]}"
+            value = f"P{i}-{uuid.uuid4().hex[:6]}"  # ASCII: ldapsearch prints other values in base64
             watcher = watch(second, WATCH, "bash", dn, value, str(int(timeout)))
             wrote = float(sh(first, "date +%s.%N; ldapmodify -Q -Y EXTERNAL -H ldapi:/// >/dev/null",
                              stdin=(f"dn: {dn}\nchangetype: modify\nreplace: roomNumber\n"
