@@ -22,10 +22,7 @@ def wait_until(what: str, check: Callable, seconds: float = 60.0, step: float = 
     """Seconds until ``check()`` is true. After ``seconds``, an AssertionError naming ``what``, followed
     by what ``explain()`` returns (the servers' own account of why: a status, a log excerpt)."""
     start = time.monotonic()
-    while True:
-        if check():
-            return time.monotonic() - start
-        if time.monotonic() - start >= seconds:
-            detail = f"\n{explain()}" if explain else ""
-            raise AssertionError(f"{what}: not within {seconds} s{detail}")
-        time.sleep(step)
+    if not wait_for(check, seconds, step):
+        detail = f"\n{explain()}" if explain else ""
+        raise AssertionError(f"{what}: not within {seconds} s{detail}")
+    return time.monotonic() - start

@@ -13,8 +13,8 @@ import smtplib
 import ssl
 import uuid
 
+import polling  # tests/layouts/ is on sys.path (its conftest's directory)
 import pytest
-from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
 from testpeople import parse_ldif
 from webclient import Webmail
 
@@ -44,8 +44,9 @@ def read(host, dn: str, attr: str) -> list[str]:
 
 def wait_for(host, dn: str, attr: str, value: str, seconds: float = 30) -> float:
     """Seconds until ``host`` shows ``attr: value`` on ``dn`` (AssertionError after ``seconds``)."""
-    return wait_until(f"{host.name} showing {attr}: {value} on {dn}", lambda: value in read(host, dn, attr),
-                      seconds, explain=lambda: f"it has {read(host, dn, attr)}")
+    return polling.wait_until(f"{host.name} showing {attr}: {value} on {dn}",
+                              lambda: value in read(host, dn, attr), seconds,
+                              explain=lambda: f"it has {read(host, dn, attr)}")
 
 
 def modify(host, dn: str, attr: str, value: str) -> None:
@@ -132,8 +133,8 @@ def test_mail_and_logins_go_on_while_the_first_directory_server_is_down(stage, p
                           (f"From: congvan@example.org\r\nTo: {person.mail}\r\nSubject: {tag}\r\n"
                            f"Message-ID: <{uuid.uuid4()}@doitac.example.org>\r\n\r\nThư khi máy chủ "
                            "danh bạ thứ nhất dừng.\r\n").encode())
-        wait_until(f"{tag} delivered on {mx.name}", lambda: delivered(mx, person.mail, tag) >= 1, 120, step=1,
-                   explain=lambda: mx.journal(("postfix@-", "dovecot")))
+        polling.wait_until(f"{tag} delivered on {mx.name}", lambda: delivered(mx, person.mail, tag) >= 1,
+                           120, step=1, explain=lambda: mx.journal(("postfix@-", "dovecot")))
         assert delivered(mx, person.mail, tag) == 1, mx.journal(("postfix@-", "dovecot"))
         imap_login(stage, person)
         ok, _ = Webmail(stage).login(person.mail, person.password)
@@ -172,5 +173,6 @@ def test_a_lockout_reached_on_one_provider_holds_on_the_other(stage, providers, 
 
 def wait_for_any(host, dn: str, attr: str, seconds: float = 30) -> list[str]:
     """The values of ``attr`` on ``dn`` as soon as ``host`` shows any (AssertionError after ``seconds``)."""
-    wait_until(f"{host.name} showing {attr} on {dn}", lambda: read(host, dn, attr), seconds)
-    return read(host, dn, attr)
+    values = polling.wait_for(lambda: read(host, dn, attr), seconds)
+    assert values, f"{host.name} shows no {attr} on {dn} within {seconds} s"
+    return values
