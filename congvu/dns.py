@@ -59,8 +59,9 @@ def _line(name: str, rtype: str, value: str) -> str:
 
 
 def domain_zone(domain: str, *, mail_hosts: Iterable[str], dkim_record: str, selector: str,
-                report_address: str, province: str = "") -> str:
-    """The zone snippet of one sending domain (text, BIND syntax, absolute names)."""
+                report_address: str, province: str = "", client_host: str = "") -> str:
+    """The zone snippet of one sending domain (text, BIND syntax, absolute names). The SRV records
+    name ``client_host`` (the front, where the layout has one), else the first mail host."""
     mail_hosts = list(mail_hosts)
     if not mail_hosts:
         raise DNSError(f"{domain}: no mail server to name as MX", rule="MX (RFC 5321)")
@@ -77,7 +78,8 @@ def domain_zone(domain: str, *, mail_hosts: Iterable[str], dkim_record: str, sel
         "; DMARC (RFC 7489): strict alignment; receivers quarantine what fails it.",
         _line(f"_dmarc.{domain}", "TXT", _txt(DMARC.format(report=report_address))),
         "; Client set-up (RFC 6186, RFC 8314): submission, IMAP and POP3 over TLS.",
-        *[_line(f"{srv}.{domain}", "SRV", f"0 1 {port} {mail_hosts[0]}.") for srv, port in SRV],
+        *[_line(f"{srv}.{domain}", "SRV", f"0 1 {port} {client_host or mail_hosts[0]}.")
+          for srv, port in SRV],
     ]
     return "\n".join(out) + "\n"
 

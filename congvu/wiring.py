@@ -48,15 +48,17 @@ from congvu.policy import place_vi
 from congvu.reconcile import base_dn
 from congvu.workdays import public_calendar
 
-__all__ = ["ALL_GROUPS", "GROUPS", "LDAPS_CLIENTS", "OPTIONAL_GROUPS", "SERVICES", "SETTINGS", "Layout",
-           "WiringError", "firewall_gaps",
+__all__ = ["ALL_GROUPS", "FRONTED", "GROUPS", "LDAPS_CLIENTS", "OPTIONAL_GROUPS", "SERVICES", "SETTINGS",
+           "Layout", "WiringError", "firewall_gaps",
            "layout", "organisation_domains", "sending_domains", "wire"]
 
 #: The groups every inventory has, under ``congvu`` (docs/topology.md).
 GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
 #: Groups an inventory may have: a backup server that keeps the other hosts' Borg repositories, so
 #: that a dead server's backups do not die with it (docs/backup.md, "Backup server").
-OPTIONAL_GROUPS = ("backup_servers",)
+#: A front for mail clients: HAProxy passing IMAP, POP3, submission and ManageSieve to the first mailbox
+#: server while it answers, to the second when it does not (docs/topology.md, "The front").
+OPTIONAL_GROUPS = ("backup_servers", "front_servers")
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
 #: The most hosts a group may list, and why (a group not named here has no limit). Several directory
@@ -66,6 +68,8 @@ AT_MOST = {
     "mail_servers": (2, "Dovecot's replication works between two mailbox servers"),
     "filter_servers": (1, "Postfix calls one filter; a second filter host would be ignored"),
     "backup_servers": (1, "each host has one repository; a second copy is the backup server's own job"),
+    "front_servers": (1, "two fronts need an address that moves between them (keepalived), which "
+                         "congvu-mail does not set up"),
 }
 
 
@@ -112,6 +116,41 @@ SERVICES: dict[str, Service] = {
     # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
     # own repository (docs/backup.md, "Backup server").
     "borg": Service(22, "tcp", "backup_servers", GROUPS, "Borg over SSH to this host's repositories"),
+    # The front (docs/topology.md, "The front"): the client ports on the front host, passed to the
+    # mailbox servers' proxied listeners, which take the PROXY protocol from the front alone (so
+    # Dovecot and Postfix see, log and limit the client's own address, not the front's).
+    "front_imaps": Service(993, "tcp", "front_servers", ("public",), "IMAP over TLS, via the front"),
+    "front_pop3s": Service(995, "tcp", "front_servers", ("public",), "POP3 over TLS, via the front"),
+    "front_submission": Service(587, "tcp", "front_servers", ("public",),
+                                "submission (STARTTLS), via the front"),
+    "front_submissions": Service(465, "tcp", "front_servers", ("public",),
+                                 "submission (implicit TLS), via the front"),
+    "front_sieve": Service(4190, "tcp", "front_servers", ("public",), "ManageSieve, via the front"),
+    "imaps_proxied": Service(10993, "tcp", "mail_servers", ("front_servers",),
+                             "IMAP over TLS from the front (PROXY protocol)"),
+    "pop3s_proxied": Service(10995, "tcp", "mail_servers", ("front_servers",),
+                             "POP3 over TLS from the front (PROXY protocol)"),
+    "submission_proxied": Service(10587, "tcp", "mail_servers", ("front_servers",),
+                                  "submission (STARTTLS) from the front (PROXY protocol)"),
+    "submissions_proxied": Service(10465, "tcp", "mail_servers", ("front_servers",),
+                                   "submission (implicit TLS) from the front (PROXY protocol)"),
+    "sieve_proxied": Service(14190, "tcp", "mail_servers", ("front_servers",),
+                             "ManageSieve from the front (PROXY protocol)"),
+}
+
+#: What the front passes where: its service -> the mailbox servers' proxied service, and how HAProxy
+#: checks a server (``expect``: the greeting, read after TLS where the port is TLS; then ``quit`` is
+#: sent and ``bye`` awaited, so that the server logs a client that logged out, not a broken
+#: connection) or follows another listener's check (``track``: the same daemon answers both). One
+#: check per daemon (Dovecot, Postfix) keeps the servers' logs from filling with health checks.
+FRONTED: dict[str, dict[str, Any]] = {
+    "front_imaps": {"name": "imaps", "server": "imaps_proxied", "tls": True, "expect": "* OK",
+                    "quit": "a LOGOUT", "bye": "* BYE"},
+    "front_pop3s": {"name": "pop3s", "server": "pop3s_proxied", "track": "imaps"},
+    "front_sieve": {"name": "sieve", "server": "sieve_proxied", "track": "imaps"},
+    "front_submissions": {"name": "submissions", "server": "submissions_proxied", "tls": True,
+                          "expect": "220 ", "quit": "QUIT", "bye": "221 "},
+    "front_submission": {"name": "submission", "server": "submission_proxied", "track": "submissions"},
 }
 
 #: Settings the wiring reads from the inventory, with their defaults.
@@ -225,6 +264,10 @@ def layout(groups: Mapping[str, Iterable[str]], addresses: Mapping[str, Any] | N
             hosts = {1: "one host", 2: "two hosts"}.get(most, f"{most} hosts")
             problems.append(f"group {group} lists {', '.join(lay[group])}: {hosts} at most ({why}) "
                             "[docs/topology.md]")
+    for host in sorted(set(lay["front_servers"]) & set(lay["mail_servers"])):
+        problems.append(f"{host}: in front_servers and mail_servers: the front takes the client ports "
+                        "(993, 995, 465, 587, 4190) its mailbox server listens on; give the front a host "
+                        "that is not a mailbox server [docs/topology.md, \"The front\"]")
     resolved: dict[str, str] = {}
     for host in sorted(in_groups):
         address = _address(addresses.get(host))
@@ -389,14 +432,50 @@ def _mail_replica(lay: Layout, host: str) -> str:
     return f"tcps:{peer}:{SERVICES['doveadm'].port}"
 
 
+def _webmail_names(policy: Mapping[str, Any], domains: list[str]) -> list[str]:
+    """The public names of the webmail: the policy's and ``mail.<domain>`` for each domain."""
+    return [policy["webmail"]["host"], *[f"mail.{d}" for d in domains]]
+
+
 def _san_names(policy: Mapping[str, Any], lay: Layout, host: str, domains: list[str]) -> list[str]:
     names: list[str] = []
     if lay.local(host, "webmail_servers"):
-        names.append(policy["webmail"]["host"])
-        names += [f"mail.{d}" for d in domains]
+        names += _webmail_names(policy, domains)
     if lay.local(host, "ldap_servers"):
         names += [f"ldap.{d}" for d in domains]
+    if lay.local(host, "mail_servers"):
+        # The front passes TLS through: a client that reached a mailbox server by one of the front's
+        # names checks that name in the mailbox server's certificate.
+        for front in lay.groups["front_servers"]:
+            names.append(front)
+            if lay.local(front, "webmail_servers"):
+                names += _webmail_names(policy, domains)
     return [n for n in dict.fromkeys(names) if n != host]
+
+
+def _front(lay: Layout) -> dict[str, Any]:
+    """The haproxy role's listeners and servers (docs/topology.md, "The front"): each client port
+    passed to the same service's proxied port on the mailbox servers, the first inventory host active
+    and the other its backup."""
+    listeners = []
+    for name, how in FRONTED.items():
+        listener = {"name": how["name"], "port": SERVICES[name].port,
+                    "server_port": SERVICES[how["server"]].port, "why": SERVICES[name].why}
+        listener.update({k: how[k] for k in ("tls", "expect", "quit", "bye", "track") if k in how})
+        listeners.append(listener)
+    return {"haproxy_listeners": listeners,
+            "haproxy_servers": [{"name": h, "address": lay.addresses[h]} for h in lay.groups["mail_servers"]]}
+
+
+def _proxied(lay: Layout) -> dict[str, Any]:
+    """What the dovecot and postfix roles open to the front: the proxied ports (none without a front)
+    and the addresses allowed to send the PROXY protocol."""
+    if not lay.groups["front_servers"]:
+        return {"dovecot_proxy_networks": [], "dovecot_proxy_ports": {}, "postfix_proxy_ports": {}}
+    port = {how["name"]: SERVICES[how["server"]].port for how in FRONTED.values()}
+    return {"dovecot_proxy_networks": [lay.addresses[h] for h in lay.groups["front_servers"]],
+            "dovecot_proxy_ports": {k: port[k] for k in ("imaps", "pop3s", "sieve")},
+            "postfix_proxy_ports": {k: port[k] for k in ("submission", "submissions")}}
 
 
 def _password_policies(policy: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -452,6 +531,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     classified = policy.get("classified") or {}
     filter_host = lay.first("filter_servers")
     mail_host = lay.first("mail_servers")
+    # Where the webmail and the SRV records send mail clients: the front where there is one.
+    client_host = next(iter(lay.groups["front_servers"]), mail_host)
+    front = _front(lay) if lay.groups["front_servers"] else {}
+    proxied = _proxied(lay)
     webmail_name = policy["webmail"]["host"]
     place = place_vi(policy)  # "tỉnh Gia Lai"
     system_name = f"Hệ thống thư điện tử công vụ {place}"
@@ -530,6 +613,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "dovecot_replica": _mail_replica(lay, host),
             # the port the firewall opens to the other mailbox server (SERVICES) is the one it listens on
             "dovecot_doveadm_port": SERVICES["doveadm"].port,
+            # docs/topology.md, "The front": the proxied listeners and who may use them.
+            "dovecot_proxy_networks": proxied["dovecot_proxy_networks"],
+            "dovecot_proxy_ports": proxied["dovecot_proxy_ports"],
+            "postfix_proxy_ports": proxied["postfix_proxy_ports"],
             # --- rspamd ---
             # Gia Lai Art 4.1: every sending domain, agency and commune subdomains included, is signed.
             "rspamd_domains": signing,
@@ -552,9 +639,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "roundcube_support_url": f"mailto:postmaster@{primary}",
             "roundcube_server_aliases": [host] if host != webmail_name else [],
             "roundcube_username_domain": primary,
-            "roundcube_imap_host": mail_host,
-            "roundcube_smtp_host": mail_host,
-            "roundcube_managesieve_host": mail_host,
+            # The front where there is one: the webmail follows it to the mailbox server that answers.
+            "roundcube_imap_host": client_host,
+            "roundcube_smtp_host": client_host,
+            "roundcube_managesieve_host": client_host,
             "roundcube_ldap_uri": _ldap_uris(lay),
             "roundcube_ldap_base_dn": base,
             # Hà Nam Art 4.5, Ninh Bình Art 12.5: the webmail forms take plain domains.
@@ -574,6 +662,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "backup_server_clients": (backup_clients(backup_server, lay.hosts)
                                       if host == backup_server else []),
         }
+        if lay.local(host, "front_servers"):
+            v.update(front)
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
             # the mailboxes to archive and the mail logs it reads activity from are.
@@ -617,8 +707,12 @@ def _dns(policy: Mapping[str, Any], lay: Layout, domains: list[str], signing: li
     for host in mail_hosts:
         names[host] = {"address": _address(public.get(host)),
                        "why": "mail server: MX target, HELO name, IMAP/POP3/submission (docs/topology.md)"}
+    for host in lay.groups["front_servers"]:
+        names.setdefault(host, {"address": _address(public.get(host)),
+                                "why": "front for mail clients: IMAP, POP3, submission, ManageSieve, "
+                                       "SRV target (docs/topology.md)"})
     webmail = lay.first("webmail_servers")
-    for name in dict.fromkeys([policy["webmail"]["host"], *[f"mail.{d}" for d in domains]]):
+    for name in dict.fromkeys(_webmail_names(policy, domains)):
         names.setdefault(name, {"address": _address(public.get(webmail)),
                                 "why": f"webmail ({webmail})"})
     ldap = lay.first("ldap_servers")
@@ -626,6 +720,8 @@ def _dns(policy: Mapping[str, Any], lay: Layout, domains: list[str], signing: li
         names.setdefault(name, {"address": _address(public.get(ldap)),
                                 "why": f"directory, LDAPS for SSO clients ({ldap})"})
     return {"domains": signing, "mail_hosts": mail_hosts, "names": names,
+            # RFC 6186 SRV records name the front where there is one, else the first mailbox server.
+            "client_host": next(iter(lay.groups["front_servers"]), mail_hosts[0]),
             "report_address": f"postmaster@{policy['domains']['primary']}"}
 
 

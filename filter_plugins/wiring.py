@@ -85,7 +85,8 @@ def congvu_dns_zone(domain: Any, dns_plan: Any, dkim_record: Any, selector: Any,
     try:
         return dns.domain_zone(str(domain), mail_hosts=plain(dns_plan["mail_hosts"]),
                                dkim_record=str(dkim_record), selector=str(selector),
-                               report_address=str(dns_plan["report_address"]), province=str(province))
+                               report_address=str(dns_plan["report_address"]), province=str(province),
+                               client_host=str(dns_plan.get("client_host") or ""))
     except CongvuError as exc:
         raise AnsibleFilterError(f"congvu: {exc}") from None
 

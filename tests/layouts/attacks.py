@@ -137,8 +137,10 @@ def mx(stage):
     return stage.first("mail_servers")
 
 
-def imap_login(stage, account: Account, password: str | None = None) -> bool:
-    with imaplib.IMAP4_SSL(mx(stage).address, 993, ssl_context=tls_context(stage), timeout=60) as imap:
+def imap_login(stage, account: Account, password: str | None = None, host=None) -> bool:
+    """Logs in over IMAPS on ``host`` (default: the first mail host), as do the other *_login."""
+    with imaplib.IMAP4_SSL((host or mx(stage)).address, 993, ssl_context=tls_context(stage),
+                           timeout=60) as imap:
         try:
             imap.login(account.mail, password or account.password)
         except imaplib.IMAP4.error:
@@ -146,8 +148,8 @@ def imap_login(stage, account: Account, password: str | None = None) -> bool:
         return True
 
 
-def pop3_login(stage, account: Account, password: str | None = None) -> bool:
-    pop = poplib.POP3_SSL(mx(stage).address, 995, context=tls_context(stage), timeout=60)
+def pop3_login(stage, account: Account, password: str | None = None, host=None) -> bool:
+    pop = poplib.POP3_SSL((host or mx(stage)).address, 995, context=tls_context(stage), timeout=60)
     try:
         pop.user(account.mail)
         pop.pass_(password or account.password)
@@ -159,8 +161,8 @@ def pop3_login(stage, account: Account, password: str | None = None) -> bool:
             pop.quit()
 
 
-def smtp_login(stage, account: Account, password: str | None = None) -> bool:
-    with smtplib.SMTP_SSL(mx(stage).address, 465, context=tls_context(stage), timeout=60) as smtp:
+def smtp_login(stage, account: Account, password: str | None = None, host=None) -> bool:
+    with smtplib.SMTP_SSL((host or mx(stage)).address, 465, context=tls_context(stage), timeout=60) as smtp:
         try:
             smtp.login(account.mail, password or account.password)
         except smtplib.SMTPAuthenticationError:
@@ -168,14 +170,15 @@ def smtp_login(stage, account: Account, password: str | None = None) -> bool:
         return True
 
 
-def sieve_login(stage, account: Account, password: str | None = None) -> bool:
+def sieve_login(stage, account: Account, password: str | None = None, host=None) -> bool:
     """ManageSieve (RFC 5804): STARTTLS, then AUTHENTICATE "PLAIN"."""
-    with socket.create_connection((mx(stage).address, 4190), timeout=60) as raw:
+    host = host or mx(stage)
+    with socket.create_connection((host.address, 4190), timeout=60) as raw:
         f = raw.makefile("rb")
         _sieve_read(f)
         raw.sendall(b"STARTTLS\r\n")
         _sieve_read(f)
-        with tls_context(stage).wrap_socket(raw, server_hostname=mx(stage).name) as tls:
+        with tls_context(stage).wrap_socket(raw, server_hostname=host.name) as tls:
             g = tls.makefile("rb")
             _sieve_read(g)  # capabilities again after TLS
             token = base64.b64encode(f"\0{account.mail}\0{password or account.password}".encode()).decode()

@@ -31,6 +31,7 @@ UNITS = {
     "filter_servers": ("rspamd", "clamav-daemon", "redis-server"),
     "webmail_servers": ("nginx", "php8.2-fpm"),
     "backup_servers": ("ssh", "congvu-backup-compact"),
+    "front_servers": ("haproxy",),
 }
 LOGS = ("/var/log/roundcube/errors.log", "/var/log/nginx/roundcube-error.log")
 

@@ -189,6 +189,65 @@ def test_two_mailbox_servers_replicate_each_other(hanam):
     assert open_to(alone["mx.hanam.gov.vn"]["common_firewall_rules"], 12345) == []
 
 
+TWO_MX = {**GROUPS_SPLIT, "mail_servers": ["mx.hanam.gov.vn", "mx2.hanam.gov.vn"]}
+TWO_MX_ADDRS = {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"}
+
+
+def test_front_passes_the_client_ports_to_the_mailbox_servers(hanam):
+    """docs/topology.md, "The front" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): HAProxy on
+    the front host listens on the client ports for everyone and passes each to the mailbox servers'
+    proxied port, the first server active and the second its backup; the proxied ports open to the
+    front alone, which alone may send the PROXY protocol; the webmail and the SRV records use the
+    front; the mailbox servers' certificates carry the front's names."""
+    front = "webmail.hanam.gov.vn"
+    hosts = wire(hanam, None, {**TWO_MX, "front_servers": [front]}, TWO_MX_ADDRS)
+    ha = hosts[front]
+    assert [s["name"] for s in ha["haproxy_servers"]] == TWO_MX["mail_servers"]
+    assert [s["address"] for s in ha["haproxy_servers"]] == [ADDRS["mx.hanam.gov.vn"], "192.0.2.14"]
+    ports = {x["name"]: (x["port"], x["server_port"]) for x in ha["haproxy_listeners"]}
+    assert ports == {"imaps": (993, 10993), "pop3s": (995, 10995), "sieve": (4190, 14190),
+                     "submissions": (465, 10465), "submission": (587, 10587)}
+    checked = {x["name"] for x in ha["haproxy_listeners"] if "expect" in x}
+    assert checked == {"imaps", "submissions"}  # one check per daemon; the others track it
+    assert all(x["track"] in checked for x in ha["haproxy_listeners"] if "expect" not in x)
+    for port in (993, 995, 4190, 465, 587):
+        assert open_to(ha["common_firewall_rules"], port) is None  # everyone
+    for mx in TWO_MX["mail_servers"]:
+        v = hosts[mx]
+        for port in (10993, 10995, 14190, 10465, 10587):
+            assert open_to(v["common_firewall_rules"], port) == [ADDRS[front]], (mx, port)
+        assert v["dovecot_proxy_networks"] == [ADDRS[front]]
+        assert v["dovecot_proxy_ports"] == {"imaps": 10993, "pop3s": 10995, "sieve": 14190}
+        assert v["postfix_proxy_ports"] == {"submission": 10587, "submissions": 10465}
+        assert {front, "mail.hanam.gov.vn"} <= set(v["common_tls_san_names"])
+        assert "haproxy_listeners" not in v
+    assert hosts[front]["roundcube_imap_host"] == front
+    assert hosts[front]["roundcube_smtp_host"] == front
+    assert hosts[front]["congvu_dns"]["client_host"] == front
+    assert hosts[front]["congvu_dns"]["mail_hosts"] == TWO_MX["mail_servers"]  # MX stays the mail servers
+    # without a front: nothing proxied, the webmail and SRV use the first mailbox server
+    plain = wire(hanam, None, TWO_MX, TWO_MX_ADDRS)
+    assert plain["mx.hanam.gov.vn"]["dovecot_proxy_ports"] == {}
+    assert plain["mx.hanam.gov.vn"]["postfix_proxy_ports"] == {}
+    assert open_to(plain["mx.hanam.gov.vn"]["common_firewall_rules"], 10993) == []
+    assert plain[front]["roundcube_imap_host"] == "mx.hanam.gov.vn"
+    assert plain[front]["congvu_dns"]["client_host"] == "mx.hanam.gov.vn"
+    assert "webmail.hanam.gov.vn" not in plain["mx.hanam.gov.vn"]["common_tls_san_names"]
+
+
+def test_front_on_a_mailbox_server_or_two_fronts_are_refused(hanam):
+    """The front takes the mailbox server's own client ports; two fronts need a moving address."""
+    message = refused(hanam, {**TWO_MX, "front_servers": ["mx.hanam.gov.vn"]}, TWO_MX_ADDRS)
+    assert "mx.hanam.gov.vn: in front_servers and mail_servers" in message
+    assert '[docs/topology.md, "The front"]' in message
+    message = refused(hanam, {**TWO_MX, "front_servers": ["webmail.hanam.gov.vn", "filter.hanam.gov.vn"]},
+                      TWO_MX_ADDRS)
+    assert "group front_servers lists webmail.hanam.gov.vn, filter.hanam.gov.vn: one host at most" in message
+    # the front needs its address: it reaches the mailbox servers, which open their ports to it
+    assert "front.hanam.gov.vn: no address known" in refused(
+        hanam, {**TWO_MX, "front_servers": ["front.hanam.gov.vn"]}, TWO_MX_ADDRS)
+
+
 def test_second_directory_server_needs_its_address(hanam):
     """Two providers reach each other (replication): a second directory server without an address is
     refused by name, with it the layout wires."""
