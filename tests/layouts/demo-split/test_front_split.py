@@ -184,3 +184,21 @@ def test_front_moves_clients_to_the_second_server_and_back(stage, front, pair, p
     logged = front.out("journalctl -u haproxy --since -10min --no-pager")
     assert re.search(rf"Server imaps/{re.escape(first.name)} is DOWN", logged), logged[-2000:]
     assert re.search(rf"Server imaps/{re.escape(first.name)} is UP", logged), logged[-2000:]
+
+
+def test_killed_front_comes_back_by_itself(stage, front, person):
+    """docs/topology.md, "Restart on failure" (Ninh Bình Art 15.2, service 24/24): HAProxy's main
+    process killed with SIGKILL, Debian's unit (Restart=always) starts it again and IMAP through the
+    front works."""
+    def state() -> dict[str, str]:
+        out = front.out("systemctl show -p MainPID -p NRestarts -p ActiveState haproxy")
+        return dict(line.split("=", 1) for line in out.split())
+
+    before = state()
+    assert before["ActiveState"] == "active" and before["MainPID"] != "0", before
+    front.out(f"kill -KILL {before['MainPID']}")
+    wait_until("HAProxy restarted by systemd", lambda: (
+        (now := state())["ActiveState"] == "active" and now["MainPID"] not in ("0", before["MainPID"])
+        and int(now["NRestarts"]) > int(before["NRestarts"])), seconds=60)
+    wait_until("IMAP through the restarted front", lambda: attacks.imap_login(stage, person, host=front)
+               if running(front, "imaps", stage.groups["mail_servers"][0]) else False, seconds=60)

@@ -13,9 +13,9 @@ import secrets
 import shlex
 import smtplib
 import ssl
-import subprocess
 import uuid
 
+import faults
 import pytest
 from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
 
@@ -73,11 +73,6 @@ def replication_state(pair, mail: str) -> str:
     return "\n".join(parts)
 
 
-def podman(*args: str) -> None:
-    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.stderr}"
-
-
 def imap(stage, host, account) -> imaplib.IMAP4_SSL:
     ctx = ssl.create_default_context(cafile=stage.ca_file)
     ctx.check_hostname = False
@@ -89,12 +84,15 @@ def imap(stage, host, account) -> imaplib.IMAP4_SSL:
 def test_each_mailbox_server_replicates_to_the_other_over_tls(stage, pair):
     """Each one's dsync target is the other over TLS; the doveadm port speaks TLS with a certificate the
     CA vouches for under the server's name, is open to the other mailbox server and refused to a host
-    that is not one; the shared password is root's alone; a Dovecot that starts syncs every user."""
+    that is not one; the shared password is root's alone; a Dovecot that starts syncs every user; a
+    stalled sync is given up after 30 s."""
     for host in pair:
         other = next(h for h in pair if h is not host)
         config = host.out("doveconf -n")
         assert f"mail_replica = tcps:{other.name}:12345" in config, config
         assert "notify replication" in config
+        # a stalled sync is given up after 30 s of silence, not Dovecot's ten minutes (docs/mailcore.md)
+        assert "replication_dsync_parameters = -d -N -l 30 -U -T 30" in config, config
         assert host.out("stat -c '%a %U' /etc/dovecot/dovecot-doveadm.conf.ext").strip() == "600 root"
         assert "doveadm_password" not in config or "# hidden" in config
         status = host.out("doveadm replicator status")
@@ -151,8 +149,7 @@ def test_a_killed_mailbox_server_loses_nothing_and_catches_up(stage, pair, perso
     before = [send(first, person.mail, f"Trước sự cố {i}") for i in range(10)]
     # delivered on the first; replicated or not, they must not be lost with it
     wait_until("the first messages delivered", lambda: set(before) <= set(message_ids(first, person.mail)))
-    hosts_file = first.out("cat /etc/hosts")  # what the common role wrote (common_hosts_peers)
-    podman("kill", "--signal", "KILL", first.container)
+    hosts_file = faults.kill(first)
     try:
         during = [send(second, person.mail, f"Trong sự cố {i}") for i in range(30)]
         wait_until("mail delivered on the second while the first is dead",
@@ -166,18 +163,7 @@ def test_a_killed_mailbox_server_loses_nothing_and_catches_up(stage, pair, perso
             with contextlib.suppress(imaplib.IMAP4.error):
                 conn.logout()
     finally:
-        # A server keeps its address and its /etc/hosts across a crash; a podman container gets a new
-        # address and a /etc/hosts of podman's at each start: both are put back as they were.
-        network = f"congvu-{stage.name}"
-        podman("network", "disconnect", network, first.container)
-        podman("network", "connect", "--ip", first.address, network, first.container)
-        podman("start", first.container)
-        wait_until(f"{first.name} running", lambda: first.run("true").returncode == 0, seconds=120)
-        first.out("cat > /etc/hosts", stdin=hosts_file)
-        # what started before /etc/hosts was back could not reach the directory by name
-        first.out("systemctl restart dovecot postfix")
-    wait_until(f"{first.name}'s Dovecot and Postfix back", lambda: first.run(
-        "systemctl is-active dovecot postfix").stdout_text.split() == ["active", "active"], seconds=180)
+        faults.revive(stage, first, hosts_file, ("dovecot", "postfix"))
     accepted = set(before) | set(during)
     # a sync that failed while the first was dead or starting is retried five minutes later (Dovecot's
     # fixed interval, docs/mailcore.md): ten minutes cover one retry and the sync itself
