@@ -1,8 +1,10 @@
-"""Killing a staging host outright and bringing it back as a real server would come back (the layout
-tests of a dead server: tests/layouts/demo-split/test_mail_replication_split.py, test_fault_split.py)."""
+"""Killing a staging host outright, bringing it back as a real server would come back, and reading
+which messages a mailbox server holds (the layout tests of a dead server:
+tests/layouts/demo-split/test_mail_replication_split.py, test_fault_split.py)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 
 from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
@@ -35,3 +37,11 @@ def revive(stage, host, hosts_file: str, units: tuple[str, ...]) -> None:
     wait_until(f"{' '.join(units)} back on {host.name}", lambda: host.run(
         f"systemctl is-active {' '.join(units)}").stdout_text.split() == ["active"] * len(units),
         seconds=180)
+
+
+def message_ids(host, mail: str, mailbox: str = "INBOX") -> list[str]:
+    """Message-IDs of ``mailbox`` in ``host``'s own copy (doveadm, as root), one per message."""
+    proc = host.run(f"doveadm -f tab fetch -u {mail} hdr.message-id mailbox {shlex.quote(mailbox)} all")
+    if proc.returncode != 0:
+        return []
+    return [line.strip() for line in proc.stdout_text.splitlines()[1:] if line.strip()]

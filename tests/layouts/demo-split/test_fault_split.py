@@ -18,6 +18,7 @@ from collections import Counter
 import attacks
 import faults
 import pytest
+from faults import message_ids
 from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
 
 MESSAGES = 500
@@ -38,11 +39,6 @@ def senders(testpeople):
     org = testpeople.top_level()[0]
     return [testpeople.ensure(f"kiemthu.suco{i}", f"Nguyễn Văn Gửi {i}", org,
                               f"Su#CoGui{secrets.token_hex(3)}{i}") for i in range(SENDERS)]
-
-
-def message_ids(host, mail: str) -> list[str]:
-    proc = host.run(f"doveadm -f tab fetch -u {mail} hdr.message-id mailbox INBOX all")
-    return [line.strip() for line in proc.stdout_text.splitlines()[1:] if line.strip()]
 
 
 def submit(stage, front, senders, to: str, stop_at: int, on_kill) -> tuple[list[str], Counter, float]:

@@ -17,6 +17,7 @@ import uuid
 
 import faults
 import pytest
+from faults import message_ids
 from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
 
 FOLDER = "Văn bản đi/Tháng 12"
@@ -51,14 +52,6 @@ def send(host, to: str, subject: str) -> str:
         smtp.ehlo("doitac.example.org")
         smtp.sendmail("congvan@doitac.example.org", [to], raw)
     return mid
-
-
-def message_ids(host, mail: str, mailbox: str = "INBOX") -> list[str]:
-    """Message-IDs of ``mailbox`` in ``host``'s own copy (doveadm, as root), one per message."""
-    proc = host.run(f"doveadm -f tab fetch -u {mail} hdr.message-id mailbox {shlex.quote(mailbox)} all")
-    if proc.returncode != 0:
-        return []
-    return [line.strip() for line in proc.stdout_text.splitlines()[1:] if line.strip()]
 
 
 def replication_state(pair, mail: str) -> str:
