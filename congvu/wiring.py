@@ -116,7 +116,8 @@ SERVICES: dict[str, Service] = {
     # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
     # own repository (docs/backup.md, "Backup server").
     "borg": Service(22, "tcp", "backup_servers", GROUPS, "Borg over SSH to this host's repositories"),
-    # The front (docs/topology.md, "The front"): the client ports on the front host, passed to the
+    # The front (docs/topology.md, "The front"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a;
+    # service 24/24, Ninh Bình Art 15.2): the client ports on the front host, passed to the
     # mailbox servers' proxied listeners, which take the PROXY protocol from the front alone (so
     # Dovecot and Postfix see, log and limit the client's own address, not the front's).
     "front_imaps": Service(993, "tcp", "front_servers", ("public",), "IMAP over TLS, via the front"),
