@@ -143,15 +143,17 @@ SERVICES: dict[str, Service] = {
 #: checks a server (``expect``: the greeting, read after TLS where the port is TLS; then ``quit`` is
 #: sent and ``bye`` awaited, so that the server logs a client that logged out, not a broken
 #: connection) or follows another listener's check (``track``: the same daemon answers both). One
-#: check per daemon (Dovecot, Postfix) keeps the servers' logs from filling with health checks.
+#: check per daemon (Dovecot, Postfix) keeps the servers' logs from filling with health checks;
+#: ``daemon`` also says which role opens the proxied port (dovecot_proxy_ports, postfix_proxy_ports).
 FRONTED: dict[str, dict[str, Any]] = {
-    "front_imaps": {"name": "imaps", "server": "imaps_proxied", "tls": True, "expect": "* OK",
-                    "quit": "a LOGOUT", "bye": "* BYE"},
-    "front_pop3s": {"name": "pop3s", "server": "pop3s_proxied", "track": "imaps"},
-    "front_sieve": {"name": "sieve", "server": "sieve_proxied", "track": "imaps"},
-    "front_submissions": {"name": "submissions", "server": "submissions_proxied", "tls": True,
-                          "expect": "220 ", "quit": "QUIT", "bye": "221 "},
-    "front_submission": {"name": "submission", "server": "submission_proxied", "track": "submissions"},
+    "front_imaps": {"name": "imaps", "daemon": "dovecot", "server": "imaps_proxied", "tls": True,
+                    "expect": "* OK", "quit": "a LOGOUT", "bye": "* BYE"},
+    "front_pop3s": {"name": "pop3s", "daemon": "dovecot", "server": "pop3s_proxied", "track": "imaps"},
+    "front_sieve": {"name": "sieve", "daemon": "dovecot", "server": "sieve_proxied", "track": "imaps"},
+    "front_submissions": {"name": "submissions", "daemon": "postfix", "server": "submissions_proxied",
+                          "tls": True, "expect": "220 ", "quit": "QUIT", "bye": "221 "},
+    "front_submission": {"name": "submission", "daemon": "postfix", "server": "submission_proxied",
+                         "track": "submissions"},
 }
 
 #: Settings the wiring reads from the inventory, with their defaults.
@@ -473,10 +475,11 @@ def _proxied(lay: Layout) -> dict[str, Any]:
     and the addresses allowed to send the PROXY protocol."""
     if not lay.groups["front_servers"]:
         return {"dovecot_proxy_networks": [], "dovecot_proxy_ports": {}, "postfix_proxy_ports": {}}
-    port = {how["name"]: SERVICES[how["server"]].port for how in FRONTED.values()}
+    ports: dict[str, dict[str, int]] = {"dovecot": {}, "postfix": {}}
+    for how in FRONTED.values():
+        ports[how["daemon"]][how["name"]] = SERVICES[how["server"]].port
     return {"dovecot_proxy_networks": [lay.addresses[h] for h in lay.groups["front_servers"]],
-            "dovecot_proxy_ports": {k: port[k] for k in ("imaps", "pop3s", "sieve")},
-            "postfix_proxy_ports": {k: port[k] for k in ("submission", "submissions")}}
+            "dovecot_proxy_ports": ports["dovecot"], "postfix_proxy_ports": ports["postfix"]}
 
 
 def _password_policies(policy: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -137,6 +137,14 @@ def mx(stage):
     return stage.first("mail_servers")
 
 
+def imap_session(stage, account: Account, host=None) -> imaplib.IMAP4_SSL:
+    """An IMAPS session on ``host`` (default: the first mail host) logged in as ``account``; also a
+    context manager that logs out."""
+    conn = imaplib.IMAP4_SSL((host or mx(stage)).address, 993, ssl_context=tls_context(stage), timeout=60)
+    conn.login(account.mail, account.password)
+    return conn
+
+
 def imap_login(stage, account: Account, password: str | None = None, host=None) -> bool:
     """Logs in over IMAPS on ``host`` (default: the first mail host), as do the other *_login."""
     with imaplib.IMAP4_SSL((host or mx(stage)).address, 993, ssl_context=tls_context(stage),
@@ -208,8 +216,7 @@ def imap_find(stage, account: Account, subject: str, timeout: float = 90) -> byt
     """The raw message whose Subject contains ``subject`` in the INBOX, waiting for delivery."""
     deadline = time.monotonic() + timeout
     while True:
-        with imaplib.IMAP4_SSL(mx(stage).address, 993, ssl_context=tls_context(stage), timeout=60) as imap:
-            imap.login(account.mail, account.password)
+        with imap_session(stage, account) as imap:
             imap.select("INBOX", readonly=True)
             _, found = imap.search(None, "SUBJECT", f'"{subject}"')
             ids = found[0].split()

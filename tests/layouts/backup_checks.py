@@ -11,7 +11,6 @@ helpdesk runs it. The mailbox tests use their own ``sec.*`` account
 from __future__ import annotations
 
 import datetime as dt
-import imaplib
 import json
 import os
 import pathlib
@@ -23,6 +22,7 @@ import uuid
 from attacks import (  # noqa: F401  (accounts: the fixture)
     accounts,
     imap_login,
+    imap_session,
     ldap_attrs,
     ldap_modify,
     ldap_root,
@@ -185,12 +185,6 @@ def test_a_deploy_with_the_wrong_passphrase_stops_before_changing_it(stage):
     assert host.out("sha256sum /etc/congvu/backup.passphrase") == before
 
 
-def imap(stage, account):
-    conn = imaplib.IMAP4_SSL(mx(stage).address, 993, ssl_context=tls_context(stage), timeout=60)
-    conn.login(account.mail, account.password)
-    return conn
-
-
 def raw_message(subject: str, to: str) -> bytes:
     return (f"From: Văn thư <vanthu@example.gov.vn>\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"Message-ID: <{uuid.uuid4()}@test.invalid>\r\nMIME-Version: 1.0\r\n"
@@ -235,7 +229,7 @@ def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, acco
     assert home.startswith("/var/vmail/"), home
     mx(stage).out(f"rm -rf {shlex.quote(home)}")
     folder = "Hồ sơ lưu trữ"
-    conn = imap(stage, person)
+    conn = imap_session(stage, person)
     try:
         conn.create(imap_quote(folder))
         conn.append("INBOX", r"(\Seen \Flagged)", None, raw_message("Công văn gốc", person.mail))
@@ -246,7 +240,7 @@ def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, acco
     assert len(kept) == 2
     back_up(mx(stage))
     # the user deletes everything: the inbox's message and the whole folder
-    conn = imap(stage, person)
+    conn = imap_session(stage, person)
     try:
         conn.select("INBOX")
         conn.store("1:*", "+FLAGS", r"(\Deleted)")
@@ -261,7 +255,7 @@ def test_a_deleted_mailbox_comes_back_from_the_backup_with_its_flags(stage, acco
     assert f"restored 2 message(s) of {person.mail}" in run.flat, run.stdout[-3000:]
 
     target = f"{RESTORED} {today}"
-    conn = imap(stage, person)
+    conn = imap_session(stage, person)
     try:
         _, listed = conn.list()
         names = [line.decode() for line in listed]

@@ -44,12 +44,6 @@ def person(testpeople):
     return testpeople.ensure("kiemthu.front", "Lê Văn Cổng", org, f"Cong#Truoc{secrets.token_hex(3)}7")
 
 
-def imap(stage, host, person) -> imaplib.IMAP4_SSL:
-    conn = imaplib.IMAP4_SSL(host.address, 993, ssl_context=attacks.tls_context(stage), timeout=60)
-    conn.login(person.mail, person.password)
-    return conn
-
-
 def sessions(host, mail: str) -> list[str]:
     """The addresses ``mail``'s IMAP and POP3 sessions on ``host`` come from (doveadm who)."""
     out = host.run(f"doveadm who -1 {mail}").stdout_text
@@ -101,7 +95,7 @@ def test_front_passes_every_client_port_with_the_client_address(stage, front, pa
     assert attacks.pop3_login(stage, person, host=front)
     assert attacks.smtp_login(stage, person, host=front)
     assert attacks.sieve_login(stage, person, host=front)
-    conn = imap(stage, front, person)
+    conn = attacks.imap_session(stage, person, front)
     try:
         seen = wait_for(lambda: served_by(pair, person, stage.gateway), 30)
         assert seen == [pair[0].name], (
@@ -142,7 +136,7 @@ def test_front_moves_clients_to_the_second_server_and_back(stage, front, pair, p
     try:
         def on_second():
             try:
-                conn = imap(stage, front, person)
+                conn = attacks.imap_session(stage, person, front)
             except (imaplib.IMAP4.error, OSError):
                 return None
             if served_by(pair, person, gateway) == [second.name]:
@@ -174,7 +168,7 @@ def test_front_moves_clients_to_the_second_server_and_back(stage, front, pair, p
         return False
 
     wait_until("the session left on the second closed", closed, seconds=30, explain=why)
-    conn = imap(stage, front, person)
+    conn = attacks.imap_session(stage, person, front)
     try:
         wait_until(f"new sessions on {first.name} again",
                    lambda: served_by(pair, person, gateway) == [first.name], seconds=30, explain=why)

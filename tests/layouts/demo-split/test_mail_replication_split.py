@@ -12,11 +12,11 @@ import imaplib
 import secrets
 import shlex
 import smtplib
-import ssl
 import uuid
 
 import faults
 import pytest
+from attacks import imap_session
 from faults import message_ids
 from polling import wait_until  # tests/layouts/ is on sys.path (its conftest's directory)
 
@@ -64,14 +64,6 @@ def replication_state(pair, mail: str) -> str:
                        "| grep -E -i 'dsync|replicat|doveadm' | tail -n 20").stdout_text
         parts.append(f"--- {host.name}: doveadm replicator status\n{status}--- its Dovecot log\n{log}")
     return "\n".join(parts)
-
-
-def imap(stage, host, account) -> imaplib.IMAP4_SSL:
-    ctx = ssl.create_default_context(cafile=stage.ca_file)
-    ctx.check_hostname = False
-    conn = imaplib.IMAP4_SSL(host.address, 993, ssl_context=ctx, timeout=60)
-    conn.login(account.mail, account.password)
-    return conn
 
 
 def test_each_mailbox_server_replicates_to_the_other_over_tls(stage, pair):
@@ -147,7 +139,7 @@ def test_a_killed_mailbox_server_loses_nothing_and_catches_up(stage, pair, perso
         during = [send(second, person.mail, f"Trong sự cố {i}") for i in range(30)]
         wait_until("mail delivered on the second while the first is dead",
                    lambda: set(during) <= set(message_ids(second, person.mail)))
-        conn = imap(stage, second, person)
+        conn = imap_session(stage, person, second)
         try:
             assert conn.select("INBOX", readonly=True)[0] == "OK"
             typ, found = conn.search(None, "HEADER", "Message-ID", during[-1])

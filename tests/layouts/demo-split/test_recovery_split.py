@@ -26,14 +26,14 @@ import re
 import subprocess
 
 try:  # tests/layouts is a plain directory, or a package named layouts
-    from attacks import accounts, ldap_modify, tls_context
+    from attacks import accounts, imap_session, ldap_modify, tls_context
     from backup_checks import back_up, fetch_all, playbook, raw_message
     from dkim_checks import sign
     from filtermail import dkim_record, dkim_verifies
     from mailcore import imap_quote
     from polling import wait_until
 except ImportError:  # pragma: no cover
-    from layouts.attacks import accounts, ldap_modify, tls_context  # noqa: F401
+    from layouts.attacks import accounts, imap_session, ldap_modify, tls_context  # noqa: F401
     from layouts.backup_checks import back_up, fetch_all, playbook, raw_message
     from layouts.dkim_checks import sign
     from layouts.filtermail import dkim_record, dkim_verifies
@@ -112,13 +112,6 @@ def zones(stage) -> dict[str, str]:
     return {z.name: z.read_text(encoding="utf-8") for z in sorted(stage.dns_dir.glob("*.zone"))}
 
 
-def imap(stage, account) -> imaplib.IMAP4_SSL:
-    conn = imaplib.IMAP4_SSL(stage.first("mail_servers").address, 993, ssl_context=tls_context(stage),
-                             timeout=60)
-    conn.login(account.mail, account.password)
-    return conn
-
-
 def stage_command(stage, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CONGVU_STAGE_NAME": stage.name,
            "CONGVU_STAGE_INVENTORY": str(stage.inventory / "hosts.yml"), "CONGVU_STAGE_PORTS": "none"}
@@ -133,7 +126,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
     # --- what there is to lose -----------------------------------------------------------------
     person = accounts.ensure("khoiphuc")
     locked = accounts.ensure("khoiphuc.khoa")
-    conn = imap(stage, person)
+    conn = imap_session(stage, person)
     try:
         conn.create(imap_quote(FOLDER))
         conn.append("INBOX", r"(\Seen \Flagged)", None, raw_message("Công văn hoả tốc", person.mail))
@@ -142,7 +135,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
         mailbox = {**fetch_all(conn, "INBOX"), **fetch_all(conn, FOLDER)}
     finally:
         conn.logout()
-    conn = imap(stage, locked)
+    conn = imap_session(stage, locked)
     try:
         conn.append("INBOX", r"(\Seen)", None, raw_message("Thư trước khi khoá", locked.mail))
     finally:
@@ -220,7 +213,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
     assert directory(ldap) == before["directory"]
     after = store(mx)
     assert {key: after.get(key) for key in expected} == expected
-    conn = imap(stage, person)  # the password in the restored directory logs in
+    conn = imap_session(stage, person)  # the password in the restored directory logs in
     try:
         back = {**fetch_all(conn, "INBOX"), **fetch_all(conn, FOLDER)}
     finally:
@@ -229,7 +222,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
     for mid, (raw, flags) in mailbox.items():
         assert back[mid] == (raw, flags), mid
     try:
-        imap(stage, locked)
+        imap_session(stage, locked)
         raise AssertionError("the locked account logs in after the restore")
     except imaplib.IMAP4.error:
         pass

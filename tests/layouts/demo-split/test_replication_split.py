@@ -6,15 +6,13 @@ The loss and rebuild of a directory server is drilled in test_recovery_split.py.
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
 import secrets
 import smtplib
-import ssl
 import uuid
 
 import polling  # tests/layouts/ is on sys.path (its conftest's directory)
 import pytest
+from attacks import imap_session
 from testpeople import parse_ldif
 from webclient import Webmail
 
@@ -101,14 +99,8 @@ def test_the_replication_account_reads_only_over_tls(stage, providers, person):
 
 
 def imap_login(stage, account) -> None:
-    ctx = ssl.create_default_context(cafile=stage.ca_file)
-    ctx.check_hostname = False
-    conn = imaplib.IMAP4_SSL(stage.first("mail_servers").address, 993, ssl_context=ctx, timeout=60)
-    try:
-        conn.login(account.mail, account.password)
-    finally:
-        with contextlib.suppress(imaplib.IMAP4.error):
-            conn.logout()
+    """Logs in over IMAPS on the first mailbox server; raises when refused."""
+    imap_session(stage, account).logout()
 
 
 def delivered(mx, mail: str, tag: str) -> int:

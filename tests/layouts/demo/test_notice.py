@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import imaplib
 import json
 import time
 from email.header import decode_header, make_header
 
 import pytest
-from attacks import tls_context
+from attacks import imap_session
 from backup_checks import playbook
 
 from congvu.workdays import Calendar
@@ -103,8 +102,7 @@ def test_the_notice_reaches_every_active_mailbox_once_in_vietnamese(stage, testp
         time.sleep(1)
     assert len(notices()) == before + 1
     # read as the user reads it: IMAP over TLS with the person's password
-    with imaplib.IMAP4_SSL(mx.address, 993, ssl_context=tls_context(stage), timeout=60) as imap:
-        imap.login(person.mail, person.password)
+    with imap_session(stage, person, mx) as imap:
         imap.select("INBOX", readonly=True)
         _, found = imap.search(None, "HEADER", "X-Congvu-Notice", "downtime_notice")
         _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
