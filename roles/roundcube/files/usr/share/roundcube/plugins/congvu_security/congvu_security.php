@@ -86,6 +86,7 @@ class congvu_security extends rcube_plugin
             'bind_dn'  => $cfg->get('congvu_ldap_bind_dn'),
             'bind_pw'  => $cfg->get('congvu_ldap_bind_pw'),
             'ca_file'  => $cfg->get('congvu_ldap_ca_file'),
+            'timeout'  => (int) $cfg->get('congvu_ldap_timeout', 3),
         ]);
     }
 
