@@ -28,7 +28,6 @@ import re
 import secrets
 import smtplib
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -36,17 +35,10 @@ import uuid
 from pathlib import Path
 
 from lifecycle_run_bench import sh  # podman exec, failing loudly (bench/ is on sys.path)
-from replication_bench import address, container, summary
+from replication_bench import address, container, inventory, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 LDAPI = "-Q -Y EXTERNAL -H ldapi:///"
-
-
-def inventory(layout: str) -> dict[str, list[str]]:
-    proc = subprocess.run(["ansible-inventory", "-i", str(ROOT / "inventories" / layout / "hosts.yml"),
-                           "--list"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
-    data = json.loads(proc.stdout)
-    return {g: data.get(g, {}).get("hosts", []) for g in ("mail_servers", "ldap_servers", "front_servers")}
 
 
 def make_accounts(ldap: str, count: int, password: str) -> list[tuple[str, str]]:

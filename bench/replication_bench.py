@@ -100,7 +100,7 @@ def inventory(layout: str) -> dict[str, list[str]]:
     proc = subprocess.run(["ansible-inventory", "-i", str(ROOT / "inventories" / layout / "hosts.yml"),
                            "--list"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
     data = json.loads(proc.stdout)
-    return {g: data.get(g, {}).get("hosts", []) for g in ("mail_servers", "ldap_servers")}
+    return {g: data.get(g, {}).get("hosts", []) for g in ("mail_servers", "ldap_servers", "front_servers")}
 
 
 def container(stage: str, host: str) -> str:
