@@ -141,7 +141,11 @@ def imap_session(stage, account: Account, host=None) -> imaplib.IMAP4_SSL:
     """An IMAPS session on ``host`` (default: the first mail host) logged in as ``account``; also a
     context manager that logs out."""
     conn = imaplib.IMAP4_SSL((host or mx(stage)).address, 993, ssl_context=tls_context(stage), timeout=60)
-    conn.login(account.mail, account.password)
+    try:
+        conn.login(account.mail, account.password)
+    except BaseException:
+        conn.shutdown()  # a refused login closes its connection
+        raise
     return conn
 
 

@@ -83,7 +83,8 @@ def test_front_passes_every_client_port_with_the_client_address(stage, front, pa
     delivered; the proxied ports are closed to everyone but the front."""
     assert front.run("systemctl is-active haproxy").stdout_text.strip() == "active"
     assert front.run("haproxy -c -q -f /etc/haproxy/haproxy.cfg").returncode == 0
-    # a dead (silent) server is given up after two checks of 2 s each (docs/topology.md, "The front")
+    # a dead (silent) server is given up after two checks of 2 s each (docs/topology.md, "The front";
+    # Ninh Bình Art 15.2, service 24/24)
     assert re.search(r"^\s*timeout connect 2s$", front.out("cat /etc/haproxy/haproxy.cfg"), re.M)
     for port, name in TLS_PORTS.items():
         context = attacks.tls_context(stage, verify_name=True)

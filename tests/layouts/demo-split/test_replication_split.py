@@ -12,7 +12,7 @@ import uuid
 
 import polling  # tests/layouts/ is on sys.path (its conftest's directory)
 import pytest
-from attacks import imap_session
+from attacks import imap_login
 from testpeople import parse_ldif
 from webclient import Webmail
 
@@ -98,11 +98,6 @@ def test_the_replication_account_reads_only_over_tls(stage, providers, person):
     assert tls.returncode == 0 and "userPassword::" in tls.stdout_text, tls.stderr_text
 
 
-def imap_login(stage, account) -> None:
-    """Logs in over IMAPS on the first mailbox server; raises when refused."""
-    imap_session(stage, account).logout()
-
-
 def delivered(mx, mail: str, tag: str) -> int:
     out = mx.run(f"doveadm search -u {mail} mailbox INBOX subject {tag} | wc -l").stdout_text
     return int(out.strip() or 0)
@@ -128,7 +123,7 @@ def test_mail_and_logins_go_on_while_the_first_directory_server_is_down(stage, p
         polling.wait_until(f"{tag} delivered on {mx.name}", lambda: delivered(mx, person.mail, tag) >= 1,
                            120, step=1, explain=lambda: mx.journal(("postfix@-", "dovecot")))
         assert delivered(mx, person.mail, tag) == 1, mx.journal(("postfix@-", "dovecot"))
-        imap_login(stage, person)
+        assert imap_login(stage, person), "IMAP refused the person while the first directory server was down"
         ok, _ = Webmail(stage).login(person.mail, person.password)
         assert ok, "the webmail refused the person while the first directory server was down"
         meanwhile = f"Phòng {uuid.uuid4().hex[:6]}"

@@ -210,7 +210,8 @@ def test_mail_host_reads_the_directory_over_starttls(stage, people):
     config = mx.out("cat /etc/postfix/ldap/virtual_mailbox_maps.cf")
     assert f"server_host = ldap://{ldap}" in config
     assert "start_tls = yes" in config and "tls_require_cert = yes" in config
-    # a silent (dead) directory server costs a lookup 3 s, not Postfix's default 10 (docs/topology.md)
+    # a silent (dead) directory server costs a lookup 3 s, not Postfix's default 10 (docs/topology.md;
+    # Ninh Bình Art 15.2, service 24/24)
     assert "\ntimeout = 3\n" in config, config
     lookup = f"postmap -q {people['reader']} proxy:ldap:/etc/postfix/ldap/virtual_mailbox_maps.cf"
     assert mx.out(lookup).strip(), "the mail host finds the recipient in the directory host"
