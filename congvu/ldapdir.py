@@ -63,7 +63,7 @@ class Directory:
         self.reconnects = 0
         #: every change :meth:`apply` has seen the server accept, in order (the audit log's source)
         self.written: list = []
-        self.conn = self._connect()
+        self.conn = self._connect_within(reconnect_wait)
 
     def _connect(self):
         uri, bind_dn, bind_pw, start_tls, ca_file = self._params
@@ -88,17 +88,21 @@ class Directory:
         by systemd) for at most ``reconnect_wait`` seconds; the last error is raised after that."""
         with contextlib.suppress(ldap.LDAPError):
             self.conn.unbind_s()
-        deadline = time.monotonic() + self.reconnect_wait
+        self.conn = self._connect_within(self.reconnect_wait)
+        self.reconnects += 1
+
+    def _connect_within(self, wait):
+        """A connection, polling every half second for at most ``wait`` seconds while the server does
+        not answer: a run that starts while systemd restarts a crashed slapd (``Restart=on-failure``)
+        waits for it instead of failing (CI of 2026-12-06: the lifecycle run met such a restart)."""
+        deadline = time.monotonic() + wait
         while True:
             try:
-                self.conn = self._connect()
+                return self._connect()
             except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR):
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.5)
-            else:
-                self.reconnects += 1
-                return
 
     def _write_alone(self, change):
         """One change outside any transaction; a dropped connection is opened again once and the

@@ -304,7 +304,8 @@ def test_a_write_outlives_slapd_dying_under_the_connection(host, tmp_path):
     # slapd 2.5.13 once dropped the roster apply's connection right after a failed commit (every
     # replayed write "Connection reset by peer", CI of 2026-12-05). congvu.ldapdir opens a new
     # connection when the server goes away under a write outside a transaction, polling while
-    # systemd restarts slapd (Restart=on-failure): here slapd is killed under an open connection.
+    # systemd restarts slapd (Restart=on-failure): here slapd is killed under an open connection, then
+    # again before a new connection is opened.
     package = tmp_path / "congvu.tar"
     subprocess.run(["tar", "-C", str(PROJECT), "-cf", str(package), "--exclude=__pycache__", "congvu"],
                    check=True)
@@ -319,11 +320,15 @@ def test_a_write_outlives_slapd_dying_under_the_connection(host, tmp_path):
         "subprocess.run(['systemctl', 'kill', '-s', 'KILL', 'slapd'], check=True)\n"
         f"entry = {{'objectClass': ['inetOrgPerson'], 'uid': ['conn-test'], 'cn': ['Thử'], 'sn': ['Thử']}}\n"
         f"d.apply([Change('add', {dn!r}, 'person', 'conn-test', entry)], mode='sync')\n"
-        "print('reconnects', d.reconnects)\n")
+        "print('reconnects', d.reconnects)\n"
+        # a run that starts while slapd is down waits for it (the lifecycle run in CI of 2026-12-06)
+        "subprocess.run(['systemctl', 'kill', '-s', 'KILL', 'slapd'], check=True)\n"
+        "print('whoami', Directory().conn.whoami_s())\n")
     out = host.run("mkdir -p /tmp/congvu-lib && tar -C /tmp/congvu-lib -xf /tmp/congvu.tar && "
                    "python3 - <<'PY'\n" + script + "PY")
     assert out.rc == 0, out.stderr
     assert "reconnects 1" in out.stdout
+    assert "whoami dn:gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" in out.stdout, out.stdout
     assert host.run("systemctl show slapd -p NRestarts").stdout.strip() != "NRestarts=0"  # it did die
     assert ldap(host, "(uid=conn-test)", "cn") == {dn: {"cn": ["Thử"]}}
     assert host.run("ldapdelete -Q -Y EXTERNAL -H ldapi:/// %s", dn).rc == 0

@@ -53,3 +53,17 @@ def test_service_comes_back_after_sigkill(mx, unit):
             break
         assert time.monotonic() < deadline, f"{unit} did not come back within 120 s: {now}"
         time.sleep(0.5)
+
+
+#: the units whose restart the roles set (a drop-in, or the openldap role's own unit)
+RESTARTED_BY_THE_ROLES = ("slapd", "postfix@-", "dovecot", "clamav-daemon", "php8.2-fpm", "nginx")
+
+
+@pytest.mark.parametrize("unit", RESTARTED_BY_THE_ROLES)
+def test_a_crash_loop_stops_and_stays_visible(mx, unit):
+    # docs/topology.md, "Restart on failure": back 2 s after a crash, and a unit that fails 5 times in
+    # 10 minutes stays failed for the operators to see rather than restarting for ever
+    wanted = {"Restart": "on-failure", "RestartUSec": "2s", "StartLimitBurst": "5",
+              "StartLimitIntervalUSec": "10min"}
+    out = mx.out(f"systemctl show {' '.join(f'-p {name}' for name in wanted)} {unit}")
+    assert dict(line.split("=", 1) for line in out.splitlines() if "=" in line) == wanted
