@@ -54,9 +54,13 @@ def test_the_acl_lets_the_run_write_what_it_writes(acl_write, openldap_vars):
     assert "=z" in password_rule
 
 
-def test_the_acl_grants_nothing_the_run_does_not_need(acl_write):
+def test_the_acl_grants_nothing_the_run_does_not_need(acl_write, openldap_vars):
     # congvuMailHome: kept for the mailbox move of a transfer (docs/lifecycle.md, "Not built yet")
     assert acl_write - ACCOUNT_WRITE_ATTRS <= {"congvuMailHome"}, sorted(acl_write - ACCOUNT_WRITE_ATTRS)
+    # and only on accounts: not on lists (member alone, below), organisations or admin groups
+    (rule,) = [r for r in openldap_vars["__openldap_db_acl_head"]
+               if "__openldap_lifecycle_write_attrs" in r]
+    assert "filter=(objectClass=congvuMailAccount)" in rule, rule
 
 
 def test_every_attribute_the_run_names_is_defined(schema):
