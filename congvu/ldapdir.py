@@ -63,6 +63,8 @@ class Directory:
         self.reconnects = 0
         #: every change :meth:`apply` has seen the server accept, in order (the audit log's source)
         self.written: list = []
+        #: why each transaction that had to be replayed one operation at a time failed at its commit
+        self.replayed: list[str] = []
         self.conn = self._connect_within(reconnect_wait)
 
     def _connect(self):
@@ -238,13 +240,20 @@ class Directory:
                 # slapd 2.5.13 has once dropped the connection right after a failed commit
                 # ("Connection reset by peer" on every replayed write, CI of 2026-12-05): the replay
                 # opens a new connection when that happens.
+                # When every replayed operation is accepted the batch is written: the commit failed
+                # for none of them, typically slapd going away under the commit (CI of 2026-12-06:
+                # "Can't contact LDAP server" on a list's rename, and the replay on the restarted
+                # slapd wrote it). An operation the commit did make comes back refused ("Already
+                # exists", "No such object") and the run fails naming it, as any refused one.
                 failures = []
                 for change in batch:
                     try:
                         self._write_alone(change)
                     except ldap.LDAPError as one:
                         failures.append(f"{change.op} {change.dn}: {ldap_text(one)}")
-                raise BatchError(failures or [ldap_text(exc)]) from None
+                if failures:
+                    raise BatchError(failures) from None
+                self.replayed.append(ldap_text(exc))
         for change in after:
             self._write_alone(change)
 

@@ -217,6 +217,14 @@ primed_attributes:
       (O(write_mode=txn) only; see docs/accounts.md, "slapd 2.5 and LDAP transactions").
   type: int
   returned: when the directory was written in transactions
+replayed:
+  description:
+    - Why each transaction whose commit failed was written again one operation at a time, every
+      operation then accepted (for example the server going away under the commit); the run
+      succeeded. An operation the replay cannot write fails the run instead.
+  type: list
+  elements: str
+  returned: when a transaction had to be replayed
 timings:
   description: Seconds spent reading, planning, hashing and writing.
   type: dict
@@ -477,6 +485,8 @@ def main():
         report["audited"] = _audit(module, p, directory, current, now, report, retention)
         module.fail_json(msg=f"LDAP write failed: {_ldap_text(exc)}", **report)
     timings["write"] = round(time.monotonic() - mark, 3)
+    if directory.replayed:
+        report["replayed"] = directory.replayed
     report["audited"] = _audit(module, p, directory, current, now, report, retention)
     timings["total"] = round(time.monotonic() - started, 3)
     cpu = os.times()
