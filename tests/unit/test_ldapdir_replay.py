@@ -45,27 +45,35 @@ def _stub_python_ldap() -> types.ModuleType:
     return ldap
 
 
-try:
-    import ldap
-except ImportError:  # the control node: python-ldap is the LDAP hosts' (Debian's python3-ldap)
-    ldap = _stub_python_ldap()
-    sys.modules.update({"ldap": ldap, "ldap.modlist": ldap.modlist, "ldap.controls": ldap.controls,
-                        "ldap.extop": ldap.extop})
-    sys.modules.pop("congvu.ldapdir", None)
-ldapdir = importlib.import_module("congvu.ldapdir")
-TXN_END, BatchError, Directory = ldapdir.TXN_END, ldapdir.BatchError, ldapdir.Directory
+@pytest.fixture(scope="module")
+def ldapdir():
+    """congvu.ldapdir on python-ldap, or on the stub where the control node lacks it (the LDAP hosts
+    have Debian's python3-ldap); the stub leaves sys.modules as it found it."""
+    try:
+        import ldap  # noqa: F401
+    except ImportError:
+        stub = _stub_python_ldap()
+        with pytest.MonkeyPatch.context() as patch:
+            for name, module in (("ldap", stub), ("ldap.modlist", stub.modlist),
+                                 ("ldap.controls", stub.controls), ("ldap.extop", stub.extop)):
+                patch.setitem(sys.modules, name, module)
+            patch.delitem(sys.modules, "congvu.ldapdir", raising=False)
+            yield importlib.import_module("congvu.ldapdir")
+            sys.modules.pop("congvu.ldapdir", None)  # built on the stub: not for later tests
+        return
+    yield importlib.import_module("congvu.ldapdir")
 
 
 class FakeConnection:
     """Records what is sent; the commit raises ``commit_error``; ``refuse`` maps a DN to the error its
     operation gets outside a transaction."""
 
-    def __init__(self, commit_error, refuse=None):
-        self.commit_error, self.refuse = commit_error, refuse or {}
+    def __init__(self, txn_end, commit_error, refuse=None):
+        self.txn_end, self.commit_error, self.refuse = txn_end, commit_error, refuse or {}
         self.sent, self.results = [], {}
 
     def extop_s(self, request):
-        if request.requestName == TXN_END and request.requestValue[2:3] != b"\x01":  # a commit
+        if request.requestName == self.txn_end and request.requestValue[2:3] != b"\x01":  # a commit
             raise self.commit_error
         return None, b"txn-1"
 
@@ -88,8 +96,8 @@ class FakeConnection:
         return (None, [], msgid, [])
 
 
-def directory(conn) -> Directory:
-    made = Directory.__new__(Directory)  # no server: the connection is the fake
+def directory(ldapdir, conn):
+    made = ldapdir.Directory.__new__(ldapdir.Directory)  # no server: the connection is the fake
     made.conn, made.written, made.replayed, made.reconnects, made.reconnect_wait = conn, [], [], 0, 0
     return made
 
@@ -98,9 +106,9 @@ CHANGES = [Change("modify", f"cn=ds{i},o=skhcn,dc=gialai,dc=gov,dc=vn", "list", 
                   {"mail": [f"ds{i}@skhcn.gialai.gov.vn"]}) for i in range(3)]
 
 
-def test_a_replay_that_writes_every_operation_counts_as_written():
-    conn = FakeConnection(ldap.SERVER_DOWN({"desc": "Can't contact LDAP server"}))
-    d = directory(conn)
+def test_a_replay_that_writes_every_operation_counts_as_written(ldapdir):
+    conn = FakeConnection(ldapdir.TXN_END, ldapdir.ldap.SERVER_DOWN({"desc": "Can't contact LDAP server"}))
+    d = directory(ldapdir, conn)
     d.apply(CHANGES, "txn")
     assert d.written == CHANGES
     assert d.replayed == ["Can't contact LDAP server"]
@@ -108,13 +116,13 @@ def test_a_replay_that_writes_every_operation_counts_as_written():
     assert [inside for _, inside in conn.sent] == [True] * 3 + [False] * 3
 
 
-def test_an_operation_the_replay_cannot_write_fails_the_run_naming_it():
-    dn = CHANGES[1].dn
-    conn = FakeConnection(ldap.CONSTRAINT_VIOLATION({"desc": "Constraint violation"}),
-                          refuse={dn: ldap.CONSTRAINT_VIOLATION({"desc": "Constraint violation",
-                                                                 "info": "some attributes not unique"})})
-    d = directory(conn)
-    with pytest.raises(BatchError) as caught:
+def test_an_operation_the_replay_cannot_write_fails_the_run_naming_it(ldapdir):
+    dn, refused = CHANGES[1].dn, ldapdir.ldap.CONSTRAINT_VIOLATION
+    conn = FakeConnection(ldapdir.TXN_END, refused({"desc": "Constraint violation"}),
+                          refuse={dn: refused({"desc": "Constraint violation",
+                                               "info": "some attributes not unique"})})
+    d = directory(ldapdir, conn)
+    with pytest.raises(ldapdir.BatchError) as caught:
         d.apply(CHANGES, "txn")
     assert caught.value.failures == [f"modify {dn}: Constraint violation some attributes not unique"]
     assert d.written == [CHANGES[0], CHANGES[2]]  # the good ones are written; a re-run converges
