@@ -18,6 +18,10 @@ years, where the directory and the mail store are) and a systemd timer that call
 ``--json``
     print the report as JSON (the playbook reads it) instead of lines.
 
+With ``"replica": true`` in the configuration (the role sets it on every mail server but the first) the
+command runs the replica's part instead (:func:`congvu.lifecycle_run.replica_run`): this server's mail
+activity recorded, its copies of retired mailboxes archived and removed; ``--requests`` is refused there.
+
 Exit status: 0 done (or planned), 1 some actions failed and are retried next run (each named), 2 the
 input was refused (nothing changed), 3 the directory or the mail store could not be reached.
 """
@@ -105,6 +109,7 @@ def _collaborators(config: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
 
 def _print(report: Mapping[str, Any], out: Any) -> None:
     mode = "plan" if not report.get("applied") else "applied"
+    mode += ", replica" if report.get("replica") else ""
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.get("counts", {}).items())) or "nothing to do"
     print(f"congvu-lifecycle {report['today']} ({mode}): {counts}", file=out)
     for line in report.get("diff", []):
@@ -122,7 +127,7 @@ def _print(report: Mapping[str, Any], out: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
-    from congvu.lifecycle_run import run
+    from congvu.lifecycle_run import replica_run, run
 
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="congvu-lifecycle", description=__doc__.split("\n\n")[0])
@@ -134,6 +139,10 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
+        replica = bool(config.get("replica"))
+        if replica and args.requests:
+            raise CongvuError("requests go to the run on the first mail server; this one is a replica",
+                              source=args.config, rule="replica")
         s = settings(config, today=args.today, check=args.check, requests=_requests(args.requests))
     except (CongvuError, OSError, ValueError) as exc:
         print(f"congvu-lifecycle: {exc}", file=sys.stderr)
@@ -144,7 +153,10 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
         print(f"congvu-lifecycle: cannot reach the directory or the mail store: {exc}", file=sys.stderr)
         return 3
     try:
-        report = run(s, directory, mailboxes, mailer, journal)  # a dry run commits no cursor
+        if replica:
+            report = replica_run(s, directory, mailboxes, journal)
+        else:
+            report = run(s, directory, mailboxes, mailer, journal)  # a dry run commits no cursor
     except CongvuError as exc:
         print(f"congvu-lifecycle: nothing changed: {exc}", file=sys.stderr)
         return 2

@@ -41,7 +41,8 @@ SEARCH_ATTRS = sorted({"objectClass", "mail", "cn", "displayName", "o", "member"
                        "congvuMustChangePassword", "pwdReset", "pwdChangedTime", "congvuPasswordReset",
                        "congvuMailAlias", "congvuExpiringAlias", "congvuReservedAddress", "congvuMailHome",
                        "congvuHoldReason", "congvuRequestKind", "congvuRequestFor", "congvuRequestReason",
-                       "congvuRequestRef", "congvuRequestStatus", "creatorsName", *DATE_ATTRS})
+                       "congvuRequestRef", "congvuRequestStatus", "congvuStateChanged", "creatorsName",
+                       *DATE_ATTRS})
 #: Account fields the writer maps to one attribute each.
 FIELD_ATTRS = {"state": "congvuAccountState", "lock_reason": "congvuLockReason",
                "notice_sent": "congvuNoticeSent", "confirmed": "congvuConfirmed",

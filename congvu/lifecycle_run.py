@@ -36,7 +36,7 @@ from typing import Any
 
 from congvu import audit
 from congvu.errors import CongvuError, LifecycleError
-from congvu.lifecycle import Plan, check_requests, plan
+from congvu.lifecycle import Plan, check_requests, plan, to_date
 from congvu.lifecycle_dir import (
     LIFECYCLE_CLASS,
     SEARCH_ATTRS,
@@ -49,7 +49,7 @@ from congvu.lifecycle_dir import (
 )
 from congvu.notices import messages
 
-__all__ = ["SENT_ACTIONS", "TERMINAL_ACTIONS", "Settings", "run"]
+__all__ = ["SENT_ACTIONS", "TERMINAL_ACTIONS", "Settings", "replica_run", "run"]
 
 TERMINAL_ACTIONS = ("reclaim", "retire_leaver")
 SENT_ACTIONS = ("notify_agency", "warn_password_expiry", "warn_inactivity")
@@ -94,13 +94,7 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
         mark = now
 
     policy = s.policy
-    found = directory.search(f"ou=organisations,{s.base}", SEARCH_FILTER, SEARCH_ATTRS)
-    activity, cursor = journal.read() if journal is not None else ({}, None)
-    activity = {mail: day for mail, day in activity.items() if day <= s.today}
-    snap = snapshot(found, activity=activity, operators=s.operators)
-    if snap.problems:
-        raise LifecycleError(f"{len(snap.problems)} directory entr(ies) cannot be read, nothing changed:\n"
-                             + "\n".join(snap.problems), source="ou=organisations", rule="valid snapshot")
+    snap, activity, cursor = _read(s, directory, journal)
     lap("read")
 
     # Requests: the agency admins' entries (bad ones set aside, each named) and the operator's (all valid).
@@ -260,6 +254,95 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     lap("audit")
     report.update(applied=True, writes=len(changes) + len(records),
                   changed=bool(changes or records or entries))
+    timings["total"] = round(time.monotonic() - started, 3)
+    return report
+
+
+def _read(s: Settings, directory: Any, journal: Any) -> tuple[Any, dict[str, dt.date], str | None]:
+    """One paged search of the organisations' tree and the journal's activity since the last run (up to
+    ``s.today``); a directory entry the snapshot cannot read refuses the run before any change."""
+    found = directory.search(f"ou=organisations,{s.base}", SEARCH_FILTER, SEARCH_ATTRS)
+    activity, cursor = journal.read() if journal is not None else ({}, None)
+    activity = {mail: day for mail, day in activity.items() if day <= s.today}
+    snap = snapshot(found, activity=activity, operators=s.operators)
+    if snap.problems:
+        raise LifecycleError(f"{len(snap.problems)} directory entr(ies) cannot be read, nothing changed:\n"
+                             + "\n".join(snap.problems), source="ou=organisations", rule="valid snapshot")
+    return snap, activity, cursor
+
+
+def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> dict[str, Any]:
+    """The lifecycle's part on every other mail server (``"replica": true`` in the configuration;
+    docs/lifecycle.md, "Two mailbox servers"). The first server's :func:`run` plans and acts for the
+    province; a second server holds its own copy of every mailbox (Dovecot replication) and its own mail
+    logs, so each morning, before that run, it
+
+    1. records the mail activity its own journal saw (mail delivered here or sent through its submission
+       services: Hà Nam Art 7.2.a, Gia Lai Art 6.2.a) where the day advanced, like :func:`run`;
+    2. archives and removes its copy of every mailbox whose account the first server retired before
+       today (a reclaim or a leaver's removal: Hà Nam Art 7.2, Cần Thơ Art 5.4, Ninh Bình Art 7.1-7.2):
+       the copy goes into this host's archive root the way :func:`run` archives (checked, kept
+       ``lifecycle.archive_keep``, then pruned), since a retired account is unknown to Dovecot and no
+       replicator removes it. A day's wait: the first server finishes its archive, with the mail
+       delivered meanwhile, in the run that retires the account.
+
+    Nothing is planned, locked or mailed here. In check mode it reports and changes nothing."""
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    snap, activity, cursor = _read(s, directory, journal)
+    updates = activity_changes(snap, activity, s.today)
+    retired = []
+    for account in snap.accounts:
+        entry = snap.entries[account.mail]
+        since = to_date(one_value(entry, "congvuStateChanged"), account.dn, "congvuStateChanged")
+        home = mailboxes.home(account.mail, one_value(entry, "congvuMailHome"))
+        if account.state == "retired" and since is not None and since < s.today and home.exists():
+            retired.append((account, home))
+    report: dict[str, Any] = {
+        "today": s.today.isoformat(), "replica": True, "applied": not s.check,
+        "counts": {"replica_archive": len(retired)} if retired else {},
+        "diff": [f"{s.today} {'replica_archive':<22} {a.mail:<40} this server's copy (retired "
+                 f"{one_value(snap.entries[a.mail], 'congvuStateChanged')})" for a, _ in retired],
+        "activity": {"addresses": len(activity), "writes": len(updates)}, "archives": [], "failures": [],
+        "messages": [], "refused": [], "timings": timings,
+        "changed": bool(updates or retired)}
+    if s.check:
+        timings["total"] = round(time.monotonic() - started, 3)
+        return report
+    _write(directory, updates, s)
+    keep = s.policy["lifecycle"]["archive_keep"]
+    until = (s.today + dt.timedelta(days=keep)).isoformat() if keep is not None else None
+    entries = []
+
+    def set_aside(item: tuple[Any, Any]) -> dict[str, Any]:
+        account, home = item
+        dest = mailboxes.dest(account.mail, s.today)
+        mailboxes.export(account.mail, home, dest,
+                         {"dn": account.dn, "agency": account.agency, "archived": s.today.isoformat(),
+                          "keep_until": until, "action": "replica_archive", "article": "",
+                          "reason_vi": "Bản sao hộp thư trên máy chủ thứ hai của tài khoản đã thu hồi"})
+        return {**mailboxes.finish(dest), "archive": str(dest)}
+
+    for (account, _), outcome in zip(retired, _each(set_aside, retired, s.workers), strict=True):
+        if isinstance(outcome, Exception):
+            report["failures"].append(f"{account.mail}: this server's copy is kept, its archive failed: "
+                                      f"{outcome}")
+            continue
+        report["archives"].append({"mail": account.mail, "archive": outcome["archive"],
+                                   "counts": outcome.get("counts"), "keep_until": until})
+        entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="replica_archive",
+                                    mail=account.mail, dn=account.dn, organisation=account.agency,
+                                    details={"archive": outcome["archive"], "counts": outcome.get("counts")}))
+    for data in mailboxes.prune(s.today):
+        report["archives"].append({"mail": data.get("mail"), "archive": data["archive"], "pruned": True})
+        entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="archive_pruned",
+                                    mail=data.get("mail") or "?", dn=data.get("dn", ""),
+                                    organisation=data.get("agency", ""),
+                                    details={"archive": data["archive"], "keep_until": data["keep_until"]}))
+    if s.audit_dir and entries:
+        report["audit_records"] = audit.append(s.audit_dir, entries)
+    journal.commit(cursor)
+    report["writes"] = len(updates)
     timings["total"] = round(time.monotonic() - started, 3)
     return report
 

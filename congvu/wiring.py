@@ -670,12 +670,13 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             v.update(front)
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
-            # the mailboxes to archive and the mail logs it reads activity from are.
-            first = host == mail_host
+            # the mailboxes to archive and the mail logs it reads activity from are; every other mail
+            # host runs the replica's part (its own logs' activity, its copies of retired mailboxes).
             v.update({
-                "lifecycle_enabled": first,
-                "lifecycle_policy": dict(policy) if first else {},
-                "lifecycle_calendar_public": calendar if first else {},
+                "lifecycle_enabled": True,
+                "lifecycle_replica": host != mail_host,
+                "lifecycle_policy": dict(policy),
+                "lifecycle_calendar_public": calendar,
                 "lifecycle_ldap_uri": ldap_uri,
                 "lifecycle_ldap_start_tls": ldap_tls,
                 "lifecycle_ldap_base_dn": base,

@@ -47,6 +47,17 @@ def test_a_bad_request_file_is_refused_before_anything_runs(tmp_path, capsys):
     assert str(requests) in err and "requests file" in err
 
 
+def test_a_replica_refuses_requests_naming_where_they_go(tmp_path, capsys):
+    # Requests (Ninh Bình Art 7.1: the agency asks to reopen) are planned by the first mail server's run
+    # only; the second's (docs/lifecycle.md, "Two mailbox servers") must not take them and drop them.
+    _, path = _config(tmp_path, replica=True)
+    requests = tmp_path / "letters.json"
+    requests.write_text("[]", encoding="utf-8")
+    assert main(["--config", str(path), "--requests", str(requests)], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "first mail server" in err and str(path) in err
+
+
 def test_an_unreadable_configuration_names_the_file(tmp_path, capsys):
     missing = tmp_path / "nowhere.json"
     assert main(["--config", str(missing)], out=io.StringIO()) == 2

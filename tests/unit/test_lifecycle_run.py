@@ -453,3 +453,88 @@ def test_exports_and_mail_run_several_at_once_keeping_the_plan_order_and_each_fa
     assert _each(work, [5], workers=1) == [50]
     with pytest.raises(ZeroDivisionError):
         _each(lambda n: 1 // n, [1, 0], workers=2)
+
+
+def _maildir(home: Path, *names: str) -> None:
+    for folder in ("", ".Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (home / "Maildir" / folder / sub).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (home / "Maildir" / "cur" / f"{name}:2,S").write_text(f"Subject: {name}\n\nx\n", encoding="utf-8")
+
+
+def test_the_second_mail_server_records_its_activity_and_sets_aside_retired_copies(tmp_path):
+    # docs/lifecycle.md, "Two mailbox servers": mail delivered or sent on the second server counts
+    # (Hà Nam Art 7.2.a); its copy of a mailbox the first server reclaimed (Hà Nam Art 7.2) is archived
+    # on this host the way the first archives (kept lifecycle.archive_keep) and only then removed, a
+    # day after the retirement; nothing is planned, locked or mailed here.
+    import os
+
+    from congvu import audit
+    from congvu.lifecycle_run import replica_run
+    from congvu.mailbox import Mailboxes
+
+    today = D(2027, 6, 10)
+    yesterday = today - dt.timedelta(days=1)
+    gone = _person("lethihoa", congvuAccountState="retired", congvuStateChanged=day_time(yesterday),
+                   congvuLastMailActivity=day_time(D(2026, 12, 1)))
+    fresh = _person("phamvanduc", congvuAccountState="retired", congvuStateChanged=day_time(today),
+                    congvuLastMailActivity=day_time(D(2026, 12, 1)))
+    idle = _person("nguyenvanminh", congvuLastMailActivity=day_time(D(2027, 3, 1)),
+                   pwdLastSuccess=day_time(D(2027, 3, 1)))
+    directory = _directory(gone, fresh, idle, recent=yesterday)
+    vmail = tmp_path / "vmail"
+    for local in ("lethihoa", "phamvanduc", "nguyenvanminh"):
+        _maildir(vmail / "hanam.gov.vn" / local, f"{local}-1", f"{local}-2")
+    boxes = Mailboxes(vmail, tmp_path / "archive", owner=(os.getuid(), os.getgid()))
+    journal = FakeJournal({"nguyenvanminh@hanam.gov.vn": yesterday})
+    plan = replica_run(_settings(today, check=True), directory, boxes, journal)
+    assert plan["counts"] == {"replica_archive": 1} and plan["activity"] == {"addresses": 1, "writes": 1}
+    assert "lethihoa@hanam.gov.vn" in plan["diff"][0] and not plan["applied"]
+    assert (vmail / "hanam.gov.vn/lethihoa").is_dir() and journal.committed is None and not directory.log
+
+    report = replica_run(_settings(today, audit_dir=str(tmp_path / "audit")), directory, boxes, journal)
+    assert report["failures"] == [] and journal.committed == "cursor-1"
+    assert directory.attr("nguyenvanminh@hanam.gov.vn", "congvuLastMailActivity") == [day_time(yesterday)]
+    assert not (vmail / "hanam.gov.vn/lethihoa").exists()
+    assert (vmail / "hanam.gov.vn/phamvanduc").is_dir()  # retired today: the first server finishes first
+    assert (vmail / "hanam.gov.vn/nguyenvanminh").is_dir()
+    (archive,) = report["archives"]
+    kept = Path(archive["archive"])
+    assert sorted(p.name for p in (kept / "Maildir/cur").iterdir()) == ["lethihoa-1:2,S", "lethihoa-2:2,S"]
+    manifest = boxes.manifest(kept)
+    assert manifest["status"] == "complete" and manifest["keep_until"] == "2028-06-09"
+    (record,) = audit.read(tmp_path / "audit")
+    assert (record.action, record.mail) == ("replica_archive", "lethihoa@hanam.gov.vn")
+    assert [op for op, _, _ in directory.log] == ["modify"]  # the activity only: no state written here
+
+    again = replica_run(_settings(today), directory, boxes, FakeJournal({}))
+    assert again["counts"] == {} and not again["changed"]
+    # kept until its day like the first server's archives, then pruned
+    later = replica_run(_settings(D(2028, 6, 10)), directory, boxes, FakeJournal({}))
+    assert [a["mail"] for a in later["archives"] if a.get("pruned")] == ["lethihoa@hanam.gov.vn"]
+
+
+def test_a_copy_whose_archive_fails_stays_on_the_second_server(tmp_path, monkeypatch):
+    # Hà Nam Art 7.2: reclaim loses nothing silently, on either server.
+    import os
+
+    from congvu.lifecycle_run import replica_run
+    from congvu.mailbox import Mailboxes
+
+    today = D(2027, 6, 10)
+    gone = _person("lethihoa", congvuAccountState="retired",
+                   congvuStateChanged=day_time(today - dt.timedelta(days=3)))
+    directory = _directory(gone, recent=today)
+    home = tmp_path / "vmail/hanam.gov.vn/lethihoa"
+    _maildir(home, "a")
+    boxes = Mailboxes(tmp_path / "vmail", tmp_path / "archive", owner=(os.getuid(), os.getgid()))
+
+    def refuse(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(boxes, "export", refuse)
+    report = replica_run(_settings(today), directory, boxes, FakeJournal({}))
+    assert report["failures"] == ["lethihoa@hanam.gov.vn: this server's copy is kept, its archive failed: "
+                                  "No space left on device"]
+    assert (home / "Maildir/cur/a:2,S").is_file()
