@@ -1,17 +1,23 @@
-"""Mail activity from the mail host's journal: who sent or received mail, and on which day.
+"""Activity from the mail host's journal: who logged in, who sent or received mail, and on which day.
 
-Hà Nam measures inactivity by mail sent or received (Art 7.2.a, 6.2.c), Gia Lai by logins, sending and
-receiving (Art 6.2.a). Nothing on the mail path writes to the directory for it: the lifecycle run reads
-the journal since its last run and keeps, per address, the latest day (in Vietnam) on which
+The regulations measure inactivity by logins (Gia Lai Art 5.4, Cần Thơ Art 5.4, Ninh Bình Art 7.1), by
+mail sent or received (Hà Nam Art 7.2.a, 6.2.c) or by both (Gia Lai Art 6.2.a). Nothing on the mail path
+or the login path writes to the directory for it (slapd 2.5's lastbind would write ``pwdLastSuccess`` on
+every bind, with no precision setting: docs/openldap.md, "lastbind"): the lifecycle run reads the
+journal since its last run and keeps, per address, the latest day (in Vietnam) on which
 
+* Dovecot logged ``imap-login: Login: user=<address>`` (or ``pop3-login``, ``managesieve-login``): a
+  login over IMAP, POP3 or ManageSieve, the webmail's included (it logs in over IMAP). Dovecot admits
+  only the primary address (its passdb filter), lower-cased (``auth_username_format``);
 * Postfix's submission services logged ``sasl_username=<login>``: mail sent through authenticated
-  submission (587, 465; the webmail sends through it too); the login is the primary address;
+  submission (587, 465; the webmail sends through it too), which is a login and mail activity both;
 * Dovecot's delivery logged ``lmtp(<address>)`` or ``lda(<address>)`` with ``saved mail to`` or
   ``stored mail into mailbox``: mail delivered, to locked mailboxes too (Hà Nam Art 7.1).
 
 :func:`parse` is pure (journal records as ``journalctl -o json`` gives them); :class:`Journal` runs
 ``journalctl`` from a saved cursor, so each record is read once and none is skipped between runs. The run
-then writes ``congvuLastMailActivity`` only where the day advanced (``congvu.lifecycle_dir``).
+then writes ``congvuLastLogin`` and ``congvuLastMailActivity`` only where the day advanced
+(``congvu.lifecycle_dir``): at most one write per account per day.
 """
 
 from __future__ import annotations
@@ -21,16 +27,18 @@ import json
 import re
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from congvu.workdays import VN_TZ
 
-__all__ = ["IDENTIFIERS", "Journal", "parse"]
+__all__ = ["IDENTIFIERS", "Journal", "Seen", "parse"]
 
 #: syslog identifiers the activity is read from (the postfix role's master.cf names its services).
 IDENTIFIERS = ("postfix/submission/smtpd", "postfix/submissions/smtpd", "dovecot")
 _SENT = re.compile(r"\bsasl_username=([^,\s]+)")
+_LOGIN = re.compile(r"^(?:imap|pop3|managesieve)-login: Login: user=<([^>\s]+@[^>\s]+)>")
 _DELIVERED = re.compile(r"\b(?:lmtp|lda)\(([^)\s]+@[^)\s]+)\).*?(?:saved mail to |stored mail into mailbox )")
 
 
@@ -43,27 +51,47 @@ def _day(record: Mapping[str, Any]) -> dt.date | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).astimezone(VN_TZ).date()
 
 
-def parse(records: Iterable[Mapping[str, Any]]) -> dict[str, dt.date]:
-    """address (lower case) -> the latest day it sent (authenticated submission) or received mail."""
-    out: dict[str, dt.date] = {}
+@dataclass
+class Seen:
+    """What the journal showed: address (lower case) -> the latest day it sent or received mail
+    (``mail``), and the latest day it logged in (``logins``)."""
+
+    mail: dict[str, dt.date] = field(default_factory=dict)
+    logins: dict[str, dt.date] = field(default_factory=dict)
+
+    def until(self, today: dt.date) -> Seen:
+        """Only the days up to ``today`` (a run with the clock moved back must not date anything later)."""
+        return Seen({k: d for k, d in self.mail.items() if d <= today},
+                    {k: d for k, d in self.logins.items() if d <= today})
+
+
+def _keep(out: dict[str, dt.date], address: str, day: dt.date) -> None:
+    if address not in out or day > out[address]:
+        out[address] = day
+
+
+def parse(records: Iterable[Mapping[str, Any]]) -> Seen:
+    """The logins and the mail activity in ``records`` (see the module's description)."""
+    seen = Seen()
     for record in records:
         message = record.get("MESSAGE")
         if not isinstance(message, str):
             continue  # journald gives binary messages as byte lists: not ours
         ident = record.get("SYSLOG_IDENTIFIER", "")
         if ident.startswith("postfix/"):
-            match = _SENT.search(message)
+            match, kinds = _SENT.search(message), (seen.mail, seen.logins)
         elif ident == "dovecot":
-            match = _DELIVERED.search(message)
+            match, kinds = _LOGIN.match(message), (seen.logins,)
+            if not match:
+                match, kinds = _DELIVERED.search(message), (seen.mail,)
         else:
             continue
-        if not match:
+        day = _day(record) if match else None
+        if day is None:
             continue
-        day = _day(record)
-        address = match.group(1).lower()
-        if day is not None and (address not in out or day > out[address]):
-            out[address] = day
-    return out
+        for out in kinds:
+            _keep(out, match.group(1).lower(), day)
+    return seen
 
 
 class Journal:
@@ -77,7 +105,7 @@ class Journal:
         self.state = Path(state)
         self.command = command
 
-    def read(self) -> tuple[dict[str, dt.date], str | None]:
+    def read(self) -> tuple[Seen, str | None]:
         cursor = self.state.read_text(encoding="utf-8").strip() if self.state.exists() else ""
         args = [self.command, "--no-pager", "-o", "json", "--show-cursor", "-q"]
         for ident in IDENTIFIERS:

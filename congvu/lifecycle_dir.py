@@ -42,7 +42,7 @@ SEARCH_ATTRS = sorted({"objectClass", "mail", "cn", "displayName", "o", "member"
                        "congvuMailAlias", "congvuExpiringAlias", "congvuReservedAddress", "congvuMailHome",
                        "congvuHoldReason", "congvuRequestKind", "congvuRequestFor", "congvuRequestReason",
                        "congvuRequestRef", "congvuRequestStatus", "congvuStateChanged", "creatorsName",
-                       *DATE_ATTRS})
+                       "congvuLastLogin", *DATE_ATTRS})
 #: Account fields the writer maps to one attribute each.
 FIELD_ATTRS = {"state": "congvuAccountState", "lock_reason": "congvuLockReason",
                "notice_sent": "congvuNoticeSent", "confirmed": "congvuConfirmed",
@@ -56,7 +56,7 @@ FIELD_ATTRS = {"state": "congvuAccountState", "lock_reason": "congvuLockReason",
 ACCOUNT_WRITE_ATTRS = frozenset({"objectClass", *FIELD_ATTRS.values(), "congvuStateChanged",
                                  "congvuHoldReason", "congvuMustChangePassword", "pwdReset", "userPassword",
                                  "congvuPasswordReset", "congvuExpiringAlias", "congvuMailAlias",
-                                 "congvuReservedAddress", "congvuLastMailActivity"})
+                                 "congvuReservedAddress", "congvuLastMailActivity", "congvuLastLogin"})
 REQUEST_WRITE_ATTRS = frozenset({"congvuRequestStatus", "congvuRequestNote"})
 #: What the run writes on a mailing list: a retired account leaves its lists.
 LIST_WRITE_ATTRS = frozenset({"member"})
@@ -127,14 +127,16 @@ class Snapshot:
         return {a.mail: a for a in self.accounts}
 
 
-def snapshot(found: Found, *,
-             activity: Mapping[str, dt.date] | None = None, operators: Iterable[str] = ()) -> Snapshot:
+def snapshot(found: Found, *, activity: Mapping[str, dt.date] | None = None,
+             logins: Mapping[str, dt.date] | None = None, operators: Iterable[str] = ()) -> Snapshot:
     """The accounts and requests of one subtree search of ``ou=organisations,<base>``.
 
     ``activity``: address -> the latest day mail was sent or received, from the mail logs
     (:mod:`congvu.activity`); the later of it and ``congvuLastMailActivity`` is the account's
-    ``last_mail``. ``operators``: DNs whose requests count as the operator's (``source: operator``);
-    every other creator must be an account (a delegated admin, checked by the planner).
+    ``last_mail``. ``logins``: the same for logins; the latest of it, ``congvuLastLogin`` and
+    ``pwdLastSuccess`` (slapd's lastbind, where it is on) is the account's ``last_login``.
+    ``operators``: DNs whose requests count as the operator's (``source: operator``); every other
+    creator must be an account (a delegated admin, checked by the planner).
     Every entry that cannot be read is listed in ``problems`` with its DN (the run stops on them).
     """
     entries = _entries(found)
@@ -154,6 +156,7 @@ def snapshot(found: Found, *,
             lists[dn] = list(entry.get("member", []))
     snap = Snapshot(request_containers=containers, lists=lists)
     activity = {k.lower(): v for k, v in (activity or {}).items()}
+    logins = {k.lower(): v for k, v in (logins or {}).items()}
     by_dn: dict[str, str] = {}
     raw_requests = []
     for dn, entry in entries:
@@ -164,7 +167,7 @@ def snapshot(found: Found, *,
         if "congvumailaccount" not in classes:
             continue
         try:
-            account = _account(dn, entry, orgs, groups, activity)
+            account = _account(dn, entry, orgs, groups, activity, logins)
         except CongvuError as exc:
             snap.problems.append(str(exc))
             continue
@@ -178,7 +181,8 @@ def snapshot(found: Found, *,
 
 
 def _account(dn: str, entry: Mapping[str, list[str]], orgs: Mapping[str, Mapping[str, list[str]]],
-             groups: Mapping[str, set[str]], activity: Mapping[str, dt.date]) -> Account:
+             groups: Mapping[str, set[str]], activity: Mapping[str, dt.date],
+             logins: Mapping[str, dt.date]) -> Account:
     mail = (one_value(entry, "mail") or "").lower()
     org_dn = one_value(entry, "congvuOrganisationDN") or dn.split(",", 1)[1]
     org_code = org_dn.split(",", 1)[0].partition("=")[2]
@@ -203,8 +207,10 @@ def _account(dn: str, entry: Mapping[str, list[str]], orgs: Mapping[str, Mapping
                if (v := one_value(entry, a))]
     values["password_changed"] = max(changed) if changed else None
     logged = to_date(values["last_mail"], dn, "congvuLastMailActivity")
-    seen = activity.get(mail)
-    values["last_mail"] = max(d for d in (logged, seen) if d) if (logged or seen) else None
+    values["last_mail"] = _latest(logged, activity.get(mail))
+    values["last_login"] = _latest(to_date(values["last_login"], dn, "pwdLastSuccess"),
+                                   to_date(one_value(entry, "congvuLastLogin"), dn, "congvuLastLogin"),
+                                   logins.get(mail))
     quota = one_value(entry, "congvuMailQuota")
     try:
         values["quota"] = int(quota) if quota is not None else None
@@ -217,6 +223,10 @@ def _account(dn: str, entry: Mapping[str, list[str]], orgs: Mapping[str, Mapping
         aliases.append((alias, until.strip()))
     values["expiring_aliases"] = aliases
     return Account.from_mapping(values, dn)
+
+
+def _latest(*days: dt.date | None) -> dt.date | None:
+    return max((d for d in days if d), default=None)
 
 
 def _request(dn: str, entry: Mapping[str, list[str]], by_dn: Mapping[str, str],
@@ -324,22 +334,34 @@ def _list_changes(snap: Snapshot, retired: Mapping[str, str]) -> list[Change]:
     return out
 
 
-def activity_changes(snap: Snapshot, activity: Mapping[str, dt.date], today: dt.date) -> list[Change]:
-    """``congvuLastMailActivity`` where the mail logs show a later day than the directory (never a day
-    after ``today``): at most one write per account per day, none on the mail path."""
+#: What the logs' activity writes: attribute -> what it records.
+ACTIVITY_ATTRS = {"congvuLastMailActivity": "mail activity", "congvuLastLogin": "login"}
+
+
+def activity_changes(snap: Snapshot, activity: Mapping[str, dt.date], today: dt.date,
+                     logins: Mapping[str, dt.date] | None = None) -> list[Change]:
+    """``congvuLastMailActivity`` and ``congvuLastLogin`` where the logs show a later day than the
+    directory (never a day after ``today``): at most one write per account per day, none on the mail or
+    login path."""
     out = []
+    sources = {"congvuLastMailActivity": activity, "congvuLastLogin": logins or {}}
     for account in snap.accounts:
-        seen = activity.get(account.mail)
-        if seen is None or seen > today:
-            continue
         entry = snap.entries[account.mail]
-        stored = one_value(entry, "congvuLastMailActivity")
-        if stored is not None and to_date(stored, account.dn, "congvuLastMailActivity") >= seen:
-            continue
-        out.append(Change("modify", account.dn, "activity", account.mail,
-                          _checked(_with_class(entry, {"congvuLastMailActivity": [day_time(seen)]}),
-                                   ACCOUNT_WRITE_ATTRS),
-                          {"congvuLastMailActivity": [stored] if stored else []}, why="mail activity"))
+        attrs: dict[str, list[str]] = {}
+        before: dict[str, list[str]] = {}
+        for name, seen_by in sources.items():
+            seen = seen_by.get(account.mail)
+            if seen is None or seen > today:
+                continue
+            stored = one_value(entry, name)
+            if stored is not None and to_date(stored, account.dn, name) >= seen:
+                continue
+            attrs[name] = [day_time(seen)]
+            before[name] = [stored] if stored else []
+        if attrs:
+            out.append(Change("modify", account.dn, "activity", account.mail,
+                              _checked(_with_class(entry, attrs), ACCOUNT_WRITE_ATTRS), before,
+                              why=", ".join(ACTIVITY_ATTRS[name] for name in attrs)))
     return out
 
 

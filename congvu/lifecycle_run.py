@@ -4,7 +4,7 @@
 ``congvu-lifecycle`` command (the ``lifecycle`` role's systemd timer) both call, on the first mail host:
 
 1. **read**: one paged search of ``ou=organisations`` (accounts, organisations, admin groups, the agency
-   admins' request entries) and the mail activity the journal recorded since the last run
+   admins' request entries) and the logins and mail activity the journal recorded since the last run
    (:mod:`congvu.activity`);
 2. **plan** with :func:`congvu.lifecycle.plan`. Requests an agency admin filed badly (an unknown account,
    another agency's account, a hold ending in the past...) are set aside, each refused with a message
@@ -13,8 +13,8 @@
 3. in check mode, stop and report the plan;
 4. **archive** every mailbox a reclaim or a leaver's retirement removes (:class:`congvu.mailbox.Mailboxes`):
    an account whose archive cannot be made or checked is not retired this time;
-5. **write** the directory (locks, unlocks, holds, quotas, retirements, mail activity where the day
-   advanced, request entries carried out or refused) in LDAP transactions, then finish the archives
+5. **write** the directory (locks, unlocks, holds, quotas, retirements, logins and mail activity where
+   the day advanced, request entries carried out or refused) in LDAP transactions, then finish the archives
    (mail delivered meanwhile, checked again) and remove the retired mailboxes;
 6. **mail** the notices and warnings through the local Postfix, and only then record them
    (``congvuNoticeSent``, ``congvuWarned*``): a failure sends again next run rather than losing a notice;
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from congvu import audit
+from congvu.activity import Seen
 from congvu.errors import CongvuError, LifecycleError
 from congvu.lifecycle import Plan, check_requests, plan, to_date
 from congvu.lifecycle_dir import (
@@ -94,7 +95,7 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
         mark = now
 
     policy = s.policy
-    snap, activity, cursor = _read(s, directory, journal)
+    snap, seen, cursor = _read(s, directory, journal)
     lap("read")
 
     # Requests: the agency admins' entries (bad ones set aside, each named) and the operator's (all valid).
@@ -121,14 +122,14 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     report: dict[str, Any] = {
         "today": s.today.isoformat(), "counts": p.counts(), "plan": p.to_dicts(),
         "diff": [_line(a) for a in p], "refused": [{"entry": r.dn, "problem": m} for r, m in refused],
-        "activity": {"addresses": len(activity)}, "archives": [], "failures": [], "messages": [],
+        "activity": _activity_counts(seen), "archives": [], "failures": [], "messages": [],
         "timings": timings,
     }
     pending = mailboxes.pending() if mailboxes is not None else []
     expired = ([d for d, m in mailboxes.manifests()
                 if m.get("status") == "complete" and m.get("keep_until")
                 and dt.date.fromisoformat(m["keep_until"]) < s.today] if mailboxes is not None else [])
-    updates = activity_changes(snap, activity, s.today)
+    updates = activity_changes(snap, seen.mail, s.today, seen.logins)
     report["activity"]["writes"] = len(updates)
     report["changed"] = bool(len(p) or updates or done or refused or pending or expired)
     if s.check:
@@ -258,17 +259,18 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     return report
 
 
-def _read(s: Settings, directory: Any, journal: Any) -> tuple[Any, dict[str, dt.date], str | None]:
-    """One paged search of the organisations' tree and the journal's activity since the last run (up to
-    ``s.today``); a directory entry the snapshot cannot read refuses the run before any change."""
+def _read(s: Settings, directory: Any, journal: Any) -> tuple[Any, Seen, str | None]:
+    """One paged search of the organisations' tree and the journal's logins and mail activity since the
+    last run (up to ``s.today``); a directory entry the snapshot cannot read refuses the run before any
+    change."""
     found = directory.search(f"ou=organisations,{s.base}", SEARCH_FILTER, SEARCH_ATTRS)
-    activity, cursor = journal.read() if journal is not None else ({}, None)
-    activity = {mail: day for mail, day in activity.items() if day <= s.today}
-    snap = snapshot(found, activity=activity, operators=s.operators)
+    seen, cursor = journal.read() if journal is not None else (Seen(), None)
+    seen = seen.until(s.today)
+    snap = snapshot(found, activity=seen.mail, logins=seen.logins, operators=s.operators)
     if snap.problems:
         raise LifecycleError(f"{len(snap.problems)} directory entr(ies) cannot be read, nothing changed:\n"
                              + "\n".join(snap.problems), source="ou=organisations", rule="valid snapshot")
-    return snap, activity, cursor
+    return snap, seen, cursor
 
 
 def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> dict[str, Any]:
@@ -277,8 +279,9 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
     province; a second server holds its own copy of every mailbox (Dovecot replication) and its own mail
     logs, so each morning, before that run, it
 
-    1. records the mail activity its own journal saw (mail delivered here or sent through its submission
-       services: Hà Nam Art 7.2.a, Gia Lai Art 6.2.a) where the day advanced, like :func:`run`;
+    1. records the logins and the mail activity its own journal saw (logins to this server, mail
+       delivered here or sent through its submission services: Gia Lai Art 5.4 and 6.2.a, Hà Nam Art
+       7.2.a) where the day advanced, like :func:`run`;
     2. archives and removes its copy of every mailbox whose account the first server retired before
        today (a reclaim or a leaver's removal: Hà Nam Art 7.2, Cần Thơ Art 5.4, Ninh Bình Art 7.1-7.2):
        the copy goes into this host's archive root the way :func:`run` archives (checked, kept
@@ -289,8 +292,8 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
     Nothing is planned, locked or mailed here. In check mode it reports and changes nothing."""
     timings: dict[str, float] = {}
     started = time.monotonic()
-    snap, activity, cursor = _read(s, directory, journal)
-    updates = activity_changes(snap, activity, s.today)
+    snap, seen, cursor = _read(s, directory, journal)
+    updates = activity_changes(snap, seen.mail, s.today, seen.logins)
     retired = []
     for account in snap.accounts:
         entry = snap.entries[account.mail]
@@ -303,7 +306,7 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
         "counts": {"replica_archive": len(retired)} if retired else {},
         "diff": [f"{s.today} {'replica_archive':<22} {a.mail:<40} this server's copy (retired "
                  f"{one_value(snap.entries[a.mail], 'congvuStateChanged')})" for a, _ in retired],
-        "activity": {"addresses": len(activity), "writes": len(updates)}, "archives": [], "failures": [],
+        "activity": {**_activity_counts(seen), "writes": len(updates)}, "archives": [], "failures": [],
         "messages": [], "refused": [], "timings": timings,
         "changed": bool(updates or retired)}
     if s.check:
@@ -345,6 +348,11 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
     report["writes"] = len(updates)
     timings["total"] = round(time.monotonic() - started, 3)
     return report
+
+
+def _activity_counts(seen: Seen) -> dict[str, int]:
+    return {"addresses": len(seen.mail.keys() | seen.logins.keys()), "mail": len(seen.mail),
+            "logins": len(seen.logins)}
 
 
 def _each(func: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:

@@ -37,6 +37,8 @@ from attacks import (
 from attacks import Account as Mailbox
 from polling import wait_for
 
+from congvu.lifecycle_dir import day_time
+
 AGENCY = "ktvongdoi"
 AGENCY_NAME = "Sở Kiểm thử Vòng đời"
 TEST_CONFIG = "/etc/congvu/lifecycle-test.json"
@@ -272,6 +274,10 @@ def test_a_leaver_is_locked_at_once_and_still_receives_mail(lc):
     assert imap_login(lc.stage, box)
     rc, report, err = lc.run(0)
     assert rc == 0, (err, report and report["failures"])
+    # Issue 12 item 1: the login just made is read from Dovecot's log and recorded once for the day
+    # (no write at the login itself: directory_checks.test_a_bind_writes_nothing_to_the_directory)
+    seen = ldap_attrs(lc.stage, box.dn, "congvuLastLogin", "pwdLastSuccess")
+    assert seen == {"congvuLastLogin": [day_time(lc.today)]}, seen
     (lock,) = [a for a in report["plan"] if a["mail"] == box.mail and a["action"] != "apply_quota"]
     assert lock["action"] == "lock_leaver" and lock["article"] == "Hà Nam Art 6.2.a-b"
     state = lc.state_of("nghiviec")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from congvu.activity import Seen
 from congvu.errors import LifecycleError
 from congvu.lifecycle import to_date
 from congvu.lifecycle_dir import day_time, snapshot
@@ -118,13 +119,14 @@ class FakeMailer:
 
 
 class FakeJournal:
-    """The mail logs' activity since the last run, and the cursor the run commits."""
+    """The logs' mail activity and logins since the last run, and the cursor the run commits."""
 
-    def __init__(self, activity, cursor="cursor-1"):
-        self.activity, self.cursor, self.committed = dict(activity), cursor, None
+    def __init__(self, activity, cursor="cursor-1", logins=()):
+        self.activity, self.logins = dict(activity), dict(logins)
+        self.cursor, self.committed = cursor, None
 
     def read(self):
-        return dict(self.activity), self.cursor
+        return Seen(dict(self.activity), dict(self.logins)), self.cursor
 
     def commit(self, cursor):
         self.committed = cursor
@@ -366,11 +368,36 @@ def test_mail_activity_is_written_only_where_the_day_advanced():
                            "tranvanbinh@hanam.gov.vn": D(2026, 11, 30),
                            "khongco@hanam.gov.vn": D(2026, 12, 2)})
     report = run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]), journal)
-    assert report["activity"] == {"addresses": 3, "writes": 1}
+    assert report["activity"] == {"addresses": 3, "mail": 3, "logins": 0, "writes": 1}
     minh = directory.attr("nguyenvanminh@hanam.gov.vn", "congvuLastMailActivity")
     assert minh == [day_time(D(2026, 12, 2))]
     assert directory.attr("tranvanbinh@hanam.gov.vn", "congvuLastMailActivity") == [day_time(D(2026, 12, 1))]
     assert journal.committed == "cursor-1"
+
+
+def test_logins_from_the_logs_are_written_once_a_day_and_count_as_the_last_login():
+    # Ninh Bình Art 7.1: 06 months without a login -> suspended. Logins come from the mail logs (no
+    # directory write at each login: issue 12 item 1); the latest of congvuLastLogin, pwdLastSuccess
+    # (written by slapd's lastbind before it was turned off) and the logs' day is the last login.
+    from congvu.lifecycle_dir import activity_changes, snapshot
+
+    today = D(2027, 3, 5)
+    old = _person("hoapt", pwdLastSuccess=day_time(D(2026, 8, 1)), congvuLastLogin=day_time(D(2026, 9, 1)))
+    directory = _directory(old, _person("binhnv", congvuLastLogin=day_time(D(2027, 3, 4))),
+                           recent=today - dt.timedelta(days=1))
+    found = directory.search(ORGS, "", [])
+    snap = snapshot(found, logins={"binhnv@hanam.gov.vn": D(2027, 3, 4)})
+    assert snap.by_mail()["hoapt@hanam.gov.vn"].last_login == D(2026, 9, 1)
+    logins = {"hoapt@hanam.gov.vn": D(2027, 3, 4), "binhnv@hanam.gov.vn": D(2027, 3, 4),
+              "later@hanam.gov.vn": D(2027, 3, 6)}
+    journal = FakeJournal({}, logins=logins)
+    report = run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]), journal)
+    assert report["activity"] == {"addresses": 2, "mail": 0, "logins": 2, "writes": 1}  # not tomorrow
+    assert directory.attr("hoapt@hanam.gov.vn", "congvuLastLogin") == [day_time(D(2027, 3, 4))]
+    assert [dn.split(",")[0] for _, dn, attrs in directory.log if "congvuLastLogin" in attrs] == ["uid=hoapt"]
+    again = snapshot(directory.search(ORGS, "", []))
+    assert again.by_mail()["hoapt@hanam.gov.vn"].last_login == D(2027, 3, 4)
+    assert activity_changes(again, {}, today, {"hoapt@hanam.gov.vn": D(2027, 3, 4)}) == []
 
 
 def test_a_scope_plans_its_agencies_only_but_records_everyone_s_activity():
@@ -489,7 +516,8 @@ def test_the_second_mail_server_records_its_activity_and_sets_aside_retired_copi
     boxes = Mailboxes(vmail, tmp_path / "archive", owner=(os.getuid(), os.getgid()))
     journal = FakeJournal({"nguyenvanminh@hanam.gov.vn": yesterday})
     plan = replica_run(_settings(today, check=True), directory, boxes, journal)
-    assert plan["counts"] == {"replica_archive": 1} and plan["activity"] == {"addresses": 1, "writes": 1}
+    assert plan["counts"] == {"replica_archive": 1}
+    assert plan["activity"] == {"addresses": 1, "mail": 1, "logins": 0, "writes": 1}
     assert "lethihoa@hanam.gov.vn" in plan["diff"][0] and not plan["applied"]
     assert (vmail / "hanam.gov.vn/lethihoa").is_dir() and journal.committed is None and not directory.log
 

@@ -14,7 +14,7 @@ import smtplib
 import uuid
 
 import pytest
-from attacks import base_dn, ldap_attrs, ldap_root
+from attacks import Account, base_dn, imap_login, ldap_attrs, ldap_root
 from polling import wait_until
 
 from congvu.lifecycle_dir import day_time
@@ -47,6 +47,7 @@ class Pair:
         self.uid = f"{AGENCY}.bs{secrets.token_hex(3)}"
         self.mail = f"{self.uid}@{self.domain}"
         self.dn = f"uid={self.uid},{self.org_dn}"
+        self.password = f"Ban#Sao{secrets.token_hex(4)}9"
         self.state = f"/var/lib/congvu-test/{uuid.uuid4().hex[:8]}"
         self.today = dt.date.fromisoformat(self.first.out("TZ=Asia/Ho_Chi_Minh date +%F").strip())
 
@@ -58,7 +59,7 @@ class Pair:
             f"dn: {self.dn}\nobjectClass: inetOrgPerson\nobjectClass: congvuMailAccount\n"
             f"uid: {self.uid}\ncn: Kiểm thử bản sao\nsn: Kiểm thử\nmail: {self.mail}\n"
             f"congvuMailboxClass: personal\ncongvuAccountState: active\ncongvuMustChangePassword: FALSE\n"
-            f"congvuOrganisationDN: {self.org_dn}\nuserPassword: Ban#Sao{secrets.token_hex(4)}9\n"))
+            f"congvuOrganisationDN: {self.org_dn}\nuserPassword: {self.password}\n"))
         script = (
             "import json; c = json.load(open('/etc/congvu/lifecycle.json')); "
             f"c['organisations'] = [{AGENCY!r}]; c['audit_dir'] = '{self.state}/audit'; "
@@ -117,9 +118,10 @@ def test_the_second_mail_server_runs_the_replica_part_before_the_first(pair):
     assert res.returncode == 2 and "first mail server" in res.stderr_text, res.stderr_text
 
 
-def test_mail_on_the_second_server_counts_and_its_copy_of_a_reclaimed_mailbox_is_set_aside(pair):
-    # Gia Lai Art 6.2.a: mail sent or received is activity; mail that only the second server delivered
-    # (a partner's server using the second MX) is in the second's logs only.
+def test_mail_and_logins_on_the_second_server_count_and_its_copy_of_a_reclaimed_mailbox_is_set_aside(pair):
+    # Gia Lai Art 6.2.a: a login, mail sent or received is activity (Art 5.4: logins); mail that only the
+    # second server delivered (a partner's server using the second MX) and a login it served are in the
+    # second's logs only, and the login wrote nothing to the directory when it happened.
     mid = f"<{uuid.uuid4()}@doitac.example.org>"
     with smtplib.SMTP(pair.second.address, 25, timeout=120) as smtp:
         smtp.ehlo("doitac.example.org")
@@ -128,11 +130,14 @@ def test_mail_on_the_second_server_counts_and_its_copy_of_a_reclaimed_mailbox_is
                        f"Message-ID: {mid}\r\n\r\nKiem thu ban sao.\r\n").encode())
     wait_until(f"{mid} delivered on the second server and replicated to the first",
                lambda: pair.holds(pair.second, mid) and pair.holds(pair.first, mid), seconds=120)
-    assert "congvuLastMailActivity" not in ldap_attrs(pair.stage, pair.dn, "congvuLastMailActivity")
+    assert imap_login(pair.stage, Account(pair.dn, pair.mail, pair.password), host=pair.second)
+    activity = ("congvuLastMailActivity", "congvuLastLogin", "pwdLastSuccess")
+    assert ldap_attrs(pair.stage, pair.dn, *activity) == {}
     report = pair.run(pair.second, pair.today)
     assert report["replica"] and report["activity"]["writes"] >= 1, report
-    seen = ldap_attrs(pair.stage, pair.dn, "congvuLastMailActivity")["congvuLastMailActivity"]
-    assert seen == [day_time(pair.today)], seen
+    seen = ldap_attrs(pair.stage, pair.dn, *activity)
+    assert seen == {"congvuLastMailActivity": [day_time(pair.today)],
+                    "congvuLastLogin": [day_time(pair.today)]}, seen
 
     # Gia Lai Art 5.4 (reclaim; here on request, Art 6.3.b): the first server archives, retires and
     # removes its copy; the second's copy waits a day (the first finishes its archive first), then is

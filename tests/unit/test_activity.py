@@ -1,0 +1,66 @@
+"""Logins and mail activity from the mail host's journal (congvu.activity), as ``journalctl -o json``
+gives the records. The run that writes them is tested in test_lifecycle_run.py, the real logs over the
+wire in tests/layouts/lifecycle_checks.py and demo-split/test_lifecycle_split.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from congvu.activity import Seen, parse
+from congvu.workdays import VN_TZ
+
+D = dt.date
+
+
+def _record(ident: str, message, when: dt.datetime) -> dict:
+    return {"SYSLOG_IDENTIFIER": ident, "MESSAGE": message,
+            "__REALTIME_TIMESTAMP": str(int(when.timestamp() * 1_000_000))}
+
+
+def _at(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=VN_TZ)
+
+
+def test_logins_of_every_protocol_count_and_failures_do_not():
+    # Gia Lai Art 5.4, Cần Thơ Art 5.4, Ninh Bình Art 7.1 measure logins; the webmail logs in over IMAP.
+    day = D(2027, 3, 2)
+    seen = parse([
+        _record("dovecot", "imap-login: Login: user=<hoapt.stttt@ninhbinh.gov.vn>, method=PLAIN, "
+                           "rip=10.0.0.5, lip=10.0.0.2, mpid=1, TLS, session=<x>", _at(day, 9)),
+        _record("dovecot", "pop3-login: Login: user=<binhnv.snv@ninhbinh.gov.vn>, method=PLAIN, "
+                           "rip=10.0.0.6", _at(day, 10)),
+        _record("dovecot", "managesieve-login: Login: user=<lanlt.snv@ninhbinh.gov.vn>, method=PLAIN",
+                _at(day, 11)),
+        _record("dovecot", "imap-login: Disconnected (auth failed, 1 attempts in 2 secs): "
+                           "user=<kethu@ninhbinh.gov.vn>, method=PLAIN, rip=203.0.113.9", _at(day, 12)),
+        _record("dovecot", "auth: ldap(kethu@ninhbinh.gov.vn,203.0.113.9): invalid credentials",
+                _at(day, 12)),
+    ])
+    assert seen.logins == {"hoapt.stttt@ninhbinh.gov.vn": day, "binhnv.snv@ninhbinh.gov.vn": day,
+                           "lanlt.snv@ninhbinh.gov.vn": day}
+    assert seen.mail == {}
+
+
+def test_authenticated_submission_is_a_login_and_mail_delivery_is_mail_activity():
+    # Gia Lai Art 6.2.a: "đăng nhập, gửi, nhận"; Hà Nam Art 7.2.a: sent or received. A delivery is not
+    # a login (a locked mailbox still receives: Hà Nam Art 7.1).
+    day = D(2027, 3, 2)
+    seen = parse([
+        _record("postfix/submission/smtpd", "4F2A1: client=webmail[10.0.0.4], sasl_method=PLAIN, "
+                                            "sasl_username=Hoapt.STTTT@hanam.gov.vn", _at(day, 8)),
+        _record("dovecot", "lda(lethihoa@hanam.gov.vn)<123><abc>: msgid=<m@x>: saved mail to INBOX",
+                _at(day, 9)),
+        _record("postfix/smtpd", "4F2A2: client=mx.example.org[198.51.100.7]", _at(day, 9)),
+    ])
+    assert seen.mail == {"hoapt.stttt@hanam.gov.vn": day, "lethihoa@hanam.gov.vn": day}
+    assert seen.logins == {"hoapt.stttt@hanam.gov.vn": day}
+
+
+def test_the_latest_day_in_vietnam_wins_and_binary_messages_are_skipped():
+    # 23:30 UTC on 1 March is 06:30 on 2 March in Vietnam: the lifecycle counts days there.
+    late = dt.datetime(2027, 3, 1, 23, 30, tzinfo=dt.UTC)
+    login = "imap-login: Login: user=<hoapt.stttt@hanam.gov.vn>, method=PLAIN"
+    seen = parse([_record("dovecot", login, late), _record("dovecot", login, _at(D(2027, 2, 27), 9)),
+                  _record("dovecot", [105, 109, 97, 112], late)])
+    assert seen.logins == {"hoapt.stttt@hanam.gov.vn": D(2027, 3, 2)}
+    assert seen.until(D(2027, 3, 1)) == Seen({}, {})
