@@ -44,6 +44,20 @@ AGENCY_NAME = "Sở Kiểm thử Vòng đời"
 TEST_CONFIG = "/etc/congvu/lifecycle-test.json"
 
 
+def write_test_config(host, agency: str, state: str) -> None:
+    """``TEST_CONFIG`` on ``host``: the role's configuration limited to ``agency`` (a scope plans that
+    agency only), with its own archive, audit and journal-cursor directories under ``state``."""
+    script = (
+        "import json; c = json.load(open('/etc/congvu/lifecycle.json')); "
+        f"c['organisations'] = [{agency!r}]; c['audit_dir'] = '{state}/audit'; "
+        f"c['journal_state'] = '{state}/journal.cursor'; "
+        f"c['mailboxes']['archive_root'] = '{state}/archive'; "
+        f"json.dump(c, open('{TEST_CONFIG}', 'w'))")
+    # 0711: doveadm writes the archives as the mail store's owner, below this directory
+    host.run(f"install -d -m 0711 {state} && python3 -c \"{script}\" && chmod 0600 {TEST_CONFIG}",
+             check=True)
+
+
 class Lifecycle:
     """The test agency, its mailboxes, and the run at a given day."""
 
@@ -92,16 +106,7 @@ class Lifecycle:
         leaving = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%SZ")
         ldap_modify(self.stage, f"dn: {self.boxes['nghiviec'].dn}\nchangetype: modify\n"
                                 f"replace: congvuLeavingSince\ncongvuLeavingSince: {leaving}\n")
-        # the role's configuration, limited to the test agency, with its own state directories
-        script = (
-            "import json; c = json.load(open('/etc/congvu/lifecycle.json')); "
-            f"c['organisations'] = [{AGENCY!r}]; c['audit_dir'] = '{self.state}/audit'; "
-            f"c['journal_state'] = '{self.state}/journal.cursor'; "
-            f"c['mailboxes']['archive_root'] = '{self.state}/archive'; "
-            f"json.dump(c, open('{TEST_CONFIG}', 'w'))")
-        # 0711: doveadm writes the archives as the mail store's owner, below this directory
-        self.host.run(f"install -d -m 0711 {self.state} && python3 -c \"{script}\" "
-                      f"&& chmod 0600 {TEST_CONFIG}", check=True)
+        write_test_config(self.host, AGENCY, self.state)
 
     def cleanup_directory(self) -> None:
         out = ldap_root(self.stage, f"ldapsearch -LLL -o ldif-wrap=no -b '{self.org_dn}' dn",

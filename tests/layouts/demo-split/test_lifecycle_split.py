@@ -21,17 +21,20 @@ from congvu.lifecycle_dir import day_time
 
 try:  # tests/layouts is a plain directory, or a package named layouts
     from lifecycle_checks import (
+        TEST_CONFIG,
         test_the_daily_run_is_scheduled_and_succeeds_today,
         test_the_run_and_dovecot_read_every_account_past_slapds_size_limit,
+        write_test_config,
     )
 except ImportError:  # pragma: no cover
     from layouts.lifecycle_checks import (  # noqa: F401
+        TEST_CONFIG,
         test_the_daily_run_is_scheduled_and_succeeds_today,
         test_the_run_and_dovecot_read_every_account_past_slapds_size_limit,
+        write_test_config,
     )
 
 AGENCY = "ktbansao"
-CONFIG = "/etc/congvu/lifecycle-test.json"
 
 
 class Pair:
@@ -60,27 +63,20 @@ class Pair:
             f"uid: {self.uid}\ncn: Kiểm thử bản sao\nsn: Kiểm thử\nmail: {self.mail}\n"
             f"congvuMailboxClass: personal\ncongvuAccountState: active\ncongvuMustChangePassword: FALSE\n"
             f"congvuOrganisationDN: {self.org_dn}\nuserPassword: {self.password}\n"))
-        script = (
-            "import json; c = json.load(open('/etc/congvu/lifecycle.json')); "
-            f"c['organisations'] = [{AGENCY!r}]; c['audit_dir'] = '{self.state}/audit'; "
-            f"c['journal_state'] = '{self.state}/journal.cursor'; "
-            f"c['mailboxes']['archive_root'] = '{self.state}/archive'; "
-            f"json.dump(c, open('{CONFIG}', 'w'))")
         for host in (self.first, self.second):
-            host.run(f"install -d -m 0711 {self.state} && python3 -c \"{script}\" && chmod 0600 {CONFIG}",
-                     check=True)
+            write_test_config(host, AGENCY, self.state)
 
     def cleanup(self) -> None:
         ldap_root(self.stage, f"ldapdelete -r '{self.org_dn}'", check=False)
         for host in (self.first, self.second):
-            host.run(f"rm -rf {self.state} {CONFIG} /var/vmail/{self.domain}/{AGENCY}.*", check=False)
+            host.run(f"rm -rf {self.state} {TEST_CONFIG} /var/vmail/{self.domain}/{AGENCY}.*", check=False)
 
     def run(self, host, day: dt.date, requests: list[dict] | None = None) -> dict:
         extra = ""
         if requests is not None:
             host.run(f"cat > {self.state}/requests.json", stdin=json.dumps(requests), check=True)
             extra = f" --requests {self.state}/requests.json"
-        res = host.run(f"/usr/local/sbin/congvu-lifecycle --config {CONFIG} --json --today {day}{extra}")
+        res = host.run(f"/usr/local/sbin/congvu-lifecycle --config {TEST_CONFIG} --json --today {day}{extra}")
         assert res.returncode == 0, (host.name, res.stdout_text, res.stderr_text)
         return json.loads(res.stdout_text)
 
