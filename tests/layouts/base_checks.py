@@ -16,12 +16,14 @@ import json
 import os
 import pathlib
 import re
+import secrets
 import socket
 import subprocess
 import time
 
 import pytest
 import yaml
+from polling import wait_for  # tests/layouts/ is on sys.path (its conftest's directory)
 
 LAYOUTS = pathlib.Path(__file__).resolve().parents[2] / "inventories"
 PROBE_PORT = 2525  # declared by no group of any layout
@@ -269,6 +271,25 @@ def test_journald_retention(stage, node):
     assert "Storage=persistent" in conf
     assert node.run("test -d /var/log/journal").returncode == 0
     assert node.run("systemctl is-active systemd-journald").returncode == 0
+    assert "RateLimitIntervalSec=0" in conf, conf  # common_journal_rate_limit_burst: 0
+
+
+def test_a_burst_of_log_lines_is_kept_whole(stage):
+    # Gia Lai Art 7.2 (mail logs are records) and the lifecycle's activity (docs/lifecycle.md): journald
+    # drops a service's lines past its rate limit (10,000 in 30 s, scaled up to about 50,000 with the
+    # free disk space). 80,000 lines from one unit on the first mail host must all be in the journal.
+    host = stage.first("mail_servers")
+    unit = f"congvu-burst-{secrets.token_hex(3)}"
+    res = host.run(f"systemd-run --quiet --wait --unit={unit} -p StandardOutput=journal "
+                   f"/bin/sh -c 'seq -f \"{unit} %.0f\" 80000'")
+    assert res.returncode == 0, res.stderr_text
+
+    def kept() -> int:
+        count = f"journalctl --no-pager -q -o cat -u {unit} | grep -c '^{unit} ' || true"
+        return int(host.out(count).strip())
+
+    wait_for(lambda: kept() == 80000, timeout=60)
+    assert kept() == 80000, host.out("journalctl --no-pager -u systemd-journald -n 5")
 
 
 def test_logrotate_mail_retention(stage, node):
