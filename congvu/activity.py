@@ -10,7 +10,8 @@ journal since its last run and keeps, per address, the latest day (in Vietnam) o
   login over IMAP, POP3 or ManageSieve, the webmail's included (it logs in over IMAP). Dovecot admits
   only the primary address (its passdb filter), lower-cased (``auth_username_format``);
 * Postfix's submission services logged ``sasl_username=<login>``: mail sent through authenticated
-  submission (587, 465; the webmail sends through it too), which is a login and mail activity both;
+  submission (587, 465, and their ``-front`` twins behind a front; the webmail sends through it too),
+  which is a login and mail activity both;
 * Dovecot's delivery logged ``lmtp(<address>)`` or ``lda(<address>)`` with ``saved mail to`` or
   ``stored mail into mailbox``: mail delivered, to locked mailboxes too (Hà Nam Art 7.1).
 
@@ -35,8 +36,10 @@ from congvu.workdays import VN_TZ
 
 __all__ = ["IDENTIFIERS", "Journal", "Seen", "parse"]
 
-#: syslog identifiers the activity is read from (the postfix role's master.cf names its services).
-IDENTIFIERS = ("postfix/submission/smtpd", "postfix/submissions/smtpd", "dovecot")
+#: syslog identifiers the activity is read from (the postfix role's master.cf names its services; the
+#: ``-front`` ones take the submission a front proxies: docs/topology.md, "The front").
+IDENTIFIERS = ("postfix/submission/smtpd", "postfix/submissions/smtpd", "postfix/submission-front/smtpd",
+               "postfix/submissions-front/smtpd", "dovecot")
 _SENT = re.compile(r"\bsasl_username=([^,\s]+)")
 _LOGIN = re.compile(r"^(?:imap|pop3|managesieve)-login: Login: user=<([^>\s]+@[^>\s]+)>")
 _DELIVERED = re.compile(r"\b(?:lmtp|lda)\(([^)\s]+@[^)\s]+)\).*?(?:saved mail to |stored mail into mailbox )")

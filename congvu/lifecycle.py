@@ -55,8 +55,8 @@ from typing import Any
 from congvu.errors import CongvuError, LifecycleError
 from congvu.workdays import VN_TZ, Calendar, add_working_days
 
-__all__ = ["ACTIONS", "Account", "Action", "Plan", "Request", "apply_plan", "check_requests", "plan",
-           "role_of"]
+__all__ = ["ACTIONS", "Account", "Action", "Plan", "Request", "apply_plan", "archive_keep_days",
+           "check_requests", "plan", "role_of"]
 
 STATES = ("active", "locked", "retired")
 MAILBOX_CLASSES = ("personal", "unit", "agency")
@@ -440,12 +440,10 @@ class _Context:
         self.request_days = life["request_deadline_working_days"]
         self.warn_password = life["password_warning_days"]
         self.warn_inactivity = life["inactivity_warning_days"]
-        self.archive_keep = life["archive_keep"]
+        self.policy = policy
         self.reclaim_org = life["reclaim_organisation_mailboxes"]
         self.readdress = life["transfer_readdress"]
         self.alias_keep = life["transfer_alias_keep"]
-        # Cần Thơ Art 11.3 (keep_copy or deny): an organisation mailbox's mail is never thrown away
-        self.org_keep = policy["retention"]["organisation_delete"] != "allow"
         self.quota = {c: policy["quota"][c] for c in MAILBOX_CLASSES}
         self.max_age = {r: policy["passwords"][r]["max_age"] for r in ("user", "admin", "organisation")}
         self._memo: dict[tuple[dt.date, int], dt.date] = {}
@@ -518,10 +516,17 @@ def _action(c: _Context, a: Account, name: str, effective: dt.date, deadline: dt
                   reason_vi=said[0], reason_en=said[1], source=source, actor=actor, details=details)
 
 
+def archive_keep_days(policy: Mapping[str, Any], mailbox_class: str) -> int | None:
+    """How many days the archive of a reclaimed mailbox of ``mailbox_class`` is kept (``None``: for
+    good): ``lifecycle.archive_keep``, but for good for organisation mailboxes where their mail must not
+    be deleted (Cần Thơ Art 11.3: ``retention.organisation_delete`` keep_copy or deny)."""
+    if mailbox_class != "personal" and policy["retention"]["organisation_delete"] != "allow":
+        return None
+    return policy["lifecycle"]["archive_keep"]
+
+
 def _archive_days(c: _Context, a: Account) -> int | None:
-    """How long the archive of ``a`` is kept: for good for organisation mailboxes where their mail must
-    not be deleted (Cần Thơ Art 11.3)."""
-    return None if a.mailbox_class != "personal" and c.org_keep else c.archive_keep
+    return archive_keep_days(c.policy, a.mailbox_class)
 
 
 def _request_actions(a: Account, c: _Context) -> list[Action]:

@@ -37,7 +37,7 @@ from typing import Any
 from congvu import audit
 from congvu.activity import Seen
 from congvu.errors import CongvuError, LifecycleError
-from congvu.lifecycle import Plan, check_requests, plan, to_date
+from congvu.lifecycle import Plan, archive_keep_days, check_requests, plan, to_date
 from congvu.lifecycle_dir import (
     LIFECYCLE_CLASS,
     SEARCH_ATTRS,
@@ -284,10 +284,11 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
        7.2.a) where the day advanced, like :func:`run`;
     2. archives and removes its copy of every mailbox whose account the first server retired before
        today (a reclaim or a leaver's removal: Hà Nam Art 7.2, Cần Thơ Art 5.4, Ninh Bình Art 7.1-7.2):
-       the copy goes into this host's archive root the way :func:`run` archives (checked, kept
-       ``lifecycle.archive_keep``, then pruned), since a retired account is unknown to Dovecot and no
-       replicator removes it. A day's wait: the first server finishes its archive, with the mail
-       delivered meanwhile, in the run that retires the account.
+       the copy goes into this host's archive root the way :func:`run` archives (checked, kept as
+       long as the first keeps its archive, :func:`congvu.lifecycle.archive_keep_days`, then
+       pruned), since a retired account is unknown to Dovecot and no replicator removes it. A day's
+       wait: the first server finishes its archive, with the mail delivered meanwhile, in the run
+       that retires the account.
 
     Nothing is planned, locked or mailed here. In check mode it reports and changes nothing."""
     timings: dict[str, float] = {}
@@ -313,16 +314,18 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
         timings["total"] = round(time.monotonic() - started, 3)
         return report
     _write(directory, updates, s)
-    keep = s.policy["lifecycle"]["archive_keep"]
-    until = (s.today + dt.timedelta(days=keep)).isoformat() if keep is not None else None
     entries = []
+
+    def until(account: Any) -> str | None:
+        keep = archive_keep_days(s.policy, account.mailbox_class)
+        return (s.today + dt.timedelta(days=keep)).isoformat() if keep is not None else None
 
     def set_aside(item: tuple[Any, Any]) -> dict[str, Any]:
         account, home = item
         dest = mailboxes.dest(account.mail, s.today)
         mailboxes.export(account.mail, home, dest,
                          {"dn": account.dn, "agency": account.agency, "archived": s.today.isoformat(),
-                          "keep_until": until, "action": "replica_archive", "article": "",
+                          "keep_until": until(account), "action": "replica_archive", "article": "",
                           "reason_vi": "Bản sao hộp thư trên máy chủ thứ hai của tài khoản đã thu hồi"})
         return {**mailboxes.finish(dest), "archive": str(dest)}
 
@@ -332,7 +335,7 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
                                       f"{outcome}")
             continue
         report["archives"].append({"mail": account.mail, "archive": outcome["archive"],
-                                   "counts": outcome.get("counts"), "keep_until": until})
+                                   "counts": outcome.get("counts"), "keep_until": until(account)})
         entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="replica_archive",
                                     mail=account.mail, dn=account.dn, organisation=account.agency,
                                     details={"archive": outcome["archive"], "counts": outcome.get("counts")}))

@@ -5,8 +5,10 @@ wire in tests/layouts/lifecycle_checks.py and demo-split/test_lifecycle_split.py
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
-from congvu.activity import Seen, parse
+from congvu.activity import IDENTIFIERS, Seen, parse
 from congvu.workdays import VN_TZ
 
 D = dt.date
@@ -64,3 +66,18 @@ def test_the_latest_day_in_vietnam_wins_and_binary_messages_are_skipped():
                   _record("dovecot", [105, 109, 97, 112], late)])
     assert seen.logins == {"hoapt.stttt@hanam.gov.vn": D(2027, 3, 2)}
     assert seen.until(D(2027, 3, 1)) == Seen({}, {})
+
+
+def test_every_submission_service_of_postfix_is_read():
+    # With a front (docs/topology.md) clients and the webmail submit through the -front services, which
+    # log under their own names: missing one would leave that mail and those logins uncounted.
+    template = Path(__file__).resolve().parents[2] / "roles/postfix/templates/etc/postfix/master.cf.j2"
+    text = template.read_text(encoding="utf-8")
+    names = set(re.findall(r"\('(submissions?(?:-front)?)',", text))
+    assert names == {"submission", "submissions", "submission-front", "submissions-front"}, names
+    assert "-o syslog_name=postfix/{{ name }}" in text
+    assert {f"postfix/{n}/smtpd" for n in names} <= set(IDENTIFIERS)
+    day = D(2027, 3, 2)
+    seen = parse([_record("postfix/submission-front/smtpd", "5B1C2: client=front[10.0.0.3], "
+                          "sasl_method=PLAIN, sasl_username=hoapt.stttt@gialai.gov.vn", _at(day, 8))])
+    assert seen.mail == seen.logins == {"hoapt.stttt@gialai.gov.vn": day}

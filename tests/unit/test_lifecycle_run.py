@@ -566,3 +566,27 @@ def test_a_copy_whose_archive_fails_stays_on_the_second_server(tmp_path, monkeyp
     assert report["failures"] == ["lethihoa@hanam.gov.vn: this server's copy is kept, its archive failed: "
                                   "No space left on device"]
     assert (home / "Maildir/cur/a:2,S").is_file()
+
+
+def test_the_second_server_keeps_an_organisation_mailbox_copy_as_long_as_the_first(tmp_path):
+    # Cần Thơ Art 11.3: an organisation mailbox's mail is never thrown away: its archive is kept for
+    # good on the first server (congvu.lifecycle.archive_keep_days), and so is the second's copy.
+    import os
+
+    from congvu.lifecycle import archive_keep_days
+    from congvu.lifecycle_run import replica_run
+    from congvu.mailbox import Mailboxes
+
+    today = D(2027, 6, 10)
+    unit = _person("vanphong", congvuMailboxClass="unit", congvuAccountState="retired",
+                   congvuStateChanged=day_time(today - dt.timedelta(days=2)))
+    directory = _directory(unit, recent=today)
+    _maildir(tmp_path / "vmail/hanam.gov.vn/vanphong", "a")
+    boxes = Mailboxes(tmp_path / "vmail", tmp_path / "archive", owner=(os.getuid(), os.getgid()))
+    cantho = _policy("cantho")
+    assert archive_keep_days(cantho, "unit") is None and archive_keep_days(cantho, "personal") == 365
+    report = replica_run(_settings(today, province="cantho"), directory, boxes, FakeJournal({}))
+    (archive,) = report["archives"]
+    assert archive["keep_until"] is None and boxes.manifest(Path(archive["archive"]))["keep_until"] is None
+    assert replica_run(_settings(D(2040, 1, 1), province="cantho"), directory, boxes, FakeJournal({}))[
+        "archives"] == []  # never pruned
