@@ -238,14 +238,7 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
                                     mail=r.request.get("mail") or "?", dn=r.dn,
                                     details={"kind": r.request.get("kind"), "problem": message}))
     if mailboxes is not None:
-        for data in mailboxes.prune(s.today):
-            report["archives"].append({"mail": data.get("mail"), "archive": data["archive"], "pruned": True})
-            entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle",
-                                        action="archive_pruned",
-                                        mail=data.get("mail") or "?", dn=data.get("dn", ""),
-                                        organisation=data.get("agency", ""),
-                                        details={"archive": data["archive"],
-                                                 "keep_until": data["keep_until"]}))
+        _prune(s, mailboxes, report, entries)
     if s.audit_dir:
         report["audit_records"] = audit.append(s.audit_dir, entries)
         retention = policy["logs"]["audit_retention"]
@@ -339,18 +332,23 @@ def replica_run(s: Settings, directory: Any, mailboxes: Any, journal: Any) -> di
         entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="replica_archive",
                                     mail=account.mail, dn=account.dn, organisation=account.agency,
                                     details={"archive": outcome["archive"], "counts": outcome.get("counts")}))
-    for data in mailboxes.prune(s.today):
-        report["archives"].append({"mail": data.get("mail"), "archive": data["archive"], "pruned": True})
-        entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="archive_pruned",
-                                    mail=data.get("mail") or "?", dn=data.get("dn", ""),
-                                    organisation=data.get("agency", ""),
-                                    details={"archive": data["archive"], "keep_until": data["keep_until"]}))
+    _prune(s, mailboxes, report, entries)
     if s.audit_dir and entries:
         report["audit_records"] = audit.append(s.audit_dir, entries)
     journal.commit(cursor)
     report["writes"] = len(updates)
     timings["total"] = round(time.monotonic() - started, 3)
     return report
+
+
+def _prune(s: Settings, mailboxes: Any, report: dict[str, Any], entries: list[Any]) -> None:
+    """Remove the archives past their keep date; each goes into the report and the audit log."""
+    for data in mailboxes.prune(s.today):
+        report["archives"].append({"mail": data.get("mail"), "archive": data["archive"], "pruned": True})
+        entries.append(audit.Record(ts=s.now, actor="lifecycle", source="lifecycle", action="archive_pruned",
+                                    mail=data.get("mail") or "?", dn=data.get("dn", ""),
+                                    organisation=data.get("agency", ""),
+                                    details={"archive": data["archive"], "keep_until": data["keep_until"]}))
 
 
 def _activity_counts(seen: Seen) -> dict[str, int]:

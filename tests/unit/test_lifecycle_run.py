@@ -590,3 +590,24 @@ def test_the_second_server_keeps_an_organisation_mailbox_copy_as_long_as_the_fir
     assert archive["keep_until"] is None and boxes.manifest(Path(archive["archive"]))["keep_until"] is None
     assert replica_run(_settings(D(2040, 1, 1), province="cantho"), directory, boxes, FakeJournal({}))[
         "archives"] == []  # never pruned
+
+
+def test_the_run_prunes_archives_past_their_day_and_records_it(tmp_path):
+    # Hà Nam Art 6.2.c (lifecycle.archive_keep, 01 year): an archive past its keep date is removed by the
+    # daily run, named in the report and in the audit log.
+    from congvu import audit
+
+    gone = "/archive/lethihoa@hanam.gov.vn/2026-06-09"
+
+    class Pruning(FakeMailboxes):
+        def prune(self, today):
+            return [{"mail": "lethihoa@hanam.gov.vn", "archive": gone, "dn": f"uid=lethihoa,o=stttt,{ORGS}",
+                     "agency": "stttt", "keep_until": "2027-06-09"}]
+
+    today = D(2027, 6, 10)
+    report = run(_settings(today, audit_dir=str(tmp_path)), _directory(recent=today), Pruning([]),
+                 FakeMailer([]), FakeJournal({}))
+    assert [a for a in report["archives"] if a.get("pruned")] == [
+        {"mail": "lethihoa@hanam.gov.vn", "archive": gone, "pruned": True}]
+    (record,) = [r for r in audit.read(tmp_path) if r.action == "archive_pruned"]
+    assert record.details == {"archive": gone, "keep_until": "2027-06-09"}
