@@ -18,7 +18,7 @@ journal since its last run and keeps, per address, the latest day (in Vietnam) o
 :func:`parse` is pure (journal records as ``journalctl -o json`` gives them); :class:`Journal` runs
 ``journalctl`` from a saved cursor, so each record is read once and none is skipped between runs. The run
 then writes ``congvuLastLogin`` and ``congvuLastMailActivity`` only where the day advanced
-(``congvu.lifecycle_dir``): at most one write per account per day.
+(``congvu.lifecycle_dir``): at most one write per account per run (the daily timer's).
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ years, where the directory and the mail store are) and a systemd timer that call
     print the report as JSON (the playbook reads it) instead of lines.
 
 With ``"replica": true`` in the configuration (the role sets it on every mail server but the first) the
-command runs the replica's part instead (:func:`congvu.lifecycle_run.replica_run`): this server's mail
-activity recorded, its copies of retired mailboxes archived and removed; ``--requests`` is refused there.
+command runs the replica's part instead (:func:`congvu.lifecycle_run.replica_run`): this server's logins
+and mail activity recorded, its copies of retired mailboxes archived and removed; ``--requests`` is
+refused there.
 
 Exit status: 0 done (or planned), 1 some actions failed and are retried next run (each named), 2 the
 input was refused (nothing changed), 3 the directory or the mail store could not be reached.

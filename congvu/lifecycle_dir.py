@@ -341,7 +341,7 @@ ACTIVITY_ATTRS = {"congvuLastMailActivity": "mail activity", "congvuLastLogin": 
 def activity_changes(snap: Snapshot, activity: Mapping[str, dt.date], today: dt.date,
                      logins: Mapping[str, dt.date] | None = None) -> list[Change]:
     """``congvuLastMailActivity`` and ``congvuLastLogin`` where the logs show a later day than the
-    directory (never a day after ``today``): at most one write per account per day, none on the mail or
+    directory (never a day after ``today``): at most one write per account per run, none on the mail or
     login path."""
     out = []
     sources = {"congvuLastMailActivity": activity, "congvuLastLogin": logins or {}}
