@@ -13,7 +13,11 @@ journal since its last run and keeps, per address, the latest day (in Vietnam) o
   submission (587, 465, and their ``-front`` twins behind a front; the webmail sends through it too),
   which is a login and mail activity both;
 * Dovecot's delivery logged ``lmtp(<address>)`` or ``lda(<address>)`` with ``saved mail to`` or
-  ``stored mail into mailbox``: mail delivered, to locked mailboxes too (Hà Nam Art 7.1).
+  ``stored mail into mailbox``: mail delivered, to locked mailboxes too (Hà Nam Art 7.1). The system's
+  own messages are not the person's mail activity: a delivery whose Message-ID carries
+  :data:`NOTICE_MSGID` (every message :func:`congvu.mailbox.render` makes: lifecycle warnings and
+  notices, downtime notices) is skipped. Counted, an inactivity warning would be the mail activity
+  that keeps its reader from ever being locked (Hà Nam Art 7.2.a, Gia Lai Art 6.2.a).
 
 :func:`parse` is pure (journal records as ``journalctl -o json`` gives them); :class:`Journal` runs
 ``journalctl`` from a saved cursor, so each record is read once and none is skipped between runs. The run
@@ -34,7 +38,7 @@ from typing import Any
 
 from congvu.workdays import VN_TZ
 
-__all__ = ["IDENTIFIERS", "Journal", "Seen", "parse"]
+__all__ = ["IDENTIFIERS", "NOTICE_MSGID", "Journal", "Seen", "parse"]
 
 #: syslog identifiers the activity is read from (the postfix role's master.cf names its services; the
 #: ``-front`` ones take the submission a front proxies: docs/topology.md, "The front").
@@ -42,6 +46,10 @@ IDENTIFIERS = ("postfix/submission/smtpd", "postfix/submissions/smtpd", "postfix
                "postfix/submissions-front/smtpd", "dovecot")
 _SENT = re.compile(r"\bsasl_username=([^,\s]+)")
 _LOGIN = re.compile(r"^(?:imap|pop3|managesieve)-login: Login: user=<([^>\s]+@[^>\s]+)>")
+#: the last part of the left side of the system's own Message-IDs (``make_msgid(idstring=...)``), which
+#: Dovecot's delivery log line carries (``msgid=<...>``, its default deliver_log_format)
+NOTICE_MSGID = "congvu-notice"
+_NOTICE = re.compile(rf"\bmsgid=<[^>@\s]*\.{NOTICE_MSGID}@")
 _DELIVERED = re.compile(r"\b(?:lmtp|lda)\(([^)\s]+@[^)\s]+)\).*?(?:saved mail to |stored mail into mailbox )")
 
 
@@ -85,7 +93,7 @@ def parse(records: Iterable[Mapping[str, Any]]) -> Seen:
             match, kinds = _SENT.search(message), (seen.mail, seen.logins)
         elif ident == "dovecot":
             match, kinds = _LOGIN.match(message), (seen.logins,)
-            if not match:
+            if not match and not _NOTICE.search(message):
                 match, kinds = _DELIVERED.search(message), (seen.mail,)
         else:
             continue

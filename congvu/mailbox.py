@@ -37,6 +37,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any
 
+from congvu.activity import NOTICE_MSGID
 from congvu.errors import CongvuError
 
 __all__ = ["ArchiveError", "Mailboxes", "Sendmail", "render"]
@@ -307,7 +308,9 @@ class Mailboxes:
 
 def render(message: Any, now: dt.datetime, domain: str) -> bytes:
     """A :class:`congvu.notices.Message` as a MIME message: UTF-8 text, the subject and the sender's name
-    RFC 2047-encoded, ``Auto-Submitted: auto-generated`` (RFC 3834) so that no vacation reply answers it.
+    RFC 2047-encoded, ``Auto-Submitted: auto-generated`` (RFC 3834) so that no vacation reply answers it,
+    a Message-ID ending in ``.congvu-notice@<domain>`` so that its delivery is not counted as the
+    reader's mail activity (:mod:`congvu.activity`).
     A message with no recipients (a notice sent to everyone in batches) says ``undisclosed-recipients:;``.
 
     The subject is encoded with :class:`email.header.Header`, whose encoded words carry the spaces:
@@ -318,7 +321,8 @@ def render(message: Any, now: dt.datetime, domain: str) -> bytes:
     msg["To"] = ", ".join(message.to) or "undisclosed-recipients:;"
     msg["Subject"] = Header(message.subject, "utf-8", header_name="Subject").encode(maxlinelen=76)
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=domain)
+    # marked as the system's own, so that its delivery is not the reader's mail activity (congvu.activity)
+    msg["Message-ID"] = make_msgid(idstring=NOTICE_MSGID, domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Congvu-Notice" if message.kind == "downtime_notice" else "X-Congvu-Lifecycle"] = message.kind
     return msg.as_bytes()

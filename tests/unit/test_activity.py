@@ -5,10 +5,13 @@ wire in tests/layouts/lifecycle_checks.py and demo-split/test_lifecycle_split.py
 from __future__ import annotations
 
 import datetime as dt
+import email
 import re
 from pathlib import Path
 
 from congvu.activity import IDENTIFIERS, Seen, parse
+from congvu.mailbox import render
+from congvu.notices import Message
 from congvu.workdays import VN_TZ
 
 D = dt.date
@@ -81,3 +84,24 @@ def test_every_submission_service_of_postfix_is_read():
     seen = parse([_record("postfix/submission-front/smtpd", "5B1C2: client=front[10.0.0.3], "
                           "sasl_method=PLAIN, sasl_username=hoapt.stttt@gialai.gov.vn", _at(day, 8))])
     assert seen.mail == seen.logins == {"hoapt.stttt@gialai.gov.vn": day}
+
+
+def test_the_systems_own_messages_are_not_the_readers_mail_activity():
+    # Hà Nam Art 7.2.a and Gia Lai Art 6.2.a lock after months without mail sent or received; the
+    # inactivity warning the run mails ahead of the lock (lifecycle.inactivity_warning_days) is received
+    # mail too. Counted, it would move the reader's last mail activity to the warning's day, and the
+    # lock would never come. The Message-ID render gives every system message is what tells them apart.
+    day = D(2027, 3, 2)
+    warning = Message(kind="warn_inactivity", sender="hethong@hanam.gov.vn", to=("lethihoa@hanam.gov.vn",),
+                      subject="Hộp thư sẽ bị tạm khóa", body="Kính gửi", summary_en="warning")
+    msgid = email.message_from_bytes(render(warning, _at(day, 6), "hanam.gov.vn"))["Message-ID"]
+    assert msgid.endswith(".congvu-notice@hanam.gov.vn>"), msgid
+    delivered = "lda(lethihoa@hanam.gov.vn)<4711><Xb2>: msgid={}: saved mail to INBOX"
+    seen = parse([_record("dovecot", delivered.format(msgid), _at(day, 6)),
+                  _record("dovecot", delivered.format(msgid).replace("saved mail to INBOX",
+                          "sieve: stored mail into mailbox 'INBOX'"), _at(day, 6))])
+    assert seen.mail == {}
+    # the same person's real mail that day counts, and so does a sender who merely mentions the mark
+    seen = parse([_record("dovecot", delivered.format(msgid), _at(day, 6)),
+                  _record("dovecot", delivered.format("<congvu-notice.x@example.org>"), _at(day, 10))])
+    assert seen.mail == {"lethihoa@hanam.gov.vn": day}
