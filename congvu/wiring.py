@@ -140,20 +140,29 @@ SERVICES: dict[str, Service] = {
 }
 
 #: What the front passes where: its service -> the mailbox servers' proxied service, and how HAProxy
-#: checks a server (``expect``: the greeting, read after TLS where the port is TLS; then ``quit`` is
-#: sent and ``bye`` awaited, so that the server logs a client that logged out, not a broken
-#: connection) or follows another listener's check (``track``: the same daemon answers both). One
-#: check per daemon (Dovecot, Postfix) keeps the servers' logs from filling with health checks;
-#: ``daemon`` also says which role opens the proxied port (dovecot_proxy_ports, postfix_proxy_ports).
+#: checks a server on it (``expect``: the greeting, read after TLS where the port is TLS; then ``quit``
+#: is sent and ``bye`` awaited, so that the server logs a client that logged out, not a broken
+#: connection). Each listener checks its own servers: HAProxy also watches the clients' connections
+#: (``observe``) only on a checked server, and that is what moves clients off a dead server within one
+#: connect timeout (docs/topology.md, "The front"). ``check``: the service the check connects to
+#: instead of the proxied one, without a PROXY header. Postfix's submission is checked on its direct
+#: port: a check's header is a PROXY v2 LOCAL (no client), and Postfix 3.7's smtpd exits fatally on
+#: a LOCAL connection that is already closed when it reads it (a check that timed out), after which
+#: its master throttles the service for 60 s, during which more checks time out: the proxied
+#: submission of that server never came back. ``daemon`` says which role opens the proxied port
+#: (dovecot_proxy_ports, postfix_proxy_ports).
 FRONTED: dict[str, dict[str, Any]] = {
     "front_imaps": {"name": "imaps", "daemon": "dovecot", "server": "imaps_proxied", "tls": True,
                     "expect": "* OK", "quit": "a LOGOUT", "bye": "* BYE"},
-    "front_pop3s": {"name": "pop3s", "daemon": "dovecot", "server": "pop3s_proxied", "track": "imaps"},
-    "front_sieve": {"name": "sieve", "daemon": "dovecot", "server": "sieve_proxied", "track": "imaps"},
+    "front_pop3s": {"name": "pop3s", "daemon": "dovecot", "server": "pop3s_proxied", "tls": True,
+                    "expect": "+OK", "quit": "QUIT", "bye": "+OK Logging out"},
+    "front_sieve": {"name": "sieve", "daemon": "dovecot", "server": "sieve_proxied",
+                    "expect": "IMPLEMENTATION", "quit": "LOGOUT", "bye": "Logout completed"},
     "front_submissions": {"name": "submissions", "daemon": "postfix", "server": "submissions_proxied",
-                          "tls": True, "expect": "220 ", "quit": "QUIT", "bye": "221 "},
+                          "check": "submissions", "tls": True, "expect": "220 ", "quit": "QUIT",
+                          "bye": "221 "},
     "front_submission": {"name": "submission", "daemon": "postfix", "server": "submission_proxied",
-                         "track": "submissions"},
+                         "check": "submission", "expect": "220 ", "quit": "QUIT", "bye": "221 "},
 }
 
 #: Settings the wiring reads from the inventory, with their defaults.
@@ -464,7 +473,9 @@ def _front(lay: Layout) -> dict[str, Any]:
     for name, how in FRONTED.items():
         listener = {"name": how["name"], "port": SERVICES[name].port,
                     "server_port": SERVICES[how["server"]].port, "why": SERVICES[name].why}
-        listener.update({k: how[k] for k in ("tls", "expect", "quit", "bye", "track") if k in how})
+        listener.update({k: how[k] for k in ("tls", "expect", "quit", "bye") if k in how})
+        if "check" in how:
+            listener["check_port"] = SERVICES[how["check"]].port
         listeners.append(listener)
     return {"haproxy_listeners": listeners,
             "haproxy_servers": [{"name": h, "address": lay.addresses[h]} for h in lay.groups["mail_servers"]]}

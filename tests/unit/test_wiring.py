@@ -208,9 +208,10 @@ def test_front_passes_the_client_ports_to_the_mailbox_servers(hanam):
     ports = {x["name"]: (x["port"], x["server_port"]) for x in ha["haproxy_listeners"]}
     assert ports == {"imaps": (993, 10993), "pop3s": (995, 10995), "sieve": (4190, 14190),
                      "submissions": (465, 10465), "submission": (587, 10587)}
-    checked = {x["name"] for x in ha["haproxy_listeners"] if "expect" in x}
-    assert checked == {"imaps", "submissions"}  # one check per daemon; the others track it
-    assert all(x["track"] in checked for x in ha["haproxy_listeners"] if "expect" not in x)
+    # every listener checks its own servers (HAProxy watches client connections only on checked ones)
+    # and logs out cleanly; TLS where the proxied port starts with it
+    assert all({"expect", "quit", "bye"} <= set(x) and "track" not in x for x in ha["haproxy_listeners"])
+    assert {x["name"] for x in ha["haproxy_listeners"] if x.get("tls")} == {"imaps", "pop3s", "submissions"}
     for port in (993, 995, 4190, 465, 587):
         assert open_to(ha["common_firewall_rules"], port) is None  # everyone
     for mx in TWO_MX["mail_servers"]:
