@@ -193,10 +193,12 @@ def test_front_moves_clients_to_the_second_server_and_back(stage, front, pair, p
     logged = front.out("journalctl -u haproxy --since -10min --no-pager")
     assert re.search(rf"Server imaps/{re.escape(first.name)} is DOWN", logged), logged[-2000:]
     assert re.search(rf"Server imaps/{re.escape(first.name)} is UP", logged), logged[-2000:]
-    # Postfix's submission on the first server failed too while Dovecot (its SASL) was stopped, and its
-    # master throttled the service for 60 s: it comes back by itself, on every listener. (The checks
-    # used to send a PROXY v2 LOCAL header to the proxied port: each one that timed out during the
-    # throttle made the next smtpd exit fatally, and the proxied submission never came back.)
+    # Postfix's submission on the first server fails too while Dovecot (its SASL) is stopped, and its
+    # master pauses a service for 60 s once one of its smtpd failed: every listener comes back by
+    # itself (the checks see Postfix's direct services), and no smtpd of the proxied ones exited on a
+    # check's header. (The checks used to send a PROXY v2 LOCAL header to the proxied port: each one
+    # that timed out during a pause made the next smtpd exit fatally, and the proxied submission never
+    # came back.)
     wait_until("both mailbox servers up on every listener after Dovecot's return", lambda: all(
         running(front, listener, h.name) for listener in LISTENERS for h in pair), seconds=180, explain=why)
     fatal = first.run(f"journalctl --since '{since}' --no-pager | grep 'fatal: smtpd_peer'").stdout_text
