@@ -44,6 +44,9 @@ from congvu.backup import clients as backup_clients
 from congvu.backup import remote as backup_remote
 from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
+from congvu.monitoring import backup_max_age_hours
+from congvu.monitoring import probes as monitoring_probes
+from congvu.monitoring import targets as monitoring_targets
 from congvu.policy import place_vi
 from congvu.reconcile import base_dn
 from congvu.workdays import public_calendar
@@ -58,7 +61,9 @@ GROUPS = ("ldap_servers", "mail_servers", "filter_servers", "webmail_servers")
 #: that a dead server's backups do not die with it (docs/backup.md, "Backup server").
 #: A front for mail clients: HAProxy passing IMAP, POP3, submission and ManageSieve to the first mailbox
 #: server while it answers, to the second when it does not (docs/topology.md, "The front").
-OPTIONAL_GROUPS = ("backup_servers", "front_servers")
+#: A monitoring host: Prometheus, Alertmanager and the blackbox exporter watching every host
+#: (docs/monitoring.md).
+OPTIONAL_GROUPS = ("backup_servers", "front_servers", "monitoring_servers")
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
 #: The most hosts a group may list, and why (a group not named here has no limit). Several directory
@@ -70,7 +75,18 @@ AT_MOST = {
     "backup_servers": (1, "each host has one repository; a second copy is the backup server's own job"),
     "front_servers": (1, "two fronts need an address that moves between them (keepalived), which "
                          "congvu-mail does not set up"),
+    "monitoring_servers": (1, "two Prometheus servers would mail every alert twice"),
 }
+
+#: The pseudo group of a service every host offers (the node exporter).
+EVERY_HOST = "congvu"
+
+
+def _members(groups: Mapping[str, tuple[str, ...]], group: str) -> tuple[str, ...]:
+    """The hosts of ``group`` (every host of the layout for :data:`EVERY_HOST`)."""
+    if group == EVERY_HOST:
+        return tuple(dict.fromkeys(h for g in ALL_GROUPS for h in groups[g]))
+    return groups[group]
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,15 @@ SERVICES: dict[str, Service] = {
                                    "submission (implicit TLS) from the front (PROXY protocol)"),
     "sieve_proxied": Service(14190, "tcp", "mail_servers", ("front_servers",),
                              "ManageSieve from the front (PROXY protocol)"),
+    # docs/monitoring.md: the exporters Prometheus scrapes, open to the monitoring host alone
+    # (congvu.monitoring.EXPORTERS has the same ports). Their metrics carry no secret; still, nobody
+    # else needs them.
+    "node_exporter": Service(9100, "tcp", EVERY_HOST, ("monitoring_servers",),
+                             "node exporter (system, services, backups, antivirus) for Prometheus"),
+    "postfix_exporter": Service(9154, "tcp", "mail_servers", ("monitoring_servers",),
+                                "Postfix exporter (queues, deliveries) for Prometheus"),
+    "dovecot_metrics": Service(9900, "tcp", "mail_servers", ("monitoring_servers",),
+                               "Dovecot's OpenMetrics (logins, failures, deliveries) for Prometheus"),
 }
 
 #: What the front passes where: its service -> the mailbox servers' proxied service, and how HAProxy
@@ -242,7 +267,7 @@ def _needs_address(lay_groups: Mapping[str, tuple[str, ...]], host: str) -> list
         if "public" in service.clients or LDAPS_CLIENTS in service.clients:
             continue
         clients = {c for g in service.clients for c in lay_groups[g]}
-        servers = set(lay_groups[service.group])
+        servers = set(_members(lay_groups, service.group))
         if host in servers and clients - {host}:
             reasons.append(f"it offers {name} ({service.port}/{service.proto}) to other hosts")
         if host in clients and servers - {host}:
@@ -349,7 +374,7 @@ def _peer_rules(lay: Layout, host: str, ldaps_networks: list[str] | None = None
     """The host's firewall rules (port, proto, sources, comment) and the paths its peers need."""
     rules, required = [], []
     for name, service in SERVICES.items():
-        if host not in lay.groups[service.group]:
+        if host not in _members(lay.groups, service.group):
             continue
         if "public" in service.clients:
             rules.append({"port": service.port, "proto": service.proto, "sources": [],
@@ -493,6 +518,33 @@ def _proxied(lay: Layout) -> dict[str, Any]:
             "dovecot_proxy_ports": ports["dovecot"], "postfix_proxy_ports": ports["postfix"]}
 
 
+def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str | None,
+                mail_host: str) -> dict[str, Any]:
+    """The monitoring roles' variables of ``host``: exporters everywhere once there is a monitoring
+    host; on that host, what Prometheus scrapes and probes and where Alertmanager mails."""
+    primary = policy["domains"]["primary"]
+    v: dict[str, Any] = {
+        "exporters_enabled": monitor is not None,
+        "exporters_postfix": monitor is not None and lay.local(host, "mail_servers"),
+        "exporters_clamav": monitor is not None and lay.local(host, "filter_servers"),
+        "dovecot_metrics_port": SERVICES["dovecot_metrics"].port if monitor else 0,
+    }
+    if host == monitor:
+        v.update({
+            "prometheus_scrape_targets": monitoring_targets(lay),
+            "prometheus_probes": monitoring_probes(lay),
+            "prometheus_backup_max_age_hours": backup_max_age_hours(policy),
+            # The alerts go to the postmaster mailbox (RFC 2142: the contact for the mail system;
+            # the operators read it), through the first mailbox server.
+            "alertmanager_email_to": [f"postmaster@{primary}"],
+            "alertmanager_email_from": f"postmaster@{primary}",
+            "alertmanager_smarthost": (f"localhost:{SERVICES['smtp'].port}" if host == mail_host
+                                       else f"{mail_host}:{SERVICES['smtp'].port}"),
+            "alertmanager_system_name": f"Hệ thống thư điện tử công vụ {place_vi(policy)}",
+        })
+    return v
+
+
 def _password_policies(policy: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """ppolicy + ppm per directory role, from the policy's passwords.<role> (Hà Nam Art 8.2, Gia Lai
     Art 9, Cần Thơ Art 10.3/11.4, Ninh Bình Art 11.1-11.2). max_age is in days; null (seed silent)
@@ -535,6 +587,12 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
         _network(n) for n in opts["ldaps_client_networks"]]
     relays = [_network(n) for n in opts["trusted_relays"] or []]
     lay = layout(groups, addresses, source=source)
+    # docs/monitoring.md: the monitoring host mails its alerts through the first mailbox server's
+    # port 25, as a relay of the province's own (its address joins the trusted relays).
+    monitor = next(iter(lay.groups["monitoring_servers"]), None)
+    if monitor and not lay.local(monitor, "mail_servers"):
+        own = lay.addresses[monitor]
+        relays.append(own + ("/128" if ":" in own else "/32"))
     primary = policy["domains"]["primary"]
     domains = [primary, *policy["domains"].get("extra", [])]
     signing = sending_domains(policy, catalogue)
@@ -679,6 +737,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
         }
         if lay.local(host, "front_servers"):
             v.update(front)
+        # --- exporters / prometheus / alertmanager --- (docs/monitoring.md)
+        v.update(_monitoring(policy, lay, host, monitor, mail_host))
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
             # the mailboxes to archive and the mail logs it reads activity from are; every other mail

@@ -32,6 +32,7 @@ UNITS = {
     "webmail_servers": ("nginx", "php8.2-fpm"),
     "backup_servers": ("ssh", "congvu-backup-compact"),
     "front_servers": ("haproxy",),
+    "monitoring_servers": ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"),
 }
 LOGS = ("/var/log/roundcube/errors.log", "/var/log/nginx/roundcube-error.log")
 

@@ -15,6 +15,7 @@ from email.header import decode_header, make_header
 import pytest
 from attacks import imap_session
 from backup_checks import playbook
+from monitoring_checks import silences
 
 from congvu.workdays import Calendar
 
@@ -123,7 +124,23 @@ def test_the_notice_reaches_every_active_mailbox_once_in_vietnamese(stage, testp
                       f"-b ou=organisations,{base} '{ACTIVE}' mail")
     assert record["recipients"] == len({line for line in listed.splitlines() if line.startswith("mail: ")})
     assert record["lead_working_days"] >= rules[1]
-    # the same window again: nothing sent
+    # docs/monitoring.md: the monitoring host silences every alert for the window (Vietnam time)
+    monitor = stage.first("monitoring_servers")
+    window = f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M}"
+
+    def pending() -> list[dict]:
+        return [s for s in silences(monitor) if window in s["comment"] and s["status"]["state"] == "pending"]
+
+    silenced = pending()
+    assert len(silenced) == 1, silences(monitor)
+    vietnam = dt.timezone(dt.timedelta(hours=7))
+    for key, when in (("startsAt", start), ("endsAt", end)):
+        got = dt.datetime.fromisoformat(silenced[0][key].replace("Z", "+00:00"))
+        assert got == when.replace(tzinfo=vietnam), (key, silenced[0])
+    assert silenced[0]["matchers"] == [{"name": "alertname", "value": ".+", "isRegex": True, "isEqual": True}]
+    # the same window again: nothing sent, no second silence
     again = notice(stage, start, end)
     assert again.returncode == 0 and "announced already" in again.flat
     assert "Hand the notice to Postfix" not in again.stdout
+    assert len(pending()) == 1
+    monitor.out(f"amtool --alertmanager.url=http://127.0.0.1:9093 silence expire {silenced[0]['id']}")

@@ -1,0 +1,84 @@
+"""What the monitoring host watches (docs/monitoring.md): the scrape targets of Prometheus, the
+probes of its blackbox exporter, and the thresholds of the alert rules, from the layout and the policy.
+
+The monitoring host (the optional group ``monitoring_servers``) runs Prometheus, Alertmanager and the
+blackbox exporter; every host of the layout runs the node exporter (its systemd collector says which
+service is down; its textfile collector carries the project's own facts: backups, antivirus
+signatures), the mailbox servers also the Postfix exporter and Dovecot's own OpenMetrics listener.
+The firewall opens each exporter's port to the monitoring host alone (``congvu.wiring.SERVICES``).
+
+    targets(lay)["node"]          # ['mail.hanam.gov.vn:9100']
+    probes(lay)[0]       # {'module': 'smtp_starttls', 'target': 'mail.hanam.gov.vn:25', ...}
+
+No Ansible import: the wiring calls this and the prometheus role's templates only reference the
+result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from congvu.wiring import Layout
+
+__all__ = ["EXPORTERS", "PROBES", "UNITS", "backup_max_age_hours", "probes", "targets"]
+
+#: Scrape job -> (port, the group whose hosts run it; "congvu": every host). The ports are the Debian
+#: packages' defaults (Dovecot's is the one its documentation uses).
+EXPORTERS: dict[str, tuple[int, str]] = {
+    "node": (9100, "congvu"),
+    "postfix": (9154, "mail_servers"),
+    "dovecot": (9900, "mail_servers"),
+}
+
+#: What the blackbox exporter checks from the monitoring host, per group: (service, port, module).
+#: The modules are defined in the prometheus role's blackbox.yml: TLS from the first byte or after
+#: STARTTLS, the certificate checked against the province's CA and its expiry read
+#: (``probe_ssl_earliest_cert_expiry``: the certificate alert, 21 days ahead).
+PROBES: dict[str, tuple[tuple[str, int, str], ...]] = {
+    "mail_servers": (("smtp", 25, "smtp_starttls"), ("submission", 587, "smtp_starttls"),
+                     ("submissions", 465, "smtps"), ("imaps", 993, "imaps"), ("pop3s", 995, "pop3s")),
+    "front_servers": (("front_imaps", 993, "imaps"), ("front_pop3s", 995, "pop3s"),
+                      ("front_submissions", 465, "smtps"), ("front_submission", 587, "smtp_starttls")),
+    "ldap_servers": (("ldaps", 636, "tls"),),
+    "webmail_servers": (("https", 443, "https"),),
+}
+
+#: The systemd units whose state the node exporter reports (the "service down" alert): every daemon
+#: the roles run. A unit a host does not have reports nothing, so one list serves every host.
+UNITS = ("slapd", "postfix", "dovecot", "rspamd", "redis-server", "clamav-daemon", "nginx",
+         "php8.2-fpm", "haproxy", "chrony", "nftables", "prometheus", "prometheus-alertmanager",
+         "prometheus-blackbox-exporter", "prometheus-postfix-exporter")
+
+
+def targets(lay: Layout) -> dict[str, list[str]]:
+    """Scrape job -> ``host:port`` of every exporter in the layout (empty without a monitoring host)."""
+    if not lay.groups.get("monitoring_servers"):
+        return {}
+    out: dict[str, list[str]] = {}
+    for job, (port, group) in EXPORTERS.items():
+        hosts = lay.hosts if group == "congvu" else lay.groups[group]
+        out[job] = [f"{h}:{port}" for h in hosts]
+    return out
+
+
+def probes(lay: Layout) -> list[dict[str, str]]:
+    """The blackbox probes: one per TLS service of every host, named by host and service (the
+    webmail by its host's name, which its certificate and its web server carry too)."""
+    if not lay.groups.get("monitoring_servers"):
+        return []
+    out = []
+    for group, services in PROBES.items():
+        for host in lay.groups[group]:
+            for service, port, module in services:
+                target = f"https://{host}/" if module == "https" else f"{host}:{port}"
+                out.append({"module": module, "target": target, "host": host, "service": service})
+    return out
+
+
+def backup_max_age_hours(policy: Mapping[str, Any]) -> int:
+    """How old the last successful backup may get before the alert: one schedule period (a day, or a
+    week where the policy backs up weekly, Hà Giang Art 10.2.d) and six hours of slack."""
+    weekday = (policy.get("backup") or {}).get("weekday", "daily")
+    return (24 if weekday == "daily" else 7 * 24) + 6

@@ -1,0 +1,225 @@
+"""Monitoring and alerts on a converged layout (docs/monitoring.md, issue 15): Prometheus scrapes every
+host's exporters and probes every TLS service, the rules pass their tests on the host, nothing of it is
+reachable from the network but the exporters from the monitoring host, and a stopped Dovecot raises
+its alert, which reaches the postmaster mailbox in Vietnamese."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.message
+import email.policy
+import imaplib
+import json
+import socket
+import ssl
+import urllib.parse
+import uuid
+
+import pytest
+
+try:  # tests/layouts is a plain directory, or a package named layouts
+    from polling import wait_for, wait_until
+except ImportError:  # pragma: no cover
+    from layouts.polling import wait_for, wait_until
+
+@pytest.fixture(scope="module")
+def monitor(stage):
+    if not stage.groups.get("monitoring_servers"):
+        pytest.fail(f"{stage.layout} has no monitoring host (group monitoring_servers)")
+    return stage.first("monitoring_servers")
+
+
+def _get(host, url: str):
+    """A JSON answer of Prometheus's or Alertmanager's API, read on the monitoring host (both listen on
+    its loopback only)."""
+    script = ("import sys, urllib.request; "
+              "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())")
+    return json.loads(host.out(f"python3 -c {_quote(script)} {_quote(url)}"))
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def silences(host) -> list[dict]:
+    """Alertmanager's silences (the monitoring host's loopback)."""
+    return _get(host, "http://127.0.0.1:9093/api/v2/silences")
+
+
+def _query(host, expr: str) -> list[dict]:
+    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
+    return _get(host, url)["data"]["result"]
+
+
+def _targets(host) -> list[dict]:
+    return _get(host, "http://127.0.0.1:9090/api/v1/targets?state=active")["data"]["activeTargets"]
+
+
+def test_the_alert_rules_pass_their_tests_on_the_host(monitor):
+    """Every alert fires on a series that breaks it, with the deployed thresholds (promtool)."""
+    out = monitor.out("cd /etc/prometheus/rules && promtool test rules congvu_test.yml")
+    assert "SUCCESS" in out, out
+
+
+def test_every_exporter_and_probe_is_up(stage, monitor):
+    """Every exporter the wiring lists is scraped and up, and every TLS service of every host answers
+    its probe with a certificate the province's CA signed (docs/monitoring.md, "What is watched")."""
+    wired = stage.wiring[monitor.name]
+    expected = {(job, t.split(":")[0]) for job, ts in wired["prometheus_scrape_targets"].items() for t in ts}
+    expected |= {(f"probe_{p['service']}_{p['host']}", p["host"]) for p in wired["prometheus_probes"]}
+    assert any(job.startswith("probe_smtp") for job, _ in expected) and ("node", monitor.name) in expected
+
+    def state():
+        return {(t["labels"]["job"], t["labels"]["instance"]): (t["health"], t.get("lastError"))
+                for t in _targets(monitor)}
+
+    def all_up():
+        seen = state()
+        # a probe that ran while a service restarted (an earlier test) fails until its next run
+        return (expected <= set(seen) and all(seen[k][0] == "up" for k in expected)
+                and not _query(monitor, "probe_success == 0"))
+
+    def explain():
+        down = {f"{j} {i}": v for (j, i), v in state().items() if v[0] != "up"}
+        return json.dumps([down, _query(monitor, "probe_success == 0")], ensure_ascii=False)
+
+    wait_until("every exporter up and every probe succeeding in Prometheus", all_up, 180, 5, explain=explain)
+    # the probes read the certificates: every one is months from its expiry (the alert is at 21 days)
+    expiry = _query(monitor, "(probe_ssl_earliest_cert_expiry - time()) / 86400")
+    assert len(expiry) == len(wired["prometheus_probes"]), expiry
+    assert all(float(r["value"][1]) > 21 for r in expiry), expiry
+
+
+def test_nothing_of_the_monitoring_is_open_to_the_network(stage, monitor):
+    """From the machine that runs the containers (the staging admin network): Prometheus, Alertmanager
+    (its cluster port too) and the blackbox exporter listen on loopback, and the exporters' ports are
+    open to the monitoring host alone (docs/monitoring.md, "Who can reach what")."""
+    closed = {host.address: [9100] + ([9154, 9900] if "mail_servers" in host.groups else [])
+              for host in stage.hosts.values()}
+    closed[monitor.address] += [9090, 9093, 9094, 9115]
+    reached = []
+    for address, ports in closed.items():
+        for port in ports:
+            with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=3):
+                reached.append(f"{address}:{port}")
+    assert reached == [], f"reachable from {stage.gateway}: {reached}"
+    # and the monitoring host itself reads them
+    listening = monitor.out("ss -Hltn '( sport = :9090 or sport = :9093 or sport = :9115 )'")
+    assert listening.count("127.0.0.1:") == 3, listening
+
+
+def test_staging_without_antivirus_signatures_is_reported(stage, monitor):
+    """Staging has no official ClamAV databases (docs/security.md): the antivirus facts say so, and
+    the alert "ThieuMauVirus" is pending or firing for the filter host, not silently absent."""
+    filter_host = stage.first("filter_servers").name
+
+    def facts():
+        return _query(monitor, f'congvu_clamav_official_databases{{instance="{filter_host}"}}')
+
+    found = wait_for(facts, 120, 5)
+    assert found and float(found[0]["value"][1]) == 0, found
+    expr = f'ALERTS{{alertname="ThieuMauVirus",instance="{filter_host}"}}'
+    alerts = wait_for(lambda: _query(monitor, expr), 60, 5)
+    assert alerts and alerts[0]["metric"]["alertstate"] in ("pending", "firing"), alerts
+
+
+def test_failed_logins_are_counted_by_dovecot(stage, monitor):
+    """Dovecot's metrics listener counts a failed IMAP login (the password-guessing alert reads it)."""
+    mail = stage.first("mail_servers")
+    url = f"http://{mail.name}:9900/metrics"
+
+    def failures() -> float:
+        text = monitor.out("python3 -c " + _quote(
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20)"
+            ".read().decode())") + " " + _quote(url))
+        line = next(x for x in text.splitlines() if x.startswith("dovecot_auth_failures_total"))
+        return float(line.split()[-1])
+
+    before = failures()
+    ctx = ssl.create_default_context(cafile=stage.ca_file)
+    ctx.check_hostname = False
+    with imaplib.IMAP4_SSL(mail.address, 993, ssl_context=ctx, timeout=60) as imap, \
+            contextlib.suppress(imaplib.IMAP4.error):
+        imap.login(f"khongco.{uuid.uuid4().hex[:8]}@{stage.policy['domains']['primary']}", "sai-mat-khau")
+    wait_until("the failed login counted", lambda: failures() > before, 30, 1)
+
+
+def _postmaster_mail(host, box: str, text: str) -> list[email.message.EmailMessage]:
+    """The messages of the postmaster mailbox whose subject has ``text``."""
+    uids = host.run(f"doveadm search -u {box} mailbox INBOX subject {_quote(text)}").stdout_text.split()
+    found = []
+    for uid in uids[1::2]:
+        raw = host.out(f"doveadm fetch -u {box} text mailbox INBOX uid {uid}")
+        text = raw.split("text:", 1)[-1].lstrip()
+        found.append(email.message_from_string(text, policy=email.policy.default))
+    return found
+
+
+def test_a_stopped_dovecot_raises_its_alert_and_mails_it_in_vietnamese(stage, monitor):
+    """Dovecot stopped on the first mailbox server: within its `for` (1 minute) the alert DichVuNgung
+    fires in Alertmanager; once Dovecot is back, the mail that was waiting in Postfix's queue reaches
+    the postmaster mailbox, in Vietnamese, naming the service and the host; the alert ends."""
+    mail = stage.first("mail_servers")
+    box = f"postmaster@{stage.policy['domains']['primary']}"
+    summary = f"Dịch vụ dovecot.service trên {mail.name} không chạy"
+
+    def firing():
+        alerts = _get(monitor, "http://127.0.0.1:9093/api/v2/alerts?active=true&silenced=false")
+        return [a for a in alerts if a["labels"].get("alertname") == "DichVuNgung"
+                and a["labels"].get("name") == "dovecot.service" and a["labels"].get("instance") == mail.name]
+
+    # (an earlier stop, a test run before this one: its alert ends within minutes of Dovecot's return)
+    wait_until("no DichVuNgung for Dovecot before the stop", lambda: not firing(), 240, 5)
+
+    def attempts() -> int:  # Postfix's delivery attempts to the postmaster mailbox so far
+        return int(mail.run(f"grep -c 'to=<{box}>' /var/log/mail.log").stdout_text.strip() or 0)
+
+    before = attempts()
+    mail.out("systemctl stop dovecot")
+    try:
+        wait_until("DichVuNgung firing in Alertmanager", firing, 240, 5,
+                   explain=lambda: json.dumps(_query(monitor, 'ALERTS{alertname="DichVuNgung"}')))
+        alert = firing()[0]
+        assert alert["annotations"]["summary"] == summary, alert
+        # Alertmanager hands the mail to Postfix, which keeps it (deferred) until Dovecot is back
+        wait_until("the alert mail handed to Postfix", lambda: attempts() > before, 120, 2,
+                   explain=lambda: monitor.journal(("prometheus-alertmanager",), 20))
+    finally:
+        mail.out("systemctl start dovecot")
+    mail.run("postqueue -f")
+    wait_until("the alert mail in the postmaster mailbox",
+               lambda: _postmaster_mail(mail, box, "dovecot.service"), 120, 2,
+               explain=lambda: mail.run("postqueue -p | tail -n 20").stdout_text)
+    msg = next((m for m in reversed(_postmaster_mail(mail, box, "dovecot.service"))  # the newest
+                if str(m["Subject"]) == f"[Cảnh báo] {summary}"), None)
+    assert msg is not None, [str(m["Subject"]) for m in _postmaster_mail(mail, box, "dovecot.service")]
+    sender = msg["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == (
+        stage.wiring[monitor.name]["alertmanager_system_name"], box), msg["From"]
+    body = msg.get_body(("plain",)).get_content()
+    assert "Đang có 1 cảnh báo cần người vận hành xử lý" in body and "mức nghiêm trọng" in body, body
+    wait_until("the alert ends once Dovecot is back", lambda: not firing(), 180, 5)
+
+
+def test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server(stage, monitor):
+    """An alert on the monitoring host (one posted with amtool) is mailed through port 25 of the first
+    mailbox server: over STARTTLS with its certificate verified where that is another host, accepted
+    there from the province's postmaster address because the monitoring host is a trusted relay, and
+    delivered to the postmaster mailbox in Vietnamese."""
+    mail = stage.first("mail_servers")
+    box = f"postmaster@{stage.policy['domains']['primary']}"
+    tag = uuid.uuid4().hex[:8]
+    summary = f"Kiểm thử đường gửi cảnh báo {tag}"
+    monitor.out(f"amtool alert add alertname=KiemThuCanhBao severity=warning instance={monitor.name} "
+                f"--annotation=summary={_quote(summary)} "
+                f"--annotation=description={_quote('Cảnh báo thử của bộ kiểm thử, không cần xử lý.')}")
+    wait_until("the test alert in the postmaster mailbox", lambda: _postmaster_mail(mail, box, tag), 180, 2,
+               explain=lambda: monitor.journal(("prometheus-alertmanager",), 20))
+    msg = _postmaster_mail(mail, box, tag)[-1]
+    assert str(msg["Subject"]) == f"[Cảnh báo] {summary}", msg["Subject"]
+    assert "Đang có 1 cảnh báo cần người vận hành xử lý" in msg.get_body(("plain",)).get_content()
+    if monitor.name != mail.name:
+        # it came from the monitoring host's address, over TLS, to the first mailbox server's port 25
+        received = " ".join(str(h) for h in msg.get_all("Received", []))
+        assert f"[{monitor.address}]" in received and "TLS" in received, received

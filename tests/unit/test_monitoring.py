@@ -1,0 +1,102 @@
+"""What the monitoring host watches (congvu.monitoring, docs/monitoring.md) and how the wiring opens
+the exporters to it alone and lets it mail its alerts (congvu.wiring)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_wiring import open_to, wired
+
+from congvu import monitoring, wiring
+from congvu.wiring import WiringError, layout
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTS = ("ldap.x.gov.vn", "mx.x.gov.vn", "filter.x.gov.vn", "webmail.x.gov.vn", "mon.x.gov.vn")
+ADDRESSES = {h: f"10.0.0.{i + 1}" for i, h in enumerate(HOSTS)}
+
+
+def split(**extra):
+    groups = {"ldap_servers": [HOSTS[0]], "mail_servers": [HOSTS[1]], "filter_servers": [HOSTS[2]],
+              "webmail_servers": [HOSTS[3]], "monitoring_servers": [HOSTS[4]]}
+    groups.update(extra)
+    return groups
+
+
+def test_nothing_is_watched_without_a_monitoring_host():
+    lay = layout({**split(), "monitoring_servers": []}, ADDRESSES)
+    assert monitoring.targets(lay) == {} and monitoring.probes(lay) == []
+
+
+def test_every_host_is_scraped_and_every_tls_service_probed():
+    lay = layout(split(), ADDRESSES)
+    targets = monitoring.targets(lay)
+    assert targets["node"] == [f"{h}:9100" for h in lay.hosts]
+    assert targets["postfix"] == ["mx.x.gov.vn:9154"] and targets["dovecot"] == ["mx.x.gov.vn:9900"]
+    probes = {(p["host"], p["service"]): p for p in monitoring.probes(lay)}
+    assert probes["mx.x.gov.vn", "smtp"]["module"] == "smtp_starttls"
+    assert probes["ldap.x.gov.vn", "ldaps"]["target"] == "ldap.x.gov.vn:636"
+    assert probes["webmail.x.gov.vn", "https"]["target"] == "https://webmail.x.gov.vn/"
+    assert not any(h == "mon.x.gov.vn" for h, _ in probes)
+
+
+def test_the_exporter_ports_are_the_firewalls():
+    """congvu.monitoring.EXPORTERS and the firewall's services name the same ports."""
+    assert monitoring.EXPORTERS["node"][0] == wiring.SERVICES["node_exporter"].port
+    assert monitoring.EXPORTERS["postfix"][0] == wiring.SERVICES["postfix_exporter"].port
+    assert monitoring.EXPORTERS["dovecot"][0] == wiring.SERVICES["dovecot_metrics"].port
+
+
+def test_exporters_open_to_the_monitoring_host_alone(shipped_split):
+    hosts, groups, addresses = shipped_split
+    monitor = groups["monitoring_servers"][0]
+    for host, v in hosts.items():
+        if host == monitor:
+            assert open_to(v["common_firewall_rules"], 9100) == []  # its own: loopback
+            continue
+        assert open_to(v["common_firewall_rules"], 9100) == [addresses[monitor]], host
+        mail = host in groups["mail_servers"]
+        assert open_to(v["common_firewall_rules"], 9154) == ([addresses[monitor]] if mail else []), host
+        assert v["exporters_enabled"] and v["exporters_postfix"] == mail, host
+        assert v["dovecot_metrics_port"] == 9900
+
+
+def test_the_monitoring_host_mails_through_the_first_mailbox_server(shipped_split):
+    """Its alerts go to the postmaster mailbox through port 25 of the first mailbox server, which takes
+    them as from a relay of the province (its address joins the trusted relays)."""
+    hosts, groups, addresses = shipped_split
+    monitor, mx = groups["monitoring_servers"][0], groups["mail_servers"][0]
+    v = hosts[monitor]
+    assert v["alertmanager_smarthost"] == f"{mx}:25"
+    assert v["alertmanager_email_to"] == [f"postmaster@{v['openldap_domain']}"]
+    assert f"{addresses[monitor]}/32" in hosts[mx]["postfix_trusted_relays"]
+    assert f"{addresses[monitor]}/32" in hosts[groups["filter_servers"][0]]["rspamd_trusted_relays"]
+
+
+def test_all_in_one_watches_itself_and_mails_over_loopback():
+    inventory = ROOT / "inventories" / "demo"
+    hosts, groups, _, _ = wired(inventory)
+    (host,) = groups["monitoring_servers"]
+    v = hosts[host]
+    assert v["alertmanager_smarthost"] == "localhost:25"
+    assert v["prometheus_backup_max_age_hours"] == 30
+    assert v["postfix_trusted_relays"] == []  # nothing added: the alerts never leave the host
+    assert v["exporters_clamav"] and v["exporters_postfix"]
+
+
+def test_one_monitoring_host_at_most():
+    with pytest.raises(WiringError, match=r"monitoring_servers lists .*one host at most"):
+        layout(split(monitoring_servers=[HOSTS[4], HOSTS[3]]), ADDRESSES)
+
+
+def test_a_weekly_backup_waits_a_week_before_its_alert():
+    assert monitoring.backup_max_age_hours({"backup": {"weekday": "friday"}}) == 7 * 24 + 6
+    assert monitoring.backup_max_age_hours({}) == 30
+
+
+@pytest.fixture(scope="module")
+def shipped_split():
+    """The split staging layout: its monitoring host is the webmail host (also backup server and front)."""
+    hosts, groups, addresses, _ = wired(ROOT / "inventories" / "demo-split")
+    assert groups["monitoring_servers"] == ["webmail.gialai.gov.vn"]
+    return hosts, groups, addresses
