@@ -527,6 +527,11 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_enabled": monitor is not None,
         "exporters_postfix": monitor is not None and lay.local(host, "mail_servers"),
         "exporters_clamav": monitor is not None and lay.local(host, "filter_servers"),
+        # replication lag (Hà Nam Art 10.7, Gia Lai Art 8.1.a: standby capacity that actually holds
+        # the data): each directory server's contextCSN, each mailbox server's replicator queues
+        "exporters_ldap_base_dn":
+            base_dn(primary) if monitor and _replication(lay, host)["openldap_server_id"] else "",
+        "exporters_dovecot_replication": bool(monitor and _mail_replica(lay, host)),
         "dovecot_metrics_port": SERVICES["dovecot_metrics"].port if monitor else 0,
     }
     if host == monitor:
@@ -541,6 +546,7 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
             "alertmanager_smarthost": (f"localhost:{SERVICES['smtp'].port}" if host == mail_host
                                        else f"{mail_host}:{SERVICES['smtp'].port}"),
             "alertmanager_system_name": f"Hệ thống thư điện tử công vụ {place_vi(policy)}",
+            "prometheus_system_name": f"Hệ thống thư điện tử công vụ {place_vi(policy)}",
         })
     return v
 

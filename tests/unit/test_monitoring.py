@@ -100,3 +100,16 @@ def shipped_split():
     hosts, groups, addresses, _ = wired(ROOT / "inventories" / "demo-split")
     assert groups["monitoring_servers"] == ["webmail.gialai.gov.vn"]
     return hosts, groups, addresses
+
+
+def test_replication_facts_where_there_is_replication(shipped_split):
+    """Each of several directory servers exports its contextCSN, each of two mailbox servers its
+    replicator's queues; nothing of the kind on the other hosts or on a layout that does not replicate."""
+    hosts, groups, _ = shipped_split
+    for host, v in hosts.items():
+        ldap = host in groups["ldap_servers"]
+        assert v["exporters_ldap_base_dn"] == ("dc=gialai,dc=gov,dc=vn" if ldap else ""), host
+        assert v["exporters_dovecot_replication"] == (host in groups["mail_servers"]), host
+    demo, _, _, _ = wired(ROOT / "inventories" / "demo")
+    for v in demo.values():
+        assert not v["exporters_ldap_base_dn"] and not v["exporters_dovecot_replication"]
