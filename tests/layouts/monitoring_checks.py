@@ -25,6 +25,19 @@ try:  # tests/layouts is a plain directory, or a package named layouts
 except ImportError:  # pragma: no cover
     from layouts.polling import wait_for, wait_until
 
+#: What every layout checks (``from monitoring_checks import *``); the stopped Dovecot (all-in-one) and
+#: the replication figures (split) are imported by name where they apply.
+__all__ = [
+    "monitor",
+    "test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server",
+    "test_every_exporter_and_probe_is_up",
+    "test_failed_logins_are_counted_by_dovecot",
+    "test_nothing_of_the_monitoring_is_open_to_the_network",
+    "test_staging_without_antivirus_signatures_is_reported",
+    "test_the_alert_rules_pass_their_tests_on_the_host",
+    "test_the_status_page_shows_every_host",
+]
+
 @pytest.fixture(scope="module")
 def monitor(stage):
     if not stage.groups.get("monitoring_servers"):
