@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
 
-__all__ = ["EXPORTERS", "PROBES", "UNITS", "backup_max_age_hours", "probes", "targets"]
+__all__ = ["EXPORTERS", "PROBES", "backup_max_age_hours", "probes", "targets"]
 
 #: Scrape job -> (port, the group whose hosts run it; "congvu": every host). The ports are the Debian
 #: packages' defaults (Dovecot's is the one its documentation uses).
@@ -44,13 +44,6 @@ PROBES: dict[str, tuple[tuple[str, int, str], ...]] = {
     "ldap_servers": (("ldaps", 636, "tls"),),
     "webmail_servers": (("https", 443, "https"),),
 }
-
-#: The systemd units whose state the node exporter reports (the "service down" alert): every daemon
-#: the roles run. A unit a host does not have reports nothing, so one list serves every host.
-UNITS = ("slapd", "postfix", "dovecot", "rspamd", "redis-server", "clamav-daemon", "nginx",
-         "php8.2-fpm", "haproxy", "chrony", "nftables", "prometheus", "prometheus-alertmanager",
-         "prometheus-blackbox-exporter", "prometheus-postfix-exporter")
-
 
 def targets(lay: Layout) -> dict[str, list[str]]:
     """Scrape job -> ``host:port`` of every exporter in the layout (empty without a monitoring host)."""

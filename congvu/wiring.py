@@ -161,7 +161,7 @@ SERVICES: dict[str, Service] = {
     "postfix_exporter": Service(9154, "tcp", "mail_servers", ("monitoring_servers",),
                                 "Postfix exporter (queues, deliveries) for Prometheus"),
     "dovecot_metrics": Service(9900, "tcp", "mail_servers", ("monitoring_servers",),
-                               "Dovecot's OpenMetrics (logins, failures, deliveries) for Prometheus"),
+                               "Dovecot's OpenMetrics (logins that succeeded and failed) for Prometheus"),
 }
 
 #: What the front passes where: its service -> the mailbox servers' proxied service, and how HAProxy

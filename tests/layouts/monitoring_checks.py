@@ -287,7 +287,7 @@ def test_the_status_page_shows_every_host(stage, monitor):
                                   "http://127.0.0.1:9090/consoles/congvu.html").partition("\n")
     assert status == "200", page[:2000]
     assert stage.wiring[monitor.name]["prometheus_system_name"] in page
-    for heading in ("Cảnh báo đang có", "Máy chủ và bộ xuất số liệu", "Kết nối thử các dịch vụ TLS",
+    for heading in ("Cảnh báo hiện tại", "Máy chủ và bộ xuất số liệu", "Kết nối thử các dịch vụ TLS",
                     "Hàng đợi thư", "Sao lưu"):
         assert f"<h2>{heading}</h2>" in page, heading
     for host in stage.hosts.values():
