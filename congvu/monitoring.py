@@ -58,12 +58,18 @@ def targets(lay: Layout) -> dict[str, list[str]]:
 
 def probes(lay: Layout) -> list[dict[str, str]]:
     """The blackbox probes: one per TLS service of every host, named by host and service (the
-    webmail by its host's name, which its certificate and its web server carry too)."""
-    if not lay.groups.get("monitoring_servers"):
+    webmail by its host's name, which its certificate and its web server carry too). A front that is
+    the monitoring host itself is not probed: the probe would reach the mailbox servers through it as
+    a client with the front's own address, which their logs must never show (the PROXY protocol hands
+    them the real client's); the mailbox servers' own ports are probed directly."""
+    monitors = lay.groups.get("monitoring_servers") or ()
+    if not monitors:
         return []
     out = []
     for group, services in PROBES.items():
         for host in lay.groups[group]:
+            if group == "front_servers" and host in monitors:
+                continue
             for service, port, module in services:
                 target = f"https://{host}/" if module == "https" else f"{host}:{port}"
                 out.append({"module": module, "target": target, "host": host, "service": service})

@@ -6,13 +6,11 @@ its alert, which reaches the postmaster mailbox in Vietnamese."""
 from __future__ import annotations
 
 import contextlib
-import datetime
 import email
 import email.message
 import email.policy
 import imaplib
 import json
-import re
 import socket
 import ssl
 import urllib.parse
@@ -25,8 +23,8 @@ try:  # tests/layouts is a plain directory, or a package named layouts
 except ImportError:  # pragma: no cover
     from layouts.polling import wait_for, wait_until
 
-#: What every layout checks (``from monitoring_checks import *``); the stopped Dovecot (all-in-one) and
-#: the replication figures (split) are imported by name where they apply.
+#: What every layout with a monitoring host checks (``from monitoring_checks import *``); the stopped
+#: Dovecot is imported by name where it applies (the all-in-one layout).
 __all__ = [
     "monitor",
     "test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server",
@@ -238,44 +236,6 @@ def test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_serve
         # it came from the monitoring host's address, over TLS, to the first mailbox server's port 25
         received = " ".join(str(h) for h in msg.get_all("Received", []))
         assert f"[{monitor.address}]" in received and "TLS" in received, received
-
-
-def test_replication_is_measured_and_caught_up(stage, monitor):
-    """Where the layout replicates (two or more directory servers, two mailbox servers), each server's
-    facts reach Prometheus: every directory server holds every server ID's newest change (the lag the
-    alert ThuMucChuaDongBo reads is 0 once a write has replicated), and the mailbox servers' replicator
-    queues are read. A write made on the first provider shows on every provider's figure."""
-    ldap_hosts, mail_hosts = list(stage.groups["ldap_servers"]), list(stage.groups["mail_servers"])
-    assert len(ldap_hosts) > 1 and len(mail_hosts) > 1, "this layout does not replicate"
-    first = stage.first("ldap_servers")
-    base = ",".join(f"dc={part}" for part in stage.policy["domains"]["primary"].split("."))
-    # a write on the first provider: its own server ID's change stamp moves on every provider
-    first.out("ldapmodify -Q -Y EXTERNAL -H ldapi:/// <<'EOF'\n"
-              f"dn: {base}\nchangetype: modify\nreplace: description\n"
-              f"description: congvu monitoring test {uuid.uuid4().hex[:8]}\nEOF")
-    sid = f"{int(stage.wiring[first.name]['openldap_server_id']):03x}"
-    stamps = first.out(f"ldapsearch -Q -LLL -o ldif-wrap=no -Y EXTERNAL -H ldapi:/// -s base -b {base} "
-                       "contextCSN")
-    stamp = next(m for m in re.findall(r"^contextCSN: (\d{14})\.\d{6}Z#\w{6}#(\w{3})#", stamps, re.M)
-                 if m[1] == sid)[0]
-    newest = datetime.datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=datetime.UTC).timestamp()
-
-    def caught_up():
-        found = {r["metric"]["instance"]: float(r["value"][1])
-                 for r in _query(monitor, f'congvu_ldap_context_csn_timestamp_seconds{{sid="{sid}"}}')}
-        return set(found) == set(ldap_hosts) and min(found.values()) >= newest - 1 and found
-
-    wait_until("every provider's figure carrying the write", caught_up, 150, 5,
-               explain=lambda: json.dumps(_query(monitor, "congvu_ldap_context_csn_timestamp_seconds")))
-    lag = _query(monitor, "max by (sid) (congvu_ldap_context_csn_timestamp_seconds) - on (sid) "
-                          "group_right congvu_ldap_context_csn_timestamp_seconds > 0")
-    assert lag == [], lag
-    queues = {(r["metric"]["instance"], r["metric"]["queue"]): float(r["value"][1])
-              for r in _query(monitor, "congvu_dovecot_replication_requests")}
-    assert {i for i, _ in queues} == set(mail_hosts), queues
-    assert all(queues[(h, "waiting_failed")] == 0 for h in mail_hosts), queues
-    ok = _query(monitor, "congvu_replication_facts_ok")
-    assert len(ok) == len(ldap_hosts) + len(mail_hosts) and all(r["value"][1] == "1" for r in ok), ok
 
 
 def test_the_status_page_shows_every_host(stage, monitor):
