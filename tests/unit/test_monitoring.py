@@ -97,6 +97,7 @@ def test_one_monitoring_host_at_most():
 
 
 def test_a_weekly_backup_waits_a_week_before_its_alert():
+    """Hà Giang Art 10.2.d backs up weekly: the overdue-backup alert waits a week, not a day."""
     assert monitoring.backup_max_age_hours({"backup": {"weekday": "friday"}}) == 7 * 24 + 6
     assert monitoring.backup_max_age_hours({}) == 30
 
@@ -110,3 +111,17 @@ def shipped_split():
     groups = {**groups, "monitoring_servers": ["webmail.gialai.gov.vn"]}
     catalogue = load_catalogue(ROOT / "data" / "catalogues" / "gialai.yml")
     return wiring.wire(policy, catalogue, groups, addresses), groups, addresses
+
+
+def test_replication_facts_where_there_is_replication(shipped_split):
+    """Standby capacity that holds the data (Hà Nam Art 10.7, Gia Lai Art 8.1.a): each of several
+    directory servers exports its contextCSN, each of two mailbox servers its replicator's queues;
+    nothing of the kind on the other hosts or on a layout that does not replicate."""
+    hosts, groups, _ = shipped_split
+    for host, v in hosts.items():
+        ldap = host in groups["ldap_servers"]
+        assert v["exporters_ldap_base_dn"] == ("dc=gialai,dc=gov,dc=vn" if ldap else ""), host
+        assert v["exporters_dovecot_replication"] == (host in groups["mail_servers"]), host
+    demo, _, _, _ = wired(ROOT / "inventories" / "demo")
+    for v in demo.values():
+        assert not v["exporters_ldap_base_dn"] and not v["exporters_dovecot_replication"]
