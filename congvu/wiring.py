@@ -519,7 +519,7 @@ def _proxied(lay: Layout) -> dict[str, Any]:
 
 
 def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str | None,
-                mail_host: str) -> dict[str, Any]:
+                mail_host: str, system_name: str) -> dict[str, Any]:
     """The monitoring roles' variables of ``host``: exporters everywhere once there is a monitoring
     host; on that host, what Prometheus scrapes and probes and where Alertmanager mails."""
     primary = policy["domains"]["primary"]
@@ -545,8 +545,8 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
             "alertmanager_email_from": f"postmaster@{primary}",
             "alertmanager_smarthost": (f"localhost:{SERVICES['smtp'].port}" if host == mail_host
                                        else f"{mail_host}:{SERVICES['smtp'].port}"),
-            "alertmanager_system_name": f"Hệ thống thư điện tử công vụ {place_vi(policy)}",
-            "prometheus_system_name": f"Hệ thống thư điện tử công vụ {place_vi(policy)}",
+            "alertmanager_system_name": system_name,
+            "prometheus_system_name": system_name,
         })
     return v
 
@@ -744,7 +744,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
         if lay.local(host, "front_servers"):
             v.update(front)
         # --- exporters / prometheus / alertmanager --- (docs/monitoring.md)
-        v.update(_monitoring(policy, lay, host, monitor, mail_host))
+        v.update(_monitoring(policy, lay, host, monitor, mail_host, system_name))
         if lay.local(host, "mail_servers"):
             # --- lifecycle --- (docs/lifecycle.md): one run per province, on the first mail host, where
             # the mailboxes to archive and the mail logs it reads activity from are; every other mail
