@@ -43,12 +43,18 @@ def monitor(stage):
     return stage.first("monitoring_servers")
 
 
+def _fetch(host, url: str) -> tuple[str, str]:
+    """HTTP status and body of ``url`` read on ``host`` (Prometheus and Alertmanager listen on the
+    monitoring host's loopback only; the exporters answer the monitoring host alone)."""
+    script = ("import sys, urllib.request; r = urllib.request.urlopen(sys.argv[1], timeout=30); "
+              "sys.stdout.write(str(r.status) + '\\n' + r.read().decode())")
+    status, _, body = host.out(f"python3 -c {_quote(script)} {_quote(url)}").partition("\n")
+    return status, body
+
+
 def _get(host, url: str):
-    """A JSON answer of Prometheus's or Alertmanager's API, read on the monitoring host (both listen on
-    its loopback only)."""
-    script = ("import sys, urllib.request; "
-              "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())")
-    return json.loads(host.out(f"python3 -c {_quote(script)} {_quote(url)}"))
+    """A JSON answer of Prometheus's or Alertmanager's API."""
+    return json.loads(_fetch(host, url)[1])
 
 
 def _quote(text: str) -> str:
@@ -143,9 +149,7 @@ def test_failed_logins_are_counted_by_dovecot(stage, monitor):
     url = f"http://{mail.name}:9900/metrics"
 
     def failures() -> float:
-        text = monitor.out("python3 -c " + _quote(
-            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20)"
-            ".read().decode())") + " " + _quote(url))
+        text = _fetch(monitor, url)[1]
         line = next(x for x in text.splitlines() if x.startswith("dovecot_auth_failures_total"))
         return float(line.split()[-1])
 
@@ -241,10 +245,7 @@ def test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_serve
 def test_the_status_page_shows_every_host(stage, monitor):
     """The ops team's status page (a Prometheus console template, /consoles/congvu.html): Vietnamese,
     the province's name, every host's exporters and every probe, rendered without a template error."""
-    script = ("import sys, urllib.request; r = urllib.request.urlopen(sys.argv[1], timeout=30); "
-              "sys.stdout.write(str(r.status) + '\\n' + r.read().decode())")
-    status, _, page = monitor.out(f"python3 -c {_quote(script)} "
-                                  "http://127.0.0.1:9090/consoles/congvu.html").partition("\n")
+    status, page = _fetch(monitor, "http://127.0.0.1:9090/consoles/congvu.html")
     assert status == "200", page[:2000]
     assert stage.wiring[monitor.name]["prometheus_system_name"] in page
     for heading in ("Cảnh báo hiện tại", "Máy chủ và bộ xuất số liệu", "Kết nối thử các dịch vụ TLS",
