@@ -5,14 +5,14 @@ into a converged staging host, then ``congvu-lifecycle`` as the daily timer runs
     source scripts/env.sh
     CONGVU_STAGE_NAME=bench CONGVU_STAGE_PORTS=none ./stage up          # a throwaway staging
     python bench/lifecycle_run_bench.py --stage bench [--accounts 20000] [--messages 2]
-        [--today 2027-01-25] [--seed 1] [--modes txn/4,txn/1,sync/4] [--json]
+        [--today 2027-01-25] [--seed 1] [--modes txn/4,txn/4/sendmail,txn/1] [--json]
     CONGVU_STAGE_NAME=bench ./stage down
 
 It works on the all-in-one staging host ``congvu-<stage>-mail`` (inventories/demo) and **changes its
 directory and mail store for good**: use a staging made for it. bench/lifecycle_bench.py times the
 planner alone in one process; this one times what that left out: the directory read, the archives,
-the LDAP writes, the notices handed to Postfix and the audit log, through the installed command with
-the role's own configuration (/etc/congvu/lifecycle.json).
+the LDAP writes, the notices delivered and the audit log, through the installed command with the
+role's own configuration (/etc/congvu/lifecycle.json).
 
 1. The snapshot of bench/lifecycle_bench.py (the same generator and seed: 60 agencies, their
    mailboxes and admins, dormant, locked, new, leaving accounts, off-policy quotas) is written as LDIF
@@ -24,14 +24,16 @@ the role's own configuration (/etc/congvu/lifecycle.json).
 2. Every generated account gets a Maildir of ``--messages`` small messages, so that an archive
    (the Maildir copied into the archive root, then checked) costs what it costs.
 3. The directory (the MDB files) and the mail store are saved, and restored before each run of a
-   mode ``<write mode>/<workers>``: ``txn/4`` ships (LDAP transactions of up to 2,000 modifications;
-   four doveadm exports or sendmail processes at once), ``txn/1`` one process after another (the run
-   before this bench), ``sync/4`` one modification per LDAP round trip (the per-account loop one
-   would write first).
+   mode ``<write mode>/<workers>[/sendmail]``: ``txn/4`` ships (LDAP transactions of up to 2,000
+   modifications; four archives at once; the notices over four LMTP connections into the mailboxes),
+   ``txn/4/sendmail`` the same with every notice handed to Postfix's ``sendmail`` (the run before
+   LMTP: ``lifecycle_lmtp_socket`` empty), ``txn/1`` one at a time, ``sync/4`` one modification per LDAP
+   round trip (the per-account loop one would write first).
 4. For each mode: the plan (``--check``), the catch-up run (everything overdue at once), the same
    day again (must change nothing) and the next day (a quiet day). Wall time around ``podman exec``
    and the run's own phase timings (``timings`` of the JSON report: read, plan, archive, write,
-   mail, audit). Between runs the bench waits until Postfix has delivered the notices.
+   mail, audit), and how the notices went (LMTP or Postfix). Between runs the bench waits until
+   Postfix has delivered what it was handed (``drain``).
 5. Last, the read side of a per-account loop: one base search per account against the one paged
    subtree search the run makes (python3-ldap over ldapi:/// on the host).
 
@@ -151,16 +153,20 @@ print(f"{len(dns)} {paged:.3f} {each:.3f}")
 """
 
 
+# slapd is stopped and started around each copy; its restart-on-failure drop-in (docs/topology.md)
+# limits starts in a row, which these would exceed: the counter is reset before each start.
 def keep(host: str, db: str, where: str) -> None:
     """Save the directory's MDB files and the mail store (slapd stopped meanwhile)."""
     sh(host, f"systemctl stop slapd && rm -rf {where} && mkdir -p {where} && cp -a {db} {where}/ldap "
-             f"&& cp -a /var/vmail {where}/vmail && systemctl start slapd")
+             f"&& cp -a /var/vmail {where}/vmail && systemctl reset-failed slapd "
+             "&& systemctl start slapd")
 
 
 def put_back(host: str, db: str, where: str) -> None:
     """The directory and the mail store as :func:`keep` saved them, without the run's archives."""
     sh(host, f"systemctl stop slapd && rm -rf {db} /var/vmail /var/lib/congvu/archive "
-             f"&& cp -a {where}/ldap {db} && cp -a {where}/vmail /var/vmail && systemctl start slapd")
+             f"&& cp -a {where}/ldap {db} && cp -a {where}/vmail /var/vmail && systemctl reset-failed slapd "
+             "&& systemctl start slapd")
 
 
 def wait_queue(container: str, timeout: float = 900) -> float:
@@ -191,8 +197,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2, help="messages in each generated mailbox")
     parser.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2027, 1, 25))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", default="txn/4,txn/1,sync/4",
-                        help="write mode/workers of each run (lifecycle.json write_mode and workers)")
+    parser.add_argument("--modes", default="txn/4,txn/4/sendmail,txn/1",
+                        help="write mode/workers[/sendmail] of each run (lifecycle.json write_mode, "
+                             "workers; sendmail: lmtp_socket empty)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     host = f"congvu-{args.stage}-mail"
@@ -216,7 +223,7 @@ def main() -> int:
     t = time.monotonic()
     sh(host, f"cat > {WORK}/bench.ldif", stdin=ldif(accounts, base).encode())
     sh(host, f"systemctl stop slapd && slapadd -q -b {shlex.quote(base)} -l {WORK}/bench.ldif "
-             f"&& chown -R openldap:openldap {db} && systemctl start slapd")
+             f"&& chown -R openldap:openldap {db} && systemctl reset-failed slapd && systemctl start slapd")
     load = time.monotonic() - t
     t = time.monotonic()
     sh(host, f"cat > {WORK}/maildirs.py", stdin=MAILDIRS.encode())
@@ -233,10 +240,13 @@ def main() -> int:
     rows, results = [], {}
     for mode in args.modes.split(","):
         put_back(host, db, f"{WORK}/loaded")
-        write_mode, _, workers = mode.partition("/")
-        cfg = f"{WORK}/{write_mode}-{workers or 4}.json"
+        write_mode, _, rest = mode.partition("/")
+        workers, _, via = rest.partition("/")
+        cfg = f"{WORK}/{mode.replace('/', '-')}.json"
+        lmtp = "" if via == "sendmail" else config.get("lmtp_socket", "")
         sh(host, f"umask 077 && cat > {cfg}",
-           stdin=json.dumps({**config, "write_mode": write_mode, "workers": int(workers or 4)}).encode())
+           stdin=json.dumps({**config, "write_mode": write_mode, "workers": int(workers or 4),
+                             "lmtp_socket": lmtp}).encode())
         passes = [("plan (--check)", args.today, True), ("catch-up day", args.today, False),
                   ("same day again", args.today, False), ("next day", args.today + DAY, False)]
         for label, day, check in passes:
@@ -244,9 +254,11 @@ def main() -> int:
             drained = 0.0 if check else wait_queue(host)
             actions = sum(report.get("counts", {}).values())
             sent = sum(1 for m in report.get("messages", []) if m.get("sent"))
+            lmtp_sent = sum(1 for m in report.get("messages", []) if m.get("by") == "lmtp")
             row = {"mode": mode, "pass": label, "wall": round(wall, 2), "actions": actions,
                    "writes": report.get("writes", 0), "archives": len(report.get("archives", [])),
-                   "mail": sent, "failures": len(report.get("failures", [])), "drain": round(drained, 1),
+                   "mail": sent, "by_lmtp": lmtp_sent, "failures": len(report.get("failures", [])),
+                   "drain": round(drained, 1),
                    "timings": report.get("timings", {}), "changed": report.get("changed")}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
@@ -262,12 +274,13 @@ def main() -> int:
         return 0
     print(f"\n{province}: {len(accounts)} generated accounts (+ the demo's), {args.messages} messages each, "
           f"today {args.today}")
-    print(f"  {'mode':6} {'pass':16} {'wall s':>7} {'actions':>7} {'writes':>6} {'archives':>8} {'mail':>5} "
-          f"{'fail':>4}  phases (s)")
+    print(f"  {'mode':15} {'pass':16} {'wall s':>7} {'actions':>7} {'writes':>6} {'archives':>8} {'mail':>5} "
+          f"{'lmtp':>5} {'fail':>4} {'drain':>5}  phases (s)")
     for r in rows:
         phases = " ".join(f"{k} {v:.1f}" for k, v in r["timings"].items() if k != "total")
-        print(f"  {r['mode']:6} {r['pass']:16} {r['wall']:7.1f} {r['actions']:7d} {r['writes']:6d} "
-              f"{r['archives']:8d} {r['mail']:5d} {r['failures']:4d}  {phases}")
+        print(f"  {r['mode']:15} {r['pass']:16} {r['wall']:7.1f} {r['actions']:7d} {r['writes']:6d} "
+              f"{r['archives']:8d} {r['mail']:5d} {r['by_lmtp']:5d} {r['failures']:4d} {r['drain']:5.1f}  "
+              f"{phases}")
     print(f"  reads: one paged search of {reads['entries']} accounts {reads['paged_search']:.2f} s, "
           f"one base search per account {reads['one_search_per_account']:.2f} s")
     return 0

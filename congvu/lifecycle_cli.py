@@ -90,7 +90,7 @@ def settings(config: Mapping[str, Any], *, today: dt.date | None = None, check: 
 def _collaborators(config: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
     from congvu.activity import Journal
     from congvu.ldapdir import Directory
-    from congvu.mailbox import Mailboxes, Sendmail
+    from congvu.mailbox import Lmtp, Mailboxes, Sendmail
 
     ldap = config["ldap"]
     password = None
@@ -102,8 +102,10 @@ def _collaborators(config: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
     mailboxes = Mailboxes(store.get("vmail_home", "/var/vmail"),
                           store.get("archive_root", "/var/lib/congvu/archive"),
                           owner=(int(store.get("uid", 5000)), int(store.get("gid", 5000))))
-    mailer = Sendmail(config.get("sendmail", "/usr/sbin/sendmail"),
-                      config["policy"]["domains"]["primary"])
+    domain = config["policy"]["domains"]["primary"]
+    mailer: Any = Sendmail(config.get("sendmail", "/usr/sbin/sendmail"), domain)
+    if config.get("lmtp_socket"):  # straight into the mailboxes; Postfix for what Dovecot refuses
+        mailer = Lmtp(config["lmtp_socket"], mailer, domain)
     journal = Journal(config.get("journal_state", "/var/lib/congvu/lifecycle/journal.cursor"))
     return directory, mailboxes, mailer, journal
 
@@ -118,7 +120,8 @@ def _print(report: Mapping[str, Any], out: Any) -> None:
     for item in report.get("refused", []):
         print(f"  refused {item['entry']}: {item['problem']}", file=out)
     for item in report.get("messages", []):
-        state = "" if "sent" not in item else (" sent" if item["sent"] else " NOT SENT")
+        how = f" ({item['by']})" if item.get("by") else ""
+        state = "" if "sent" not in item else (f" sent{how}" if item["sent"] else " NOT SENT")
         print(f"  mail {item['kind']} to {', '.join(item['to'])}{state}: {item['subject']}", file=out)
     for item in report.get("archives", []):
         what = "pruned" if item.get("pruned") else "archived"
@@ -161,6 +164,9 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     except CongvuError as exc:
         print(f"congvu-lifecycle: nothing changed: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if hasattr(mailer, "close"):
+            mailer.close()
     if args.json:
         json.dump(report, out, ensure_ascii=False, default=str)
         out.write("\n")

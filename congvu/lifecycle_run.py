@@ -203,10 +203,10 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     sent_ok = []
     outgoing = list(messages(Plan(p.province, p.today, tuple(sent_actions)), after.values(), policy))
 
-    def send(message: Any) -> None:
+    def send(message: Any) -> Any:
         if mailer is None:
             raise OSError("no mailer")
-        mailer.send(message, s.now)
+        return mailer.send(message, s.now)  # how it went ("lmtp", "postfix"), if the mailer says
 
     for message, outcome in zip(outgoing, _each(send, outgoing, s.workers), strict=True):
         item = {"kind": message.kind, "to": list(message.to), "subject": message.subject,
@@ -216,6 +216,8 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
             report["failures"].append(f"{message.kind} to {', '.join(message.to)} not sent: {outcome}")
         else:
             item["sent"] = True
+            if isinstance(outcome, str):
+                item["by"] = outcome
             kinds = ("notify_agency",) if message.kind == "agency_notice" else (message.kind,)
             sent_ok += [a for a in sent_actions if a.action in kinds and a.mail in message.mails]
         report["messages"].append(item)

@@ -677,6 +677,15 @@ def test_listeners(mailcore):
     assert not {"143", "110"} & listening, listening
 
 
+def test_no_local_process_but_root_delivers_over_lmtp(mailcore):
+    """Dovecot's own LMTP listener (0666 by Dovecot's default) is root's only: the webmail's PHP or any
+    other local user cannot put mail in a mailbox past Postfix and the filter (docs/mailcore.md)."""
+    assert mailcore.mx.out("stat -c '%a %U' /run/dovecot/lmtp").split() == ["600", "root"]
+    refused = mailcore.mx.run("runuser -u nobody -- python3 -c "
+                              "\"import smtplib; smtplib.LMTP('/run/dovecot/lmtp')\"")
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr_text, refused.stderr_text
+
+
 def test_mx_runs_postscreen_without_sasl(mailcore):
     assert "postscreen" in mailcore.mx.out("postconf -M smtp/inet")
     plain = mailcore.smtp(25, "plain", ehlo_only=True)
