@@ -16,13 +16,25 @@ result.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from congvu.notices import cite_vi
+from congvu.report import due_days
 
 if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
 
-__all__ = ["EXPORTERS", "PROBES", "backup_max_age_hours", "probes", "targets"]
+__all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "backup_max_age_hours", "probes",
+           "report_reminders", "targets"]
+
+#: How many days before a periodic report is due the operators are reminded (a working fortnight to
+#: collect the agencies' figures and have the report signed).
+REPORT_REMINDER_DAYS = 14
+
+#: PromQL's clock functions read UTC; the regulations' days are Vietnam's (UTC+7, no summer time).
+_VN_NOW = "vector(time() + 25200)"
 
 #: Scrape job -> (port, the group whose hosts run it; "congvu": every host). The ports are the Debian
 #: packages' defaults (Dovecot's is the one its documentation uses).
@@ -81,3 +93,38 @@ def backup_max_age_hours(policy: Mapping[str, Any]) -> int:
     week where the policy backs up weekly, Hà Giang Art 10.2.d) and six hours of slack."""
     weekday = (policy.get("backup") or {}).get("weekday", "daily")
     return (24 if weekday == "daily" else 7 * 24) + 6
+
+
+def report_reminders(policy: Mapping[str, Any],
+                     days_ahead: int = REPORT_REMINDER_DAYS) -> list[dict[str, Any]]:
+    """One reminder per day of ``operations.report_due`` (Cần Thơ Art 15.1, Hà Nam Art 11.8, Ninh Bình
+    Art 13.6): ``expr``, a PromQL expression with a sample from ``days_ahead`` days before the due day
+    through the due day, in Vietnam's time; ``due`` (``MM-DD``), ``due_vi`` (``dd/mm``), ``article`` and
+    ``article_vi`` (the Vietnamese citation, or the article as written); ``test_due_day`` and
+    ``test_quiet_day``, days on promtool's clock for the rule's tests. Empty where the regulation sets no
+    periodic report (Gia Lai: on request).
+
+    The window is written as month and day-of-month ranges, so it holds in any year: a range that runs
+    on into the next month ends at day 31 (29 February included)."""
+    article = policy["operations"].get("report_article") or ""
+    out = []
+    for month, day in due_days(policy):
+        due = dt.date(2027, month, min(day, 28) if month == 2 else day)  # 2027: no 29 February
+        spans: dict[tuple[int, int], list[int]] = {}
+        for n in range(days_ahead, -1, -1):
+            d = due - dt.timedelta(days=n)
+            spans.setdefault((d.year, d.month), []).append(d.day)
+        terms = []
+        for (year, m), days in spans.items():
+            last = day if (year, m) == (due.year, due.month) else 31
+            terms.append(f"(month({_VN_NOW}) == {m} and day_of_month({_VN_NOW}) >= {min(days)} "
+                         f"and day_of_month({_VN_NOW}) <= {last})")
+        # promtool's clock starts at 1970-01-01 00:00 UTC (07:00 in Vietnam): the due day and the day
+        # before the window, as days since then, for the role's rule tests
+        at = (dt.date(1970, due.month, due.day) - dt.date(1970, 1, 1)).days
+        at += 365 if at - days_ahead - 1 < 0 else 0
+        cited = (cite_vi(article, policy) if article else None) or article
+        out.append({"due": f"{month:02d}-{day:02d}", "due_vi": f"{day:02d}/{month:02d}", "article": article,
+                    "article_vi": cited, "expr": " or ".join(terms),
+                    "test_due_day": at, "test_quiet_day": at - days_ahead - 1})
+    return out

@@ -128,7 +128,7 @@ class AgencyReport:
         return out
 
 
-def _due_days(policy: Mapping[str, Any]) -> list[tuple[int, int]]:
+def due_days(policy: Mapping[str, Any]) -> list[tuple[int, int]]:
     days = []
     for index, text in enumerate(policy["operations"].get("report_due") or ()):
         month, _, day = str(text).partition("-")
@@ -159,7 +159,7 @@ def period_for(
                 rule="a period has two ends",
             )
         return Period(start, end, None)
-    days = _due_days(policy)
+    days = due_days(policy)
     if not days:
         raise PolicyError(
             "the regulation sets no periodic report (reports on request): give report_start and report_end",

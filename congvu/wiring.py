@@ -44,7 +44,7 @@ from congvu.backup import clients as backup_clients
 from congvu.backup import remote as backup_remote
 from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
-from congvu.monitoring import backup_max_age_hours
+from congvu.monitoring import backup_max_age_hours, report_reminders
 from congvu.monitoring import probes as monitoring_probes
 from congvu.monitoring import targets as monitoring_targets
 from congvu.policy import place_vi
@@ -539,6 +539,7 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
             "prometheus_scrape_targets": monitoring_targets(lay),
             "prometheus_probes": monitoring_probes(lay),
             "prometheus_backup_max_age_hours": backup_max_age_hours(policy),
+            "prometheus_report_reminders": report_reminders(policy),
             # The alerts go to the postmaster mailbox (RFC 2142: the contact for the mail system;
             # the operators read it), through the first mailbox server.
             "alertmanager_email_to": [f"postmaster@{primary}"],
@@ -552,9 +553,9 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
 
 
 def _password_policies(policy: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """ppolicy + ppm per directory role, from the policy's passwords.<role> (Hà Nam Art 8.2, Gia Lai
-    Art 9, Cần Thơ Art 10.3/11.4, Ninh Bình Art 11.1-11.2). max_age is in days; null (seed silent)
-    means no expiry."""
+    """ppolicy + ppm per directory role, from the policy's passwords.<role> (Hà Nam Art 8.2,
+    Gia Lai Art 9, Cần Thơ Art 10.3/11.4, Ninh Bình Art 11.1-11.2). max_age is in days; null (seed
+    silent) means no expiry."""
     out = {}
     for ldap_role, policy_role in (("users", "user"), ("admins", "admin"), ("organisations", "organisation")):
         p = policy["passwords"][policy_role]

@@ -75,10 +75,15 @@ def _targets(host) -> list[dict]:
     return _get(host, "http://127.0.0.1:9090/api/v1/targets?state=active")["data"]["activeTargets"]
 
 
-def test_the_alert_rules_pass_their_tests_on_the_host(monitor):
+def test_the_alert_rules_pass_their_tests_on_the_host(stage, monitor):
     """Every alert fires on a series that breaks it, with the deployed thresholds (promtool)."""
-    out = monitor.out("cd /etc/prometheus/rules && promtool test rules congvu_test.yml")
-    assert "SUCCESS" in out, out
+    out = monitor.out("cd /etc/prometheus/rules && "
+                      "promtool test rules congvu_test.yml congvu_reminders_test.yml")
+    assert out.count("SUCCESS") == 2, out
+    # the reminder of each periodic report the policy sets (Hà Nam Art 11.8 on the demo), loaded
+    groups = _get(monitor, "http://127.0.0.1:9090/api/v1/rules")["data"]["groups"]
+    due = sorted(r["labels"]["due"] for g in groups for r in g["rules"] if r["name"] == "SapDenHanBaoCao")
+    assert due == sorted(stage.policy["operations"]["report_due"]), due
 
 
 def test_every_exporter_and_probe_is_up(stage, monitor):

@@ -87,6 +87,9 @@ def test_all_in_one_watches_itself_and_mails_over_loopback():
     v = hosts[host]
     assert v["alertmanager_smarthost"] == "localhost:25"
     assert v["prometheus_backup_max_age_hours"] == 30
+    # Hà Nam Art 11.8: the yearly report before 15 November, reminded on the monitoring host
+    reminders = v["prometheus_report_reminders"]
+    assert [(r["due"], r["article"]) for r in reminders] == [("11-14", "Hà Nam Art 11.8")]
     assert v["postfix_trusted_relays"] == []  # nothing added: the alerts never leave the host
     assert v["exporters_clamav"] and v["exporters_postfix"]
 
@@ -100,6 +103,47 @@ def test_a_weekly_backup_waits_a_week_before_its_alert():
     """Hà Giang Art 10.2.d backs up weekly: the overdue-backup alert waits a week, not a day."""
     assert monitoring.backup_max_age_hours({"backup": {"weekday": "friday"}}) == 7 * 24 + 6
     assert monitoring.backup_max_age_hours({}) == 30
+
+
+def _policy(name):
+    from congvu.policy import load_policy
+
+    return load_policy(ROOT / "policies" / f"{name}.yml")
+
+
+def _window(expr):
+    """The (month, first day, last day) spans of a reminder's PromQL expression."""
+    import re
+
+    now = r"vector\(time\(\) \+ 25200\)"
+    span = rf"month\({now}\) == (\d+) and day_of_month\({now}\) >= (\d+) and day_of_month\({now}\) <= (\d+)"
+    return [tuple(map(int, m)) for m in re.findall(span, expr)]
+
+
+def test_operators_are_reminded_of_each_periodic_report_in_the_fortnight_before_it():
+    # Hà Nam Art 11.8 (before 15 November), in Vietnam's time (UTC+7), cited in Vietnamese
+    (hanam,) = monitoring.report_reminders(_policy("hanam"))
+    assert _window(hanam["expr"]) == [(10, 31, 31), (11, 1, 14)]
+    assert hanam["due_vi"] == "14/11" and hanam["article_vi"].startswith("khoản 8 Điều 11 Quy chế")
+    # Cần Thơ Art 15.1: the agencies' half-yearly reports, 05 June and 05 December
+    cantho = monitoring.report_reminders(_policy("cantho"))
+    assert [(r["due"], r["article"], _window(r["expr"])) for r in cantho] == [
+        ("06-05", "Cần Thơ Art 15.1", [(5, 22, 31), (6, 1, 5)]),
+        ("12-05", "Cần Thơ Art 15.1", [(11, 21, 31), (12, 1, 5)])]
+    # Ninh Bình Art 13.6 (before 15 December); Gia Lai sets no periodic report: no reminder
+    assert [r["due"] for r in monitoring.report_reminders(_policy("ninhbinh"))] == ["12-14"]
+    assert monitoring.report_reminders(_policy("gialai")) == []
+
+
+def test_a_reminder_across_new_year_and_its_promtool_days():
+    policy = {"operations": {"report_due": ["01-05", "03-01"], "report_article": None}}
+    jan, mar = monitoring.report_reminders(policy)
+    assert _window(jan["expr"]) == [(12, 22, 31), (1, 1, 5)] and jan["article_vi"] == ""
+    # promtool's clock starts on 1 January 1970: the due day a year on, so the quiet day before exists
+    assert (jan["test_due_day"], jan["test_quiet_day"]) == (369, 354)
+    # February ends on the 31st in the expression: 29 February of a leap year is in the window
+    assert _window(mar["expr"]) == [(2, 15, 31), (3, 1, 1)]
+    assert (mar["test_due_day"], mar["test_quiet_day"]) == (59, 44)
 
 
 @pytest.fixture(scope="module")
