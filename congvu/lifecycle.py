@@ -11,31 +11,41 @@ yields nothing (tested). docs/lifecycle.md describes every rule.
 
 The rules, in the order they are evaluated for one account:
 
-* **agency requests** (validated first; a bad one stops the plan before anything changes): ``reopen``
-  unlocks a locked mailbox, resets its password and forces a change (Hà Nam Art 7.3, Gia Lai Art 6.3,
-  Ninh Bình Art 7.1 "đề nghị mở lại", Cần Thơ Art 5.4 "xác nhận"); ``hold`` records the reason the
-  agency gives for an inactivity (Hà Nam Art 7.2.a, Gia Lai Art 6.2.a "mà không thông báo lý do"): no
-  inactivity lock or reclaim until its date, the clock restarting then; ``reclaim`` on request.
+* **agency requests** (validated first; a bad one stops the plan before anything changes), answered
+  within ``request_deadline_working_days`` working days (Hà Nam Art 6.2.b, Gia Lai Art 6.3.b,
+  Ninh Bình Art 6.2; Cần Thơ Art 6 and Hà Giang Art 5.2 set no time limit): ``reopen`` unlocks a
+  locked mailbox, resets its password and forces a change (Hà Nam Art 7.3, Gia Lai Art 6.3,
+  Ninh Bình Art 7.1 "đề nghị mở lại", Cần Thơ Art 5.4 "xác nhận", Hà Giang Art 5.1.a); ``hold``
+  records the reason the agency gives for an inactivity (Hà Nam Art 7.2.a, Gia Lai Art 6.2.a "mà
+  không thông báo lý do"): no inactivity lock or reclaim until its date, the clock restarting then;
+  ``reclaim`` on request.
 * **leavers** (``congvuLeavingSince``, set by the roster apply): locked at once, mail still delivered,
-  retired ``lifecycle.leaver_deadline_working_days`` working days after the request (Ninh Bình Art
-  7.2); unlocked if they come back on the roster before that.
-* **transfers** where the address carries the agency (``lifecycle.transfer_readdress``: Gia Lai Art
-  4.2.a, Hà Giang Art 4.2, Ninh Bình Art 5.2.a): a new address in the new organisation, the old one an
-  alias (for ``transfer_alias_keep``, or for good).
+  retired ``lifecycle.leaver_deadline_working_days`` working days after the request
+  (Ninh Bình Art 7.2; Hà Nam Art 6.2.a-b, Gia Lai Art 5.3, Cần Thơ Art 5.3, Hà Giang Art 5.1.a);
+  unlocked if they come back on the roster before that.
+* **transfers** where the address carries the agency (``lifecycle.transfer_readdress``; the action
+  cites ``articles.transfer``: Gia Lai Art 4.2.a, 5.3; Hà Giang Art 4.2, 5.1.a; Ninh Bình Art 5.2.a, 7.2):
+  a new address in the new organisation, the old one an alias (for ``transfer_alias_keep``, then
+  dropped on its day: ``drop_alias``; or for good).
 * **reclaim**: ``reclaim_after`` days without activity (Hà Nam Art 6.2.c, Gia Lai Art 5.4), or
-  ``reclaim_notice_working_days`` working days after the suspension notice to the agency (Cần Thơ Art
-  5.4, Ninh Bình Art 7.1). The mailbox is archived (kept ``archive_keep``), the account retired and its
-  address reserved. Agency and unit mailboxes are not reclaimed for inactivity unless
+  ``reclaim_notice_working_days`` working days after the suspension notice to the agency
+  (Cần Thơ Art 5.4, Ninh Bình Art 7.1). The mailbox is archived (kept ``archive_keep``), the account
+  retired and its address reserved. Agency and unit mailboxes are not reclaimed for inactivity unless
   ``reclaim_organisation_mailboxes`` (Cần Thơ Art 11.3: never).
-* **locks**: ``default_password_lock`` days with the initial password (Hà Nam Art 7.2.d, Gia Lai Art
-  6.2.d); ``inactivity_lock`` days without activity as the province measures it (``login``, ``mail``
-  sent or received, or ``any``); a locked mailbox keeps receiving mail (Hà Nam Art 7.1, Gia Lai Art
-  6.1); the agency is notified of an inactivity lock the same day: where removal follows a notice,
-  that notice starts the countdown and the mailbox is reclaimed the day after its last working day if
-  the agency has not answered; elsewhere it says when the mailbox will be reclaimed if it stays unused.
-* **warnings** to the user, ``password_warning_days`` before the password's ``max_age`` runs out and
-  ``inactivity_warning_days`` before the inactivity lock, once per event.
-* **quota**: the policy's quota of the mailbox class reaches every existing mailbox.
+* **locks**: ``default_password_lock`` days with the initial password (Hà Nam Art 7.2.d,
+  Gia Lai Art 6.2.d); ``inactivity_lock`` days without activity as the province measures it
+  (``login``, ``mail`` sent or received, or ``any``: Gia Lai Art 6.2.a); a locked mailbox keeps
+  receiving mail (``locked_mailbox_receives``: Hà Nam Art 7.1, Gia Lai Art 6.1; its article is in
+  each lock's details and in the agency's notice); the agency is notified of an inactivity lock the
+  same day: where removal follows a notice, that notice starts the countdown and the mailbox is
+  reclaimed the day after its last working day if the agency has not answered; elsewhere it says when
+  the mailbox will be reclaimed if it stays unused.
+* **warnings** to the user, ``password_warning_days`` before the password's ``max_age`` runs out
+  (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Ninh Bình Art 11.2; Cần Thơ Art 10.3, 11.4: users by
+  Cần Thơ Art 10.3, agency and unit mailboxes by Cần Thơ Art 11.4) and ``inactivity_warning_days``
+  before the inactivity lock, once per event.
+* **quota**: the policy's quota of the mailbox class reaches every existing mailbox (Hà Nam Art 8.1.b,
+  Gia Lai Art 7.3.a-b, Cần Thơ Art 4.1).
 
 Inactivity is counted from the latest of: the measured activity, the day the account was issued, the
 agency's last confirmation or reopen, the end of a hold. Working days come from
@@ -430,6 +440,9 @@ class _Context:
         self.indexed = indexed
         self.requests = requests
         self.articles = life["articles"]
+        # a lock keeps delivering mail (Hà Nam Art 7.1, Gia Lai Art 6.1): each lock says so, and why
+        self.receives = {"receives_mail": True,
+                         "receives_mail_article": self.article("locked_mailbox_receives")}
         self.lock = life["inactivity_lock"]
         self.measure = life["inactivity_measure"]
         self.default_lock = life["default_password_lock"]
@@ -616,7 +629,7 @@ def _rule_leaver_lock(a: Account, c: _Context) -> Action | None:
     closing = ((f"; chấm dứt hoạt động ngày {fmt_date_vi(deadline)}", f"; closed on {deadline}")
                if c.leaver_days is not None else "")
     return _action(c, a, "lock_leaver", a.leaving_since, deadline,
-                   _say("lock_leaver", since=a.leaving_since, closing=closing), receives_mail=True)
+                   _say("lock_leaver", since=a.leaving_since, closing=closing), **c.receives)
 
 
 def _rule_quota(a: Account, c: _Context) -> Action | None:
@@ -665,7 +678,7 @@ def _rule_default_password(a: Account, c: _Context) -> Action | None:
         return None
     return _action(c, a, "lock_default_password", due, due,
                    _say("lock_default_password", period=_period(c.default_lock), since=since),
-                   since=since, receives_mail=True)
+                   since=since, **c.receives)
 
 
 def _rule_inactive(a: Account, c: _Context) -> Action | None:
@@ -677,7 +690,7 @@ def _rule_inactive(a: Account, c: _Context) -> Action | None:
         return None
     return _action(c, a, "lock_inactive", due, due,
                    _say("lock_inactive", measure=_measure(c.measure), since=since, period=_period(c.lock)),
-                   since=since, receives_mail=True)
+                   since=since, **c.receives)
 
 
 def _rule_notify(a: Account, c: _Context) -> Action | None:

@@ -8,8 +8,10 @@ in formal Vietnamese ("Kính gửi", the article cited the way a Vietnamese docu
 
 :func:`agency_notices` writes one notice per agency from a plan's ``notify_agency`` actions: to the
 agency's own mailbox and its delegated admins, listing each mailbox, the article and the last day to
-answer (Cần Thơ Art 5.4, Ninh Bình Art 7.1). :func:`user_warnings` writes one message per
-``warn_password_expiry`` / ``warn_inactivity`` action, to the mailbox concerned.
+answer (Cần Thơ Art 5.4, Ninh Bình Art 7.1), and saying that a locked mailbox still receives mail
+(Hà Nam Art 7.1, Gia Lai Art 6.1: ``lifecycle.articles.locked_mailbox_receives``, cited where the seed
+says it). :func:`user_warnings` writes one message per ``warn_password_expiry`` / ``warn_inactivity``
+action, to the mailbox concerned.
 """
 
 from __future__ import annotations
@@ -131,6 +133,11 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
                         f"{fmt_date_vi(action.details['since'])}; căn cứ {short_cite}; {until}.")
         first_cite = cite_vi(actions[0].article, policy) or actions[0].article
         kept_for = f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else ""
+        # a locked mailbox still receives mail (Hà Nam Art 7.1, Gia Lai Art 6.1); a default cites nothing
+        receives = cite_vi(life["articles"].get("locked_mailbox_receives") or "", policy)
+        still = "hộp thư bị tạm khóa không đăng nhập được nhưng vẫn nhận thư đến."
+        still = (f"Theo quy định tại {receives.split(' Quy chế')[0]} Quy chế, {still}" if receives
+                 else still[:1].upper() + still[1:])
         if formal:
             closing = ("Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị "
                        "mở lại hộp thư chậm nhất trong ngày nêu trên. Quá thời hạn này mà cơ quan không có "
@@ -148,8 +155,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             f"Kính gửi: {agency_name}",
             "",
             f"Căn cứ {first_cite}, các hộp thư điện tử công vụ dưới đây của cơ quan đã bị tạm khóa do "
-            f"{measure_vi} trong thời gian {period_vi(life['inactivity_lock'])}. Hộp thư bị tạm khóa "
-            "không đăng nhập được nhưng vẫn nhận thư đến.",
+            f"{measure_vi} trong thời gian {period_vi(life['inactivity_lock'])}. {still}",
             "",
             *rows,
             "",

@@ -19,8 +19,8 @@ Rules (docs/accounts.md):
 * New accounts (people and organisation mailboxes) get an initial password derived from a secret
   the controller generates per run (see :func:`derive_password`), ppolicy's ``pwdReset: TRUE`` (the
   must-change signal every service honours; slapd clears it only when the user changes the password)
-  and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md) (Hà Nam
-  Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
+  and ``congvuMustChangePassword: TRUE`` (the webmail's forced-change form; docs/security.md)
+  (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Cần Thơ Art 10.3, Hà Giang Art 12.1, Ninh Bình Art 6.3).
 * Display names follow the policy's ``display_name.format`` ("full name - agency": Cần Thơ Art 4.2.đ).
 * Mailing lists of the lists file (``lists.yml``, :mod:`congvu.lists`; Cần Thơ Art 11.5) are created
   and kept: address from the naming scheme (``Scheme.list_address``), display name, rule, owners, and
@@ -30,11 +30,12 @@ Rules (docs/accounts.md):
   the file are never changed; every list whose address does not follow the naming scheme is reported
   (``misnamed_lists``), never changed.
 * A **transfer** (a person the roster puts in another top-level agency) where the address carries the
-  agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, 5.3; Hà Giang Art 4.2, 5.1.a; Ninh Bình
-  Art 5.2.a, 7.2) gets the address the scheme gives in the new agency. The old one stays deliverable
-  as an alias (until ``lifecycle.transfer_alias_keep`` ends, when set: ``congvuExpiringAlias``, which
-  the lifecycle run retires), and the mailbox stays where it is (``congvuMailHome``): nothing is moved
-  and no message is lost. Elsewhere the entry moves and keeps its address.
+  agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, Gia Lai Art 5.3; Hà Giang Art 4.2,
+  Hà Giang Art 5.1.a; Ninh Bình Art 5.2.a, Ninh Bình Art 7.2) gets the address the scheme gives in the
+  new agency. The old one stays deliverable as an alias (until ``lifecycle.transfer_alias_keep`` ends,
+  when set: ``congvuExpiringAlias``, which the lifecycle run retires), and the mailbox stays where it is
+  (``congvuMailHome``): nothing is moved and no message is lost. Elsewhere (Hà Nam Art 6.2.a,
+  Cần Thơ Art 5.2) the entry moves and keeps its address.
 """
 
 from __future__ import annotations
@@ -369,8 +370,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     ``now``: the run's time as LDAP GeneralizedTime (``20260510083000Z``). ``overrides``: approved
     operator addresses, person id → address (local part or full address). ``aliases``: primary
     address → further addresses (added, never removed: an issued address stays deliverable).
-    ``admins``: person ids who are their organisation's delegated admins (``cn=admins``, Gia Lai Art
-    5.2, 10.8). ``password_policies``: role → ppolicy DN (``pwdPolicySubentry``), optional.
+    ``admins``: person ids who are their organisation's delegated admins (``cn=admins``,
+    Gia Lai Art 5.2, 10.8).
+    ``password_policies``: role → ppolicy DN (``pwdPolicySubentry``), optional.
     ``manage_organisations``: converge the attributes of existing organisation entries; off when the
     openldap role owns them (``openldap_organisations``), then missing organisations are still created.
     ``mail_home``: Dovecot's mail store (``dovecot_vmail_home``): a transferred person's mailbox stays in

@@ -273,9 +273,9 @@ class Scheme:
 
         A list is named like a sub-unit of its organisation, its name in front of the organisation's
         own mailbox name, in the organisation's domain: ``toanso.stttt@hanam.gov.vn``,
-        ``toanso.skhcn@skhcn.gialai.gov.vn``. Every scheme's unit rule has that shape (Hà Nam Art
-        5.1.d, Cần Thơ Art 4.2.b, Hà Giang Art 4.1, Ninh Bình Art 5.1.a, c), except two that this
-        deliberately does not follow: Hà Nam writes a district's units after the district's
+        ``toanso.skhcn@skhcn.gialai.gov.vn``. Every scheme's unit rule has that shape
+        (Hà Nam Art 5.1.d, Cần Thơ Art 4.2.b, Hà Giang Art 4.1, Ninh Bình Art 5.1.a, c), except two that
+        this deliberately does not follow: Hà Nam writes a district's units after the district's
         abbreviation (``ptp.bl``, Art 5.1.đ), the shape a person's clash form also has
         (``nguyenvanhung.bl``, Art 5.2.b), and Gia Lai writes a unit alone in its agency's subdomain
         (``ttcds@skhcn``, Art 4.1.c), the shape of personal addresses. After the full mailbox name

@@ -15,9 +15,9 @@ class CanTho(Scheme):
 
     @classmethod
     def abbreviate(cls, org: Org) -> str:
-        """Agencies: ``so`` + the initials of the rest of a "Sở" name (``sonv``, ``sokhdt``: Cần Thơ
-        Art 4.2.a); units: the name in full (``vanphong``: Art 4.2.b); districts/communes: the place
-        name (not in the seed)."""
+        """Agencies: ``so`` + the initials of the rest of a "Sở" name (``sonv``, ``sokhdt``:
+        Cần Thơ Art 4.2.a); units: the name in full (``vanphong``: Art 4.2.b); districts/communes: the
+        place name (not in the seed)."""
         if org.kind == "province":
             return name_initials(org.name)
         if org.kind in ("commune", "district"):

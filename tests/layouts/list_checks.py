@@ -31,7 +31,7 @@ from congvu.roster import load_rosters
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-ARTICLE = "Can Tho Art 11.5"
+ARTICLE = "Can Tho Art 11.5"  # Cần Thơ Art 11.5 as the SMTP reply writes it (ASCII)
 STRANGER = "quangcao@example.net"
 
 

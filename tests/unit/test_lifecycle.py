@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from congvu import audit
 from congvu.errors import LifecycleError, PolicyError
 from congvu.lifecycle import ACTIONS, Account, Request, apply_plan, plan
 from congvu.policy import load_policy
@@ -28,6 +29,8 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 CONFIRMED = {"calendar": {"confirmed_years": [2025, 2026, 2027, 2028]}}
 #: The five regulations (the seeds); further policy files apply one of them.
 PROVINCES = ("hanam", "gialai", "cantho", "hagiang", "ninhbinh")
+#: Policy files that apply one of the five regulations, and the one they apply.
+REUSED = {"tuyenquang": "hagiang", "ninhbinh2025": "ninhbinh"}
 
 
 @cache
@@ -390,6 +393,59 @@ def test_gialai_transfer_and_leaver():
     assert p.actions[1].article == "Gia Lai Art 5.3" and p.actions[1].deadline == D(2026, 6, 4)
 
 
+def test_gialai_any_activity_is_login_send_or_receive():
+    # Gia Lai Art 6.2.a: "không phát sinh hoạt động đăng nhập, gửi, nhận" for 03 months -> locked
+    # (inactivity_measure: any). No login for 120 days but mail yesterday: not locked; neither: locked.
+    # Measured by logins alone (a policy copy with inactivity_measure: login), both would be.
+    today = D(2026, 6, 1)
+    reader = acct("gialai", "quynhhtn", today, org="skhcn", last_login=today - 120 * DAY,
+                  last_mail=today - DAY)
+    idle = acct("gialai", "nguyentd", today, org="skhcn", last_login=today - 120 * DAY,
+                last_mail=today - 120 * DAY)
+    p, _ = settle("gialai", [reader, idle], today)
+    assert kinds(p) == [("lock_inactive", "nguyentd"), ("notify_agency", "nguyentd")]
+    lock = p.actions[0]
+    assert lock.article == "Gia Lai Art 6.2.a" and lock.details["since"] == today - 120 * DAY
+    assert lock.effective == today - 30 * DAY  # 03 months (90 days) after the last activity
+    assert "Không đăng nhập, gửi hay nhận thư kể từ ngày 01/02/2026" in lock.reason_vi
+    by_login = load_policy(POLICIES / "gialai.yml",
+                           {**CONFIRMED, "lifecycle": {"inactivity_measure": "login"}})
+    assert kinds(plan(by_login, [reader, idle], today).of("lock_inactive")) == [
+        ("lock_inactive", "nguyentd"), ("lock_inactive", "quynhhtn")]
+
+
+def test_transfer_alias_kept_for_a_set_period_is_dropped_on_its_day():
+    # Gia Lai Art 4.2.a, 5.3: a move gives the new agency's address. With transfer_alias_keep set (90 days,
+    # a policy copy: the shipped policies keep the old address for good) the old one is delivered until
+    # the 90th day after the move, then dropped (and stays reserved), not a day before.
+    policy = load_policy(POLICIES / "gialai.yml",
+                         {**CONFIRMED, "lifecycle": {"transfer_alias_keep": "90 days"}})
+    today = D(2026, 6, 1)
+    until = D(2026, 8, 30)
+    mover = acct("gialai", "quynhhtn", today, org="skhcn", transfer_to="pleiku", transfer_since=today)
+    p = plan(policy, [mover], today)
+    assert kinds(p) == [("transfer", "quynhhtn")] and p.actions[0].details["alias_until"] == until
+    assert "đến hết ngày 30/08/2026" in p.actions[0].reason_vi
+    moved = apply_plan([mover], p, {mover.mail: "quynhhtn@pleiku.gialai.gov.vn"})[0]
+    assert moved.expiring_aliases == ((mover.mail, until),)
+    assert not plan(policy, [moved], today)
+
+    def used(day):  # still in use, so only the alias can be due
+        return [dataclasses.replace(moved, last_login=day, last_mail=day, password_changed=day)]
+
+    assert not plan(policy, used(until - DAY), until - DAY)
+    p = plan(policy, used(until), until)
+    assert kinds(p) == [("drop_alias", "quynhhtn")]
+    drop = p.actions[0]
+    assert drop.article == "Gia Lai Art 4.2.a, 5.3" and drop.details == {"alias": mover.mail}
+    assert drop.effective == drop.deadline == until and mover.mail in drop.reason_vi
+    after = apply_plan(used(until), p)
+    assert after[0].expiring_aliases == () and not plan(policy, after, until)
+    # a run missed on the day drops it on the next, dated the day it was due
+    late = plan(policy, used(until + 3 * DAY), until + 3 * DAY)
+    assert kinds(late) == [("drop_alias", "quynhhtn")] and late.actions[0].effective == until
+
+
 # --- Hà Giang -------------------------------------------------------------------------------------------
 
 def test_hagiang_no_automatic_lock_or_reclaim():
@@ -424,6 +480,122 @@ def test_hagiang_transfer_gives_the_new_unit_address():
 
 
 # --- every province -------------------------------------------------------------------------------------
+
+#: Monday 01/06/2026; 03 working days later is Thursday 04/06/2026.
+MONDAY = D(2026, 6, 1)
+#: What brings each action about: fields of the account, and the request an agency admin files.
+SCENARIOS = {
+    "lock_leaver": ({"leaving_since": MONDAY}, None),
+    "reopen": ({"state": "locked", "lock_reason": "violation"}, "reopen"),
+    "hold": ({}, "hold"),
+    "warn_password_expiry": ({"password_changed": MONDAY - 80 * DAY}, None),
+    "apply_quota": ({"quota": 10**9}, None),
+}
+
+
+@pytest.mark.parametrize(("province", "action", "article", "deadline"), [
+    # Cần Thơ Art 5.3: a leaver's mailbox is cancelled (the seed gives no deadline: default 03 working days)
+    ("cantho", "lock_leaver", "Cần Thơ Art 5.3", D(2026, 6, 4)),
+    # Gia Lai Art 6.3: reopened on the agency's request, within 03 working days (Gia Lai Art 6.3.b)
+    ("gialai", "reopen", "Gia Lai Art 6.3", D(2026, 6, 4)),
+    # Cần Thơ Art 5.4: the agency's confirmation; Art 6's time limit is lost in the OCR (none applied)
+    ("cantho", "reopen", "Cần Thơ Art 5.4", MONDAY),
+    # Hà Giang Art 5.1.a: mailboxes change on request; Art 5.2 sets no time limit
+    ("hagiang", "reopen", "Hà Giang Art 5.1.a", MONDAY),
+    # Gia Lai Art 6.3.b: the agency's reason (a hold) is handled within 03 working days
+    ("gialai", "hold", "Gia Lai Art 6.3.b", D(2026, 6, 4)),
+    # Ninh Bình Art 6.2: requests answered within 03 working days
+    ("ninhbinh", "hold", "Ninh Bình Art 6.2", D(2026, 6, 4)),
+    # Gia Lai Art 9.1: the password changed regularly (default every 03 months), warned 14 days ahead
+    ("gialai", "warn_password_expiry", "Gia Lai Art 9.1", D(2026, 6, 11)),
+    # Gia Lai Art 7.3.a-b: the quota the Sở Khoa học và Công nghệ sets reaches existing mailboxes
+    ("gialai", "apply_quota", "Gia Lai Art 7.3.a-b", MONDAY),
+])
+def test_each_action_carries_its_article(province, action, article, deadline):
+    fields, kind = SCENARIOS[action]
+    admin = acct(province, "admin", MONDAY, admin=True)
+    user = acct(province, "nguyenvana", MONDAY, **fields)
+    requests = [Request(kind=kind, mail=user.mail, received=MONDAY, by=admin.mail,
+                        until=D(2026, 9, 1) if kind == "hold" else None)] if kind else []
+    p, after = settle(province, [admin, user], MONDAY, requests)
+    assert kinds(p) == [(action, "nguyenvana")]
+    assert p.actions[0].article == article and p.actions[0].deadline == deadline
+    if action == "lock_leaver":  # closed on the deadline, under the same article
+        closing = run(province, after, deadline, requests)
+        assert kinds(closing) == [("retire_leaver", "nguyenvana")] and closing.actions[0].article == article
+
+
+@pytest.mark.parametrize(("province", "article"), [
+    ("hanam", "Hà Nam Art 7.1"),  # "Hộp thư điện tử bị tạm khóa vẫn có thể nhận thư điện tử"
+    ("gialai", "Gia Lai Art 6.1"),
+    ("ninhbinh", "default: seed silent (as Hà Nam Art 7.1)"),
+])
+def test_every_lock_keeps_delivering_and_cites_why(province, article):
+    # Hà Nam Art 7.1, Gia Lai Art 6.1 (lifecycle.articles.locked_mailbox_receives): a locked mailbox still
+    # receives mail; each lock says so with the article, and the audit log keeps it.
+    today = MONDAY
+    lock_days = _policy(province)["lifecycle"]["inactivity_lock"]
+    idle = acct(province, "idle", today, last_login=today - (lock_days + 5) * DAY,
+                last_mail=today - (lock_days + 5) * DAY)
+    leaver = acct(province, "leaver", today, leaving_since=today)
+    new = acct(province, "new", today, created=today - 40 * DAY, must_change_password=True,
+               password_changed=today - 40 * DAY, last_login=None)
+    p, _ = settle(province, [idle, leaver, new], today)
+    locks = p.of("lock_leaver", "lock_inactive", "lock_default_password")
+    expected = {"lock_leaver", "lock_inactive"}
+    if _policy(province)["lifecycle"]["default_password_lock"] is not None:
+        expected.add("lock_default_password")
+    assert {a.action for a in locks} == expected
+    assert all(a.details["receives_mail"] is True and a.details["receives_mail_article"] == article
+               for a in locks)
+    records = audit.records_from_plan(p, dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC), locks)
+    assert {r.details["receives_mail_article"] for r in records} == {article}
+
+
+def test_hanam_organisation_mailboxes_reclaimed_for_inactivity_only_when_the_policy_says_so():
+    # Hà Nam Art 6.2.c: 06 months without sending or receiving -> reclaimed. An agency or unit mailbox is
+    # reclaimed on request only (reclaim_organisation_mailboxes: false, default: seed silent); a policy
+    # copy that sets it true reclaims it like a personal one, and tells the agency that date at the lock.
+    box = {"mailbox_class": "unit", "org": "stttt", "last_mail": D(2026, 3, 2)}
+    reclaiming = load_policy(POLICIES / "hanam.yml",
+                             {**CONFIRMED, "lifecycle": {"reclaim_organisation_mailboxes": True}})
+    lock_day = D(2026, 5, 31)  # 90 days after 02/03/2026
+    unit = acct("hanam", "vanphong", lock_day, **box)
+    kept = run("hanam", [unit], lock_day).of("notify_agency")[0]
+    assert "reclaim_on" not in kept.details and "không thu hồi" in kept.reason_vi
+    notice = plan(reclaiming, [unit], lock_day).of("notify_agency")[0]
+    assert notice.details["reclaim_on"] == D(2026, 8, 29)
+    assert notice.details["reclaim_article"] == "Hà Nam Art 6.2.c"
+    today = D(2026, 8, 29)
+    unit = acct("hanam", "vanphong", today, state="locked", lock_reason="inactivity", notice_sent=lock_day,
+                **box)
+    assert not run("hanam", [unit], today)
+    p = plan(reclaiming, [unit], today)
+    assert kinds(p) == [("reclaim", "vanphong")]
+    assert p.actions[0].article == "Hà Nam Art 6.2.c" and p.actions[0].details["trigger"] == "inactivity"
+    assert p.actions[0].details["archive_keep_days"] == 365  # retention.organisation_delete: allow
+
+
+def test_ninhbinh_organisation_mailbox_reclaimed_after_the_notice_only_when_the_policy_says_so():
+    # Ninh Bình Art 7.1: suspended after 06 months without login, removed 15 working days after the notice.
+    # Its agency mailbox is removed on request only (default: seed silent); a policy copy with
+    # reclaim_organisation_mailboxes: true gives it the formal notice and the removal.
+    today = D(2027, 1, 25)
+    box = acct("ninhbinh", "stttt", today, mailbox_class="agency", last_login=D(2026, 7, 29))
+    kept, after = settle("ninhbinh", [box], today)
+    assert kept.of("notify_agency")[0].details["reply_by"] is None
+    assert not run("ninhbinh", after, D(2027, 3, 1))
+    policy = load_policy(POLICIES / "ninhbinh.yml",
+                         {**CONFIRMED, "lifecycle": {"reclaim_organisation_mailboxes": True}})
+    p = plan(policy, [box], today)
+    assert kinds(p) == [("lock_inactive", "stttt"), ("notify_agency", "stttt")]
+    assert p.actions[1].article == "Ninh Bình Art 7.1" and p.actions[1].details["reply_by"] == D(2027, 2, 22)
+    after = apply_plan([box], p)
+    assert not plan(policy, after, D(2027, 2, 22))
+    removal = plan(policy, after, D(2027, 2, 23))
+    assert kinds(removal) == [("reclaim", "stttt")] and removal.actions[0].article == "Ninh Bình Art 7.1"
+    assert removal.actions[0].details["trigger"] == "notice"
+
 
 @pytest.mark.parametrize("province", PROVINCES)
 def test_returning_leaver_is_unlocked(province):
@@ -473,12 +645,13 @@ def _random_account(province: str, i: int, today: dt.date, rng: random.Random) -
                 transfer_to="snv" if rng.random() < 0.05 else None)
 
 
-@pytest.mark.parametrize("province", PROVINCES)
+@pytest.mark.parametrize("province", [*PROVINCES, *REUSED])
 def test_a_year_of_daily_runs(province):
     """Run every day for a year across Tết 2027, applying each plan and letting people use their mail:
     the indexed and naive planners agree, every due action is applied on its day, nothing is planned
-    twice, and planning again after applying changes nothing."""
-    rng = random.Random(f"year-{province}")
+    twice, and planning again after applying changes nothing. A file that reuses a regulation's rules
+    (REUSED) lives the same year as the regulation's own file, with its own domains and calendar."""
+    rng = random.Random(f"year-{REUSED.get(province, province)}")
     start = D(2026, 9, 1)
     accounts = [_random_account(province, i, start, rng) for i in range(60)]
     accounts = [dataclasses.replace(a, state="active", lock_reason=None, notice_sent=None, leaving_since=None)
@@ -500,7 +673,7 @@ def test_a_year_of_daily_runs(province):
                 assert action.effective == today, f"{action.action} of {action.mail} applied late"
         accounts = apply_plan(accounts, p)
         assert not run(province, accounts, today, requests)
-    assert {k[0] for k in seen} >= YEAR_COVERS[province]
+    assert {k[0] for k in seen} >= YEAR_COVERS[REUSED.get(province, province)]
 
 
 #: What a year of daily runs must have exercised, per province.

@@ -63,7 +63,7 @@ def test_who_may_send_by_the_list_s_rule(policy, accept, sender_dn, allowed):
     assert (action == "DUNNO") is allowed, action
     if not allowed:
         assert action.startswith("REJECT 5.7.1 only ")
-        assert "Can Tho Art 11.5" in action
+        assert "Can Tho Art 11.5" in action  # Cần Thơ Art 11.5, in ASCII as SMTP replies are
         assert action.isascii()
 
 

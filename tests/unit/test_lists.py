@@ -1,7 +1,7 @@
-"""Agency mailing lists kept from the roster (docs/lists.md, "Lists kept from the roster"; Cần Thơ Art
-11.5: each agency's lists are managed and tightly controlled by the agency's mailbox or a person its
-head authorises): the list naming rule of every scheme, the lists file's loader, and the roster apply's
-plan of lists against an in-memory directory.
+"""Agency mailing lists kept from the roster (docs/lists.md, "Lists kept from the roster";
+Cần Thơ Art 11.5: each agency's lists are managed and tightly controlled by the agency's mailbox or a
+person its head authorises): the list naming rule of every scheme, the lists file's loader, and the
+roster apply's plan of lists against an in-memory directory.
 """
 
 from __future__ import annotations

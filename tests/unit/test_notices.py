@@ -71,6 +71,9 @@ def test_agency_notice_lists_each_person_article_and_deadline():
     assert "2. Nguyễn Văn Minh <minhnv.stttt@ninhbinh.gov.vn>: tạm khóa do không đăng nhập từ ngày " \
            "29/07/2026" in body
     assert "06 tháng" in body and "vẫn nhận thư" in body and "01 năm" in body
+    # locked_mailbox_receives is a default here ("as Hà Nam Art 7.1"): said, not cited
+    assert ("trong thời gian 06 tháng. Hộp thư bị tạm khóa không đăng nhập được nhưng vẫn nhận thư "
+            "đến.\n") in body
     assert "Trân trọng." in body and "tỉnh Ninh Bình" in body
     assert stttt.summary_en.startswith("Notice to stttt") and "Ninh Bình Art 7.1" in stttt.summary_en
 
@@ -106,6 +109,9 @@ def test_hanam_notice_tells_the_agency_of_the_lock_and_the_reclaim_date():
             "không gửi, "
             "nhận thư.") in body
     assert "thông báo lý do hoặc gửi văn bản đề nghị khôi phục hộp thư theo khoản 3 Điều 7" in body
+    # Hà Nam Art 7.1: "Hộp thư điện tử bị tạm khóa vẫn có thể nhận thư điện tử"
+    assert ("trong thời gian 03 tháng. Theo quy định tại khoản 1 Điều 7 Quy chế, hộp thư bị tạm khóa không "
+            "đăng nhập được nhưng vẫn nhận thư đến.\n") in body
     assert "chậm nhất" not in body  # no reply deadline in Hà Nam
     assert "reclaimed on 2026-08-30 if still unused (Hà Nam Art 7.2.a)" in notice.summary_en
 
@@ -143,3 +149,17 @@ def test_no_citation_for_a_default():
     p = plan(policy, [user], D(2026, 6, 1))
     (warning,) = user_warnings(p, [user], policy)
     assert "Căn cứ" not in warning.body and "03 tháng một lần" in warning.body
+
+
+def test_gialai_notice_cites_that_a_locked_mailbox_still_receives_mail():
+    # Gia Lai Art 6.1 (lifecycle.articles.locked_mailbox_receives): a locked mailbox still receives mail;
+    # the notice of a Gia Lai Art 6.2.a lock says so with its article.
+    policy = _policy("gialai")
+    today = D(2026, 6, 1)
+    idle = _account("nguyentd", "gialai.gov.vn", today, name="Nguyễn Thành Đạt", quota=5 * 10**9,
+                    last_login=D(2026, 2, 1), last_mail=D(2026, 2, 1))
+    (notice,) = agency_notices(plan(policy, [idle], today), [idle], policy)
+    assert notice.body.startswith("Kính gửi: Sở Thông tin và Truyền thông\n\n"
+                                  "Căn cứ điểm a khoản 2 Điều 6 Quy chế")
+    assert ("không đăng nhập, gửi hay nhận thư trong thời gian 03 tháng. Theo quy định tại khoản 1 Điều 6 "
+            "Quy chế, hộp thư bị tạm khóa không đăng nhập được nhưng vẫn nhận thư đến.\n") in notice.body
