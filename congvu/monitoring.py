@@ -97,12 +97,12 @@ def backup_max_age_hours(policy: Mapping[str, Any]) -> int:
 
 def report_reminders(policy: Mapping[str, Any],
                      days_ahead: int = REPORT_REMINDER_DAYS) -> list[dict[str, Any]]:
-    """One reminder per day of ``operations.report_due`` (Cần Thơ Art 15.1, Hà Nam Art 11.8, Ninh Bình
-    Art 13.6): ``expr``, a PromQL expression with a sample from ``days_ahead`` days before the due day
-    through the due day, in Vietnam's time; ``due`` (``MM-DD``), ``due_vi`` (``dd/mm``), ``article`` and
-    ``article_vi`` (the Vietnamese citation, or the article as written); ``test_due_day`` and
-    ``test_quiet_day``, days on promtool's clock for the rule's tests. Empty where the regulation sets no
-    periodic report (Gia Lai: on request).
+    """One reminder per day of ``operations.report_due`` (Cần Thơ Art 15.1, Hà Nam Art 11.8,
+    Ninh Bình Art 13.6, Hà Giang Art 14): ``expr``, a PromQL expression with a sample from
+    ``days_ahead`` days before the due day through the due day, in Vietnam's time; ``due``
+    (``MM-DD``), ``due_vi`` (``dd/mm``), ``article`` and ``article_vi`` (the Vietnamese citation, or
+    the article as written); ``test_due_day`` and ``test_quiet_day``, days on promtool's clock for the
+    rule's tests. Empty where the regulation sets no periodic report (Gia Lai: on request).
 
     The window is written as month and day-of-month ranges, so it holds in any year: a range that runs
     on into the next month ends at day 31 (29 February included)."""
