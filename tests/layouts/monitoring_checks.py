@@ -84,6 +84,11 @@ def test_the_alert_rules_pass_their_tests_on_the_host(stage, monitor):
     groups = _get(monitor, "http://127.0.0.1:9090/api/v1/rules")["data"]["groups"]
     due = sorted(r["labels"]["due"] for g in groups for r in g["rules"] if r["name"] == "SapDenHanBaoCao")
     assert due == sorted(stage.policy["operations"]["report_due"]), due
+    # the reminder has its own receiver: once a day, and no "resolved" mail after the due day
+    routes = {name: monitor.out("amtool config routes test --config.file=/etc/prometheus/alertmanager.yml "
+                                f"alertname={name}").split()
+              for name in ("SapDenHanBaoCao", "DichVuNgung")}
+    assert routes == {"SapDenHanBaoCao": ["reminders"], "DichVuNgung": ["operators"]}, routes
 
 
 def test_every_exporter_and_probe_is_up(stage, monitor):
