@@ -123,8 +123,7 @@ def report_reminders(policy: Mapping[str, Any],
         # before the window, as days since then, for the role's rule tests
         at = (dt.date(1970, due.month, due.day) - dt.date(1970, 1, 1)).days
         at += 365 if at - days_ahead - 1 < 0 else 0
-        cited = (cite_vi(article, policy) if article else None) or article
         out.append({"due": f"{month:02d}-{day:02d}", "due_vi": f"{day:02d}/{month:02d}", "article": article,
-                    "article_vi": cited, "expr": " or ".join(terms),
+                    "article_vi": cite_vi(article, policy) or article, "expr": " or ".join(terms),
                     "test_due_day": at, "test_quiet_day": at - days_ahead - 1})
     return out

@@ -64,12 +64,15 @@ def _regulation_vi(policy: Mapping[str, Any]) -> str:
             f"{str(province['in_force'])[:4]}")
 
 
-def cite_vi(article: str, policy: Mapping[str, Any]) -> str | None:
+def cite_vi(article: str, policy: Mapping[str, Any], *, regulation: bool = True) -> str | None:
     """``Ninh Bình Art 7.1`` → ``khoản 1 Điều 7 Quy chế ... (Quyết định số 28/2020/QĐ-UBND)``;
     ``Hà Nam Art 7.2.a`` → ``điểm a khoản 2 Điều 7 ...``; several: ``khoản 3 Điều 10, khoản 4 Điều 11 ...``.
-    ``None`` for a default the seed does not set (nothing to cite)."""
+    ``regulation=False``: the clauses alone (``khoản 1 Điều 7``), where the text has named the
+    regulation already. ``None`` for a default the seed does not set (nothing to cite)."""
+    if not article:
+        return None
     prefix = f"{_issuer(policy)} Art "
-    if not article or not article.startswith(prefix):
+    if not article.startswith(prefix):
         return None
     parts = []
     for ref in article[len(prefix):].split(","):
@@ -81,7 +84,8 @@ def cite_vi(article: str, policy: Mapping[str, Any]) -> str | None:
         words += [f"khoản {clause}"] if clause else []
         words.append(f"Điều {art}")
         parts.append(" ".join(words))
-    return f"{', '.join(parts)} {_regulation_vi(policy)}"
+    clauses = ", ".join(parts)
+    return f"{clauses} {_regulation_vi(policy)}" if regulation else clauses
 
 
 def system_sender(policy: Mapping[str, Any]) -> str:
@@ -116,8 +120,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             account = by_mail.get(action.mail)
             who = (account.name if account and account.name else "") or action.mail
             article = action.details.get("reclaim_article") or action.article
-            cite = cite_vi(article, policy) or article
-            short_cite = cite.split(" Quy chế")[0]  # the regulation is named once, above
+            short_cite = cite_vi(article, policy, regulation=False) or article  # named once, above
             if action.details.get("reply_by"):
                 until = f"thu hồi sau ngày {fmt_date_vi(action.deadline)}"
             elif action.details.get("reclaim_on"):
@@ -127,16 +130,17 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             elif "reclaim_on" in action.details:
                 until = "không tự động thu hồi"
             else:
-                kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy)
-                until = "không thu hồi" + (f" ({kept.split(' Quy chế')[0]})" if kept else "")
+                kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy,
+                               regulation=False)
+                until = "không thu hồi" + (f" ({kept})" if kept else "")
             rows.append(f"{i}. {who} <{action.mail}>: tạm khóa do {measure_vi} từ ngày "
                         f"{fmt_date_vi(action.details['since'])}; căn cứ {short_cite}; {until}.")
         first_cite = cite_vi(actions[0].article, policy) or actions[0].article
         kept_for = f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else ""
         # a locked mailbox still receives mail (Hà Nam Art 7.1, Gia Lai Art 6.1); a default cites nothing
-        receives = cite_vi(life["articles"].get("locked_mailbox_receives") or "", policy)
+        receives = cite_vi(life["articles"].get("locked_mailbox_receives") or "", policy, regulation=False)
         still = "hộp thư bị tạm khóa không đăng nhập được nhưng vẫn nhận thư đến."
-        still = (f"Theo quy định tại {receives.split(' Quy chế')[0]} Quy chế, {still}" if receives
+        still = (f"Theo quy định tại {receives} Quy chế, {still}" if receives
                  else still[:1].upper() + still[1:])
         if formal:
             closing = ("Nếu cần tiếp tục sử dụng hộp thư, đề nghị cơ quan gửi văn bản xác nhận hoặc đề nghị "
@@ -145,10 +149,10 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
                        f"{kept_for} để có thể khôi phục khi có yêu cầu. Địa chỉ thư đã thu hồi không được "
                        "cấp cho người khác.")
         else:
-            reopen = cite_vi(life["articles"].get("reopen") or "", policy)
+            reopen = cite_vi(life["articles"].get("reopen") or "", policy, regulation=False)
             closing = ("Nếu hộp thư cần tiếp tục sử dụng, đề nghị cơ quan thông báo lý do hoặc gửi văn bản "
                        "đề nghị khôi phục hộp thư"
-                       + (f" theo {reopen.split(' Quy chế')[0]}" if reopen else "")
+                       + (f" theo {reopen}" if reopen else "")
                        + f". Hộp thư bị thu hồi được lưu trữ{kept_for} để có thể khôi phục khi có yêu cầu. "
                        "Địa chỉ thư đã thu hồi không được cấp cho người khác.")
         body = "\n".join([
