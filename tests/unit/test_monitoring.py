@@ -132,6 +132,9 @@ def test_operators_are_reminded_of_each_periodic_report_in_the_fortnight_before_
         ("12-05", "Cần Thơ Art 15.1", [(11, 21, 31), (12, 1, 5)])]
     # Ninh Bình Art 13.6 (before 15 December); Gia Lai sets no periodic report: no reminder
     assert [r["due"] for r in monitoring.report_reminders(_policy("ninhbinh"))] == ["12-14"]
+    # Hà Giang Art 14: yearly, the seed gives no day (31 December)
+    (hagiang,) = monitoring.report_reminders(_policy("hagiang"))
+    assert (hagiang["article"], _window(hagiang["expr"])) == ("Hà Giang Art 14", [(12, 17, 31)])
     assert monitoring.report_reminders(_policy("gialai")) == []
 
 
