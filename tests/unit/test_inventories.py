@@ -29,6 +29,18 @@ def test_every_province_and_the_demo_have_an_inventory():
     assert {"demo", *PROVINCES} <= names, f"missing inventories: {sorted({'demo', *PROVINCES} - names)}"
 
 
+def test_the_redundant_layout_is_the_split_one():
+    """docs/topology.md, "The shipped layouts": `inventories/demo-ha` (the redundant layout's name in
+    issue 14) is the split layout's inventory, not a copy that could drift from what CI converges; and
+    that inventory has two of each server that holds state, and a front."""
+    ha = ROOT / "inventories" / "demo-ha"
+    assert ha.is_symlink() and ha.resolve() == (ROOT / "inventories" / "demo-split").resolve()
+    data = ansible_inventory(ha)
+    for group in ("ldap_servers", "mail_servers"):
+        assert len(data[group]["hosts"]) >= 2, f"demo-ha: one {group} host"
+    assert data["front_servers"]["hosts"], "demo-ha: no front"
+
+
 def test_groups_exist_under_congvu(inventory):
     path, data = inventory
     assert set(GROUPS) <= set(data["congvu"]["children"]), f"{path.name}: groups {GROUPS} under congvu"
