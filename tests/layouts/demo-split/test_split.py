@@ -134,6 +134,17 @@ def test_webmail_host_shows_the_mail(stage, people, delivered):
     assert marker in text, f"{delivered['subject']!r} not in the webmail's INBOX list:\n{text[:1500]}"
 
 
+def test_webmail_without_a_logo_keeps_roundcubes(stage):
+    """No roundcube_logo_file in this inventory: the login page shows Roundcube's own logo and nothing
+    answers at the province logo's address (the all-in-one layout sets one:
+    tests/layouts/demo/test_webmail.py)."""
+    web = Webmail(stage)
+    page = web.request("GET", "/")
+    assert page.status == 200 and b'<img src="skins/elastic/images/logo.svg' in page.body, page.body[:800]
+    assert b"congvu-logo" not in page.body
+    assert web.request("GET", "/congvu-logo.svg").status == 404
+
+
 def test_subdomain_sender_is_signed_with_its_own_key(stage, delivered):
     """Gia Lai Art 4.1: the commune's subdomain signs its own mail (DMARC adkim=s aligns)."""
     message = email.message_from_bytes(delivered["raw"])

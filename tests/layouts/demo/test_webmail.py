@@ -80,6 +80,20 @@ def test_login_page_names_the_province_and_its_support(stage, web, curl, name):
     assert f'href="{wiring["roundcube_support_url"]}"' in page
 
 
+def test_login_page_shows_the_provinces_logo(stage, curl, name, tmp_path):
+    """Issue 18: the logo the inventory gives (roundcube_logo_file: inventories/demo/files/logo.svg) is
+    the login page's logo and icon, served by the webmail host itself, the same bytes, with the site's
+    headers (the split layout keeps Roundcube's own: tests/layouts/demo-split/test_split.py)."""
+    page = curl(f"https://{name}/")
+    assert '<img src="congvu-logo.svg" id="logo"' in page, page[:600]
+    assert '<link rel="shortcut icon" href="congvu-logo.svg">' in page
+    served = tmp_path / "logo.svg"
+    headers = curl("-D", "-", "-o", str(served), f"https://{name}/congvu-logo.svg").lower()
+    assert headers.startswith("http/2 200") and "content-type: image/svg+xml" in headers, headers
+    assert "strict-transport-security" in headers and "x-content-type-options: nosniff" in headers
+    assert served.read_bytes() == (stage.inventory / "files" / "logo.svg").read_bytes()
+
+
 def test_static_assets_also_carry_hsts(curl, name):
     headers = curl("-D", "-", "-o", "/dev/null", f"https://{name}/skins/elastic/images/logo.svg").lower()
     assert headers.startswith("http/2 200")
