@@ -135,8 +135,8 @@ def test_webmail_host_shows_the_mail(stage, people, delivered):
 
 
 def test_webmail_without_a_logo_keeps_roundcubes(stage):
-    """No roundcube_logo_file in this inventory: the login page shows Roundcube's own logo and nothing
-    answers at the province logo's address (the all-in-one layout sets one:
+    """No roundcube_logo_file in this inventory: the login page shows Roundcube's own logo and the
+    province logo's address answers 404 (the all-in-one layout sets one:
     tests/layouts/demo/test_webmail.py)."""
     web = Webmail(stage)
     page = web.request("GET", "/")
