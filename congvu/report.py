@@ -182,6 +182,27 @@ def _value(entry: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
+def top_agencies(catalogue: Any, agencies: Iterable[str] | None = None) -> list[Any]:
+    """The catalogue's top-level organisations (the agencies a report is per), or those of
+    ``agencies``; a code that is not one is refused."""
+    tops = [
+        org
+        for code, org in catalogue.items()
+        if org.kind != "province" and catalogue.top_of(code).code == code
+    ]
+    wanted = set(agencies) if agencies else None
+    chosen = [org for org in tops if wanted is None or org.code in wanted]
+    if wanted and wanted - {org.code for org in chosen}:
+        raise PolicyError(
+            "not a top-level organisation of the catalogue: "
+            + ", ".join(sorted(wanted - {org.code for org in chosen})),
+            source="report.yml",
+            key="report_agencies",
+            rule="agencies of the catalogue",
+        )
+    return chosen
+
+
 def build(
     policy: Mapping[str, Any],
     catalogue: Any,
@@ -196,24 +217,9 @@ def build(
     ``accounts``: the directory's mailboxes as ``community.general.ldap_search`` returns them (``dn``,
     ``congvuMailboxClass``, ``congvuOrganisationDN``, ``congvuAccountState``); ``records``: the audit
     records (any period: those of ``period`` are kept); ``extras``: agency code -> its own file."""
-    tops = [
-        org
-        for code, org in catalogue.items()
-        if org.kind != "province" and catalogue.top_of(code).code == code
-    ]
-    wanted = set(agencies) if agencies else None
     reports = {
-        org.code: AgencyReport(org.code, org.name, period)
-        for org in tops
-        if wanted is None or org.code in wanted
+        org.code: AgencyReport(org.code, org.name, period) for org in top_agencies(catalogue, agencies)
     }
-    if wanted and wanted - set(reports):
-        raise PolicyError(
-            "not a top-level organisation of the catalogue: " + ", ".join(sorted(wanted - set(reports))),
-            source="report.yml",
-            key="report_agencies",
-            rule="agencies of the catalogue",
-        )
     for code, org in catalogue.items():
         report = reports.get(catalogue.top_of(code).code)
         if org.kind != "unit" or report is None:

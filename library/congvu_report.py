@@ -15,6 +15,9 @@ description:
     form) from the directory's mailboxes, the audit log's records and each agency's own file, and
     writes it as an OpenDocument text (C(<agency>.odt)) and a CSV of item 3 (C(<agency>-thay-doi.csv)),
     plus the province's roll-up C(tong-hop.csv), into C(<start>_<end>/) below O(dest).
+  - Given Dovecot's figures (O(quota), O(sent), O(received)), also the use of the mail system per
+    agency (C(congvu.usage)) as C(su-dung.csv) and a page with charts, C(su-dung.html).
+  - With O(period_only), only returns the period (and the day after it, for C(doveadm search)).
   - Runs on the control node (C(delegate_to=localhost)). Pure logic in C(congvu.report).
 options:
   policy:
@@ -56,6 +59,19 @@ options:
     description: Directory the files are written to (created).
     type: path
     required: true
+  quota:
+    description: The output of C(doveadm -f tab quota get -A) on the first mailbox server.
+    type: str
+  sent:
+    description: The output of C(doveadm -f tab search -A) for the messages of the period in Sent folders.
+    type: str
+  received:
+    description: The same for the messages of the period in every other folder but Drafts.
+    type: str
+  period_only:
+    description: Write nothing; return the period (C(start), C(end), C(due), C(before) the day after).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -71,7 +87,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 period:
-  description: C(start), C(end) and C(due) of the period.
+  description: C(start), C(end), C(due) of the period and C(before), the day after its end.
   type: dict
   returned: always
 agencies:
@@ -107,14 +123,16 @@ from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ 
     report,
     schemes,
     sizes,
+    usage,
     workdays,
 )
 
 from congvu.audit import Record
 from congvu.errors import CongvuError
 from congvu.orgs import load_catalogue
-from congvu.policy import validate_policy
+from congvu.policy import place_vi, validate_policy
 from congvu.report import build, period_for, rows_csv, to_csv, to_odt
+from congvu.usage import build_usage, count_search, parse_quota, usage_csv, usage_html
 from congvu.workdays import VN_TZ
 
 try:
@@ -145,6 +163,10 @@ def main():
             "agencies": {"type": "list", "elements": "str", "default": []},
             "extras_dir": {"type": "path"},
             "dest": {"type": "path", "required": True},
+            "quota": {"type": "str"},
+            "sent": {"type": "str"},
+            "received": {"type": "str"},
+            "period_only": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -155,6 +177,11 @@ def main():
         catalogue = load_catalogue(p["catalogue"], source="catalogue")
         period = period_for(pol, today, _day(module, p["start"], "report_start"),
                             _day(module, p["end"], "report_end"))
+        span = {"start": period.start.isoformat(), "end": period.end.isoformat(),
+                "due": period.due.isoformat() if period.due else None,
+                "before": (period.end + dt.timedelta(days=1)).isoformat()}
+        if p["period_only"]:
+            module.exit_json(changed=False, period=span, files=[], agencies=[])
         records = []
         for item in p["audit"]:
             text = base64.b64decode(item.get("content") or "").decode("utf-8")
@@ -172,9 +199,17 @@ def main():
                         module.fail_json(msg=f"{path}: expected a mapping of the report's items")
                     extras[name.rsplit(".", 1)[0]] = data or {}
         reports = build(pol, catalogue, p["accounts"], records, period, extras, p["agencies"] or None)
+        usage = None
+        if p["quota"] is not None:
+            usage = build_usage(catalogue, p["accounts"], period, parse_quota(p["quota"]),
+                                count_search(p["sent"] or ""), count_search(p["received"] or ""), records,
+                                p["agencies"] or None)
     except CongvuError as exc:
         module.fail_json(msg=str(exc))
     files = {"tong-hop.csv": to_csv(reports).encode("utf-8")}
+    if usage is not None:
+        files["su-dung.csv"] = usage_csv(usage, period).encode("utf-8")
+        files["su-dung.html"] = usage_html(usage, period, place_vi(pol)).encode("utf-8")
     for r in reports:
         files[f"{r.code}.odt"] = to_odt(r, pol)
         files[f"{r.code}-thay-doi.csv"] = rows_csv(r).encode("utf-8")
@@ -193,9 +228,7 @@ def main():
         summary.append({"code": r.code, "personal": r.personal, "unit_boxes": r.unit_boxes,
                         "created": counts["Cấp mới"], "changed": counts["Thay đổi"],
                         "cancelled": counts["Hủy bỏ"]})
-    module.exit_json(changed=not module.check_mode, files=written, agencies=summary,
-                     period={"start": period.start.isoformat(), "end": period.end.isoformat(),
-                             "due": period.due.isoformat() if period.due else None})
+    module.exit_json(changed=not module.check_mode, files=written, agencies=summary, period=span)
 
 
 if __name__ == "__main__":

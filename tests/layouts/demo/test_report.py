@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import uuid
 import zipfile
 from xml.etree import ElementTree
 
@@ -61,3 +62,53 @@ def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_
     assert "BÁO CÁO TÌNH HÌNH SỬ DỤNG THƯ ĐIỆN TỬ" in text and row["Cơ quan"].upper() in text
     assert f"Số lượng hộp thư điện tử người dùng: {row['Hộp thư cá nhân']}" in text
     assert f"(thời gian từ {start:%d/%m/%Y} đến {today:%d/%m/%Y})" in text
+
+
+def test_the_use_of_the_mail_system_per_agency(stage, tmp_path):
+    """Issue 15, item 4, for any province: beside the Annex, su-dung.csv and su-dung.html give each
+    agency's mailboxes active and locked as the directory holds them, the messages of the period sent
+    (in Sent folders) and received as Dovecot holds them, and the storage used against the quotas;
+    the page draws three charts. A message put in one person's Sent folder and two in the INBOX of
+    another the same day make the counts something to get right."""
+    mx, ldap = stage.first("mail_servers"), stage.first("ldap_servers")
+    today = dt.date.fromisoformat(mx.out("TZ=Asia/Ho_Chi_Minh date +%F").strip())
+    start = today.replace(month=1, day=1)
+    code = "stttt"  # Sở Thông tin và Truyền thông, Hà Nam Art 5's example agency
+    base = ",".join(f"dc={part}" for part in stage.policy["domains"]["primary"].split("."))
+    found = ldap.out(f"ldapsearch -LLL -Q -Y EXTERNAL -H ldapi:/// -o ldif-wrap=no "
+                     f"-b o={code},ou=organisations,{base} '(objectClass=congvuMailAccount)' "
+                     "mail congvuAccountState")
+    entries = [dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+               for block in found.strip().split("\n\n")]
+    kept = [e for e in entries if e.get("congvuAccountState") != "retired"]  # reclaimed: not counted
+    mails = [e["mail"].lower() for e in kept]
+    active = [e["mail"].lower() for e in kept if e.get("congvuAccountState") != "locked"]
+    assert len(active) >= 2
+    note = (f"From: {active[0]}\nTo: {active[1]}\nSubject: Báo cáo sử dụng\nMessage-ID: "
+            f"<{uuid.uuid4()}@{stage.policy['domains']['primary']}>\n\nKính gửi: Văn phòng.\n")
+    mx.out(f"doveadm save -u {active[0]} -m Sent", stdin=note)
+    for _ in range(2):  # twice as many received as sent, whatever ran before, so the two cannot be swapped
+        mx.out(f"doveadm save -u {active[1]}", stdin=note)
+    out = tmp_path / "reports"
+    run = playbook(stage, "report.yml", "-e", f"report_start={start}", "-e", f"report_end={today}",
+                   "-e", f"report_dir={out}", "-e", f'{{"report_agencies": ["{code}"]}}')
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    folder = out / f"{start}_{today}"
+    rows = list(csv.DictReader(io.StringIO((folder / "su-dung.csv").read_text(encoding="utf-8-sig"))))
+    assert [r["Mã cơ quan"] for r in rows] == [code]
+    row = rows[0]
+    assert int(row["Hộp thư đang hoạt động"]) == len(active)
+    assert int(row["Hộp thư bị khoá"]) == len(mails) - len(active)
+
+    def held(query: str) -> int:
+        before = today + dt.timedelta(days=1)
+        listed = mx.out(f"doveadm -f tab search -A {query} SINCE {start} BEFORE {before}")
+        return sum(1 for line in listed.splitlines()[1:] if line.split("\t")[0].lower() in mails)
+
+    assert int(row["Thư gửi"]) == held("mailbox Sent") >= 1
+    assert int(row["Thư nhận"]) == held("NOT mailbox Sent NOT mailbox Drafts") >= 1
+    quota = [line.split("\t") for line in mx.out("doveadm -f tab quota get -A").splitlines()[1:]]
+    used = sum(int(c[3]) * 1024 for c in quota if c[2] == "STORAGE" and c[0].lower() in mails)
+    assert row["Dung lượng đã dùng (MB)"] == f"{used / 1_000_000:.1f}" and used > 0
+    page = (folder / "su-dung.html").read_text(encoding="utf-8")
+    assert page.count("<svg ") == 3 and row["Cơ quan"] in page and 'lang="vi"' in page
