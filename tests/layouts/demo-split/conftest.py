@@ -1,4 +1,4 @@
-"""The split layout: inventories/demo-split (Gia Lai on five hosts: two directory servers)."""
+"""The split layout: inventories/demo-split (Gia Lai on six hosts: two directory servers, two mailbox servers)."""
 
 import pytest
 
