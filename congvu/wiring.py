@@ -532,6 +532,8 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_ldap_base_dn":
             base_dn(primary) if monitor and _replication(lay, host)["openldap_server_id"] else "",
         "exporters_dovecot_replication": bool(monitor and _mail_replica(lay, host)),
+        # slapd's own figures (cn=Monitor: connections, operations, waiters) on every directory server
+        "exporters_ldap_monitor": monitor is not None and lay.local(host, "ldap_servers"),
         "dovecot_metrics_port": SERVICES["dovecot_metrics"].port if monitor else 0,
     }
     if host == monitor:

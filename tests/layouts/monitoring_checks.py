@@ -1,7 +1,8 @@
 """Monitoring and alerts on a converged layout (docs/monitoring.md, issue 15): Prometheus scrapes every
 host's exporters and probes every TLS service, the rules pass their tests on the host, nothing of it is
-reachable from the network but the exporters from the monitoring host, and a stopped Dovecot raises
-its alert, which reaches the postmaster mailbox in Vietnamese."""
+reachable from the network but the exporters from the monitoring host, every directory server's own
+figures (slapd's cn=Monitor) reach Prometheus while cn=Monitor is refused to anyone but local root,
+and a stopped Dovecot raises its alert, which reaches the postmaster mailbox in Vietnamese."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import email.message
 import email.policy
 import imaplib
 import json
+import shlex
 import socket
 import ssl
 import urllib.parse
@@ -28,6 +30,8 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "monitor",
     "test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server",
+    "test_cn_monitor_is_read_by_local_root_alone",
+    "test_every_directory_server_reports_slapds_own_figures",
     "test_every_exporter_and_probe_is_up",
     "test_failed_logins_are_counted_by_dovecot",
     "test_nothing_of_the_monitoring_is_open_to_the_network",
@@ -35,6 +39,11 @@ __all__ = [
     "test_the_alert_rules_pass_their_tests_on_the_host",
     "test_the_status_page_shows_every_host",
 ]
+
+#: slapd 2.5's kinds of operation, each counted in cn=Monitor (congvu_ldap_operations_*_total{op}).
+LDAP_OPS = {"abandon", "add", "bind", "compare", "delete", "extended", "modify", "modrdn", "search", "unbind"}
+TLS_ENV = "LDAPTLS_CACERT=/etc/ssl/congvu/ca.crt LDAPTLS_REQCERT=demand"
+
 
 @pytest.fixture(scope="module")
 def monitor(stage):
@@ -118,6 +127,73 @@ def test_every_exporter_and_probe_is_up(stage, monitor):
     expiry = _query(monitor, "(probe_ssl_earliest_cert_expiry - time()) / 86400")
     assert len(expiry) == len(wired["prometheus_probes"]), expiry
     assert all(float(r["value"][1]) > 21 for r in expiry), expiry
+
+
+def _by_instance(host, expr: str) -> dict[str, float]:
+    return {r["metric"]["instance"]: float(r["value"][1]) for r in _query(host, expr)}
+
+
+def test_every_directory_server_reports_slapds_own_figures(stage, monitor):
+    """congvu-facts reads slapd's monitor database on every directory server and Prometheus has the
+    figures: connections, every kind of operation, the waiters; refreshed every minute (each reading
+    is a search, so the search counter grows); no "unreadable" alert (docs/monitoring.md)."""
+    servers = stage.groups["ldap_servers"]
+
+    def all_read():
+        ok = _by_instance(monitor, "congvu_ldap_monitor_ok")
+        return all(ok.get(s) == 1 for s in servers)
+
+    wait_until("congvu_ldap_monitor_ok 1 for every directory server", all_read, 150, 5,
+               explain=lambda: json.dumps(_query(monitor, "congvu_ldap_monitor_ok")))
+    current = _by_instance(monitor, "congvu_ldap_connections_current")
+    total = _by_instance(monitor, "congvu_ldap_connections_total")
+    assert all(1 <= current.get(s, 0) <= total.get(s, 0) for s in servers), (current, total)
+    ops = {(r["metric"]["instance"], r["metric"]["op"])
+           for r in _query(monitor, "congvu_ldap_operations_completed_total")}
+    assert ops == {(s, op) for s in servers for op in LDAP_OPS}, sorted(ops)
+    binds = _by_instance(monitor, 'congvu_ldap_operations_completed_total{op="bind"}')
+    assert all(binds.get(s, 0) > 0 for s in servers), binds  # the readings' own SASL binds at least
+    waiters = {(r["metric"]["instance"], r["metric"]["kind"]) for r in _query(monitor, "congvu_ldap_waiters")}
+    assert waiters == {(s, k) for s in servers for k in ("read", "write")}, sorted(waiters)
+    searches = 'congvu_ldap_operations_completed_total{op="search"}'
+    before = _by_instance(monitor, searches)
+    wait_until("the directory figures refreshed", lambda: all(
+        _by_instance(monitor, searches).get(s, 0) > before[s] for s in servers), 150, 5)
+    assert not _query(monitor, 'ALERTS{alertname="KhongDocDuocSoLieuThuMuc"}')
+
+
+def test_cn_monitor_is_read_by_local_root_alone(stage, testpeople):
+    """cn=Monitor (every connection's peer address and bound DN) is read by local root over ldapi and
+    refused over LDAPS to an anonymous client, to a user and to a province operator, who writes the
+    whole tree (docs/openldap.md, "Monitor"): on each directory server, from its own ldapsearch to its
+    own name."""
+    org = testpeople.top_level()[0]
+    user = testpeople.ensure("kiemthu.giamsat", "Phạm Giám Sát", org, "Giam#Sat2026x")
+    operator = testpeople.operator(
+        testpeople.ensure("kiemthu.giamsatvh", "Đỗ Vận Hành", org, "Van#Hanh2026x"))
+    everything = "-b cn=Monitor -s sub '(objectClass=*)' '*' '+'"
+    for name in stage.groups["ldap_servers"]:
+        host = stage.hosts[name]
+        root = host.run(f"ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// {everything}")
+        assert root.returncode == 0 and "dn: cn=Current,cn=Connections,cn=Monitor" in root.stdout_text, (
+            name, root.stderr_text)
+
+        def ldaps(login=None, search=everything, host=host, name=name):
+            bind = f"-D {shlex.quote(login[0])} -w {shlex.quote(login[1])}" if login else ""
+            return host.run(f"{TLS_ENV} ldapsearch -x -LLL -H ldaps://{name} {bind} {search}")
+
+        # the two sessions are real (their own entry; replicated to every provider within seconds)
+        for who in (user, operator):
+            def own(who=who, ldaps=ldaps):
+                found = ldaps(who.login, f"-b {shlex.quote(who.dn)} -s base mail").stdout_text
+                return f"mail: {who.mail}" in found
+
+            wait_until(f"{who.dn} reads its own entry on {name}", own, 30, 1)
+        for who, login in (("anonymous", None), ("a user", user.login), ("an operator", operator.login)):
+            res = ldaps(login)
+            # noSuchObject, slapd's answer for an entry the client may not see
+            assert res.returncode == 32 and "dn:" not in res.stdout_text, (
+                name, who, res.returncode, res.stdout_text[:500], res.stderr_text)
 
 
 def test_nothing_of_the_monitoring_is_open_to_the_network(stage, monitor):

@@ -172,3 +172,35 @@ def test_replication_facts_where_there_is_replication(shipped_split):
     demo, _, _, _ = wired(ROOT / "inventories" / "demo")
     for v in demo.values():
         assert not v["exporters_ldap_base_dn"] and not v["exporters_dovecot_replication"]
+
+
+def test_slapds_own_figures_on_every_directory_server(shipped_split):
+    """congvu-facts reads cn=Monitor on every directory server once there is a monitoring host, one
+    provider or several (docs/monitoring.md); on no other host, and nowhere without a monitoring host."""
+    hosts, groups, _ = shipped_split
+    for host, v in hosts.items():
+        assert v["exporters_ldap_monitor"] == (host in groups["ldap_servers"]), host
+    demo, _, _, _ = wired(ROOT / "inventories" / "demo")
+    assert [v["exporters_ldap_monitor"] for v in demo.values()] == [True]  # one host, also the monitoring's
+    unmonitored, _, _, _ = wired(ROOT / "inventories" / "demo-split")
+    assert not any(v["exporters_ldap_monitor"] for v in unmonitored.values())
+
+
+def test_slapds_figures_follow_the_openldap_role_switch():
+    """group_vars/all/wiring.yml: an inventory that turns the monitor database off
+    (openldap_monitor_enabled: false) turns its reading off too, so no "unreadable" alert follows; the
+    exporters' play does not see the openldap role's default (true) and takes it as true."""
+    import jinja2
+    import yaml
+
+    value = yaml.safe_load((ROOT / "group_vars" / "all" / "wiring.yml").read_text(encoding="utf-8"))[
+        "exporters_ldap_monitor"]
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["bool"] = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
+
+    def render(wired: bool, **inventory) -> str:
+        return env.from_string(value).render(congvu_wiring={"exporters_ldap_monitor": wired}, **inventory)
+
+    assert render(True) == "True" and render(True, openldap_monitor_enabled=True) == "True"
+    assert render(True, openldap_monitor_enabled=False) == "False"
+    assert render(False) == "False" and render(False, openldap_monitor_enabled=True) == "False"

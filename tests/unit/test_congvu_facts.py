@@ -1,0 +1,170 @@
+"""congvu-facts (roles/exporters/templates/usr/local/lib/congvu/congvu-facts.j2, docs/monitoring.md):
+slapd's own figures from its monitor database, cn=Monitor, as node-exporter textfile metrics.
+
+The template is rendered the way the exporters role renders it (its settings at the top, the code in a
+raw block) and loaded as a module; the samples in fixtures/monitor/ are the real output of the
+script's own ldapsearch on Debian 12's slapd 2.5.13 (the all-in-one staging layout)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import types
+from pathlib import Path
+
+import jinja2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "roles" / "exporters" / "templates" / "usr" / "local" / "lib" / "congvu" / "congvu-facts.j2"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "monitor"
+#: The ten kinds of operation slapd 2.5 counts (servers/slapd/back-monitor/operation.c).
+OPS = ("abandon", "add", "bind", "compare", "delete", "extended", "modify", "modrdn", "search", "unbind")
+
+
+def load(tmp_path: Path, **settings) -> types.ModuleType:
+    """congvu-facts rendered with the exporters role's settings (defaults: a directory server with the
+    monitor database and nothing else) and loaded as a module."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["to_json"] = json.dumps
+    values = {"ansible_managed": "test", "exporters_textfile_dir": str(tmp_path),
+              "exporters_clamav": False, "exporters_clamav_db_dir": "/var/lib/clamav",
+              "exporters_ldap_base_dn": "", "exporters_dovecot_replication": False,
+              "exporters_ldap_monitor": True, **settings}
+    source = env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(**values)
+    module = types.ModuleType("congvu_facts")
+    exec(compile(source, str(TEMPLATE), "exec"), module.__dict__)
+    return module
+
+
+@pytest.fixture
+def facts(tmp_path):
+    return load(tmp_path)
+
+
+def sample(name: str) -> str:
+    return (SAMPLES / name).read_text(encoding="utf-8")
+
+
+def metrics(lines: list[str]) -> dict[str, float]:
+    """``name{labels}`` -> value of text-format lines, checking the format on the way: every sample
+    is announced by a HELP and a TYPE of its metric, and no series is written twice."""
+    typed: dict[str, str] = {}
+    found: dict[str, float] = {}
+    for line in lines:
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert kind in ("gauge", "counter"), line
+            typed[name] = kind
+            continue
+        match = re.fullmatch(r'([a-z_]+)(\{[a-z]+="[a-z_]+"\})? (-?[0-9.]+)', line)
+        assert match, f"not a text-format sample: {line!r}"
+        assert match.group(1) in typed, f"{line!r} has no TYPE before it"
+        if typed[match.group(1)] == "counter":
+            assert match.group(1).endswith("_total"), line
+        key = match.group(1) + (match.group(2) or "")
+        assert key not in found, f"{key} twice"
+        found[key] = float(match.group(3))
+    return found
+
+
+def test_the_figures_of_a_real_cn_monitor(facts):
+    """Every figure the docs name, from slapd 2.5.13's own answer (docs/monitoring.md): the all-in-one
+    staging host half an hour after slapd started, its accounts loaded."""
+    found = metrics(facts.ldap_monitor_figures(sample("slapd-2.5.13.ldif")))
+    # the five open connections (the reading's own among them; cn=Connection <n> entries, one each)
+    assert found["congvu_ldap_connections_current"] == 5
+    assert found["congvu_ldap_connections_total"] == 284
+    for op in OPS:
+        started = found[f'congvu_ldap_operations_initiated_total{{op="{op}"}}']
+        done = found[f'congvu_ldap_operations_completed_total{{op="{op}"}}']
+        assert 0 <= done <= started, op
+    assert found['congvu_ldap_operations_completed_total{op="bind"}'] == 1159
+    assert found['congvu_ldap_operations_completed_total{op="add"}'] == 389
+    # the reading itself: a search started, not yet completed
+    assert found['congvu_ldap_operations_initiated_total{op="search"}'] == 16412
+    assert found['congvu_ldap_operations_completed_total{op="search"}'] == 16411
+    assert found['congvu_ldap_waiters{kind="read"}'] == 5 and found['congvu_ldap_waiters{kind="write"}'] == 0
+    assert found['congvu_ldap_threads{kind="max"}'] == 16 and found['congvu_ldap_threads{kind="open"}'] == 11
+    assert found['congvu_ldap_threads{kind="active"}'] == 1  # the one answering
+    assert found["congvu_ldap_sent_entries_total"] == 13071
+    assert found["congvu_ldap_sent_bytes_total"] == 2016979
+    assert found["congvu_ldap_start_time_seconds"] == 1_796_613_657  # 2026-12-07 03:20:57 UTC
+    assert len([k for k in found if k.startswith("congvu_ldap_operations_")]) == 2 * len(OPS)
+
+
+def test_names_are_matched_without_case(facts):
+    """slapd writes cn=Monitor's DNs and attribute names in its own case; neither is a contract."""
+    text = sample("slapd-2.5.13.ldif")
+    lowered = []
+    for line in text.splitlines():
+        name, sep, value = line.partition(": ")
+        lowered.append(name.lower() + sep + (value.lower() if name == "dn" else value))
+    assert facts.ldap_monitor_figures("\n".join(lowered)) == facts.ldap_monitor_figures(text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    # what anyone but local root gets: nothing (the access rules), or the bare root entry
+    "dn: cn=Monitor\n",
+    # the connections without the operations
+    "dn: cn=Current,cn=Connections,cn=Monitor\nmonitorCounter: 1\n\n"
+    "dn: cn=Total,cn=Connections,cn=Monitor\nmonitorCounter: 5\n",
+])
+def test_an_answer_without_the_counters_is_unreadable(facts, text):
+    with pytest.raises(ValueError, match="cn=Monitor"):
+        facts.ldap_monitor_figures(text)
+
+
+def test_an_operation_without_its_counters_is_unreadable(facts):
+    text = sample("slapd-2.5.13.ldif").replace("monitorOpCompleted: 1159\n", "")
+    with pytest.raises(ValueError, match="cn=bind,cn=operations"):
+        facts.ldap_monitor_figures(text)
+
+
+def test_the_reading_is_root_over_ldapi_and_says_when_it_fails(facts, monkeypatch):
+    """One ldapsearch as local root over ldapi (the only identity cn=Monitor's access rules let in),
+    asking for the operational attributes; a failure writes congvu_ldap_monitor_ok 0 and no figure."""
+    calls = []
+
+    def answer(argv):
+        calls.append(argv)
+        return sample("slapd-2.5.13.ldif")
+
+    monkeypatch.setattr(facts, "run", answer)
+    good = metrics(facts.ldap_monitor())
+    argv = calls[0]
+    assert argv[:1] == ["ldapsearch"] and argv[argv.index("-Y") + 1] == "EXTERNAL"
+    assert argv[argv.index("-H") + 1] == "ldapi:///" and argv[argv.index("-b") + 1] == "cn=Monitor"
+    assert {"monitorCounter", "monitorOpInitiated", "monitorOpCompleted"} <= set(argv)
+    assert good["congvu_ldap_monitor_ok"] == 1 and good["congvu_ldap_connections_total"] == 284
+
+    for failure in (subprocess.CalledProcessError(255, "ldapsearch"),  # slapd down
+                    subprocess.TimeoutExpired("ldapsearch", 30),  # slapd not answering
+                    FileNotFoundError("ldapsearch")):
+        def broken(argv, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(facts, "run", broken)
+        assert metrics(facts.ldap_monitor()) == {"congvu_ldap_monitor_ok": 0}, failure
+    monkeypatch.setattr(facts, "run", lambda argv: "dn: cn=Monitor\n")  # no monitor figures
+    assert metrics(facts.ldap_monitor()) == {"congvu_ldap_monitor_ok": 0}
+
+
+def test_the_file_is_written_on_directory_servers_only(tmp_path, monkeypatch):
+    facts = load(tmp_path)
+    monkeypatch.setattr(facts, "run", lambda argv: sample("slapd-2.5.13.ldif"))
+    facts.main()
+    written = (tmp_path / "congvu_ldap.prom").read_text(encoding="utf-8")
+    assert "congvu_ldap_monitor_ok 1\n" in written and written.endswith("\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["congvu_ldap.prom"]  # no temporary file left
+
+    other = tmp_path / "other"
+    other.mkdir()
+    facts = load(other, exporters_ldap_monitor=False, exporters_clamav=True,
+                 exporters_clamav_db_dir=str(tmp_path / "clamav"))
+    facts.main()
+    assert sorted(p.name for p in other.iterdir()) == ["congvu_clamav.prom"]
