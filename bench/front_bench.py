@@ -19,9 +19,10 @@ mailbox; then ``--logins`` IMAP logins one after the other (TCP, TLS, LOGIN, LOG
 per path, the messages accepted per second, the time of each SMTP transaction (MAIL to the 250 after
 the data) and of each IMAP login, p50 and p95.
 The senders stay under the per-user outbound limit (Rspamd's burst of 200) as long as
-``rounds * 2 * messages / senders`` plus the 4 warm-up messages does (the bench refuses more than 180). The bench accounts (``bench.front<run>.<N>``, in the first
-organisation of the directory) are made on the first directory server over ldapi and removed at the
-end with their mail (expunged through doveadm first, so that replication empties the other copy).
+``rounds * 2 * messages / senders`` plus the 4 warm-up messages does (the bench refuses more than
+180). The bench accounts (``bench.front<run>.<N>``, in the first organisation of the directory) are
+made on the first directory server over ldapi and removed at the end with their mail (expunged
+through doveadm first, so that replication empties the other copy).
 
 Failover, ``--failovers`` times: new clients keep coming through the front, every 0.25 s an IMAP
 login (login, logout) and a submission on 587 (senders of their own taking turns), each on its own

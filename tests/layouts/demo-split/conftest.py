@@ -1,4 +1,5 @@
-"""The split layout: inventories/demo-split (Gia Lai on six hosts: two directory servers, two mailbox servers)."""
+"""The split layout: inventories/demo-split (Gia Lai on six hosts: two directory servers, two mailbox
+servers)."""
 
 import pytest
 

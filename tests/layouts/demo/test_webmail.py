@@ -83,7 +83,8 @@ def test_login_page_names_the_province_and_its_support(stage, web, curl, name):
 def test_login_page_shows_the_provinces_logo(stage, curl, name, tmp_path):
     """Issue 18: the logo the inventory gives (roundcube_logo_file: inventories/demo/files/logo.svg) is
     the login page's logo and icon, served by the webmail host itself, the same bytes, with the static
-    files' headers (HSTS, nosniff) (the split layout keeps Roundcube's own: tests/layouts/demo-split/test_split.py)."""
+    files' headers (HSTS, nosniff). The split layout keeps Roundcube's own:
+    tests/layouts/demo-split/test_split.py."""
     page = curl(f"https://{name}/")
     assert '<img src="congvu-logo.svg" id="logo"' in page, page[:600]
     assert '<link rel="shortcut icon" href="congvu-logo.svg">' in page
