@@ -42,6 +42,7 @@ EXPORTERS: dict[str, tuple[int, str]] = {
     "node": (9100, "congvu"),
     "postfix": (9154, "mail_servers"),
     "dovecot": (9900, "mail_servers"),
+    "nginx": (9113, "webmail_servers"),
 }
 
 #: What the blackbox exporter checks from the monitoring host, per group: (service, port, module).

@@ -162,6 +162,8 @@ SERVICES: dict[str, Service] = {
                                 "Postfix exporter (queues, deliveries) for Prometheus"),
     "dovecot_metrics": Service(9900, "tcp", "mail_servers", ("monitoring_servers",),
                                "Dovecot's OpenMetrics (logins that succeeded and failed) for Prometheus"),
+    "nginx_exporter": Service(9113, "tcp", "webmail_servers", ("monitoring_servers",),
+                              "nginx exporter (the webmail's connections and requests) for Prometheus"),
 }
 
 #: What the front passes where: its service -> the mailbox servers' proxied service, and how HAProxy
@@ -534,6 +536,8 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_dovecot_replication": bool(monitor and _mail_replica(lay, host)),
         # slapd's own figures (cn=Monitor: connections, operations, waiters) on every directory server
         "exporters_ldap_monitor": monitor is not None and lay.local(host, "ldap_servers"),
+        # the webmail's web server (nginx's stub_status) and its PHP-FPM pool (its status page)
+        "exporters_webmail": monitor is not None and lay.local(host, "webmail_servers"),
         "dovecot_metrics_port": SERVICES["dovecot_metrics"].port if monitor else 0,
     }
     if host == monitor:

@@ -15,6 +15,7 @@ import json
 import shlex
 import socket
 import ssl
+import subprocess
 import urllib.parse
 import uuid
 
@@ -33,6 +34,7 @@ __all__ = [
     "test_cn_monitor_is_read_by_local_root_alone",
     "test_every_directory_server_reports_slapds_own_figures",
     "test_every_exporter_and_probe_is_up",
+    "test_every_webmail_host_reports_nginx_and_php_fpm",
     "test_failed_logins_are_counted_by_dovecot",
     "test_nothing_of_the_monitoring_is_open_to_the_network",
     "test_staging_without_antivirus_signatures_is_reported",
@@ -162,6 +164,38 @@ def test_every_directory_server_reports_slapds_own_figures(stage, monitor):
     assert not _query(monitor, 'ALERTS{alertname="KhongDocDuocSoLieuThuMuc"}')
 
 
+def test_every_webmail_host_reports_nginx_and_php_fpm(stage, monitor):
+    """The nginx exporter and congvu-facts read each webmail host's status server (roundcube role,
+    roundcube_status_listen): Prometheus has nginx up, its requests counted (a request to the webmail
+    moves the counter) and the PHP-FPM pool's processes. The status server listens on loopback alone,
+    and the webmail's public name serves neither status page (docs/monitoring.md)."""
+    servers = stage.groups["webmail_servers"]
+
+    def read():
+        nginx, fpm = _by_instance(monitor, "nginx_up"), _by_instance(monitor, "congvu_phpfpm_up")
+        return all(nginx.get(s) == 1 and fpm.get(s) == 1 for s in servers)
+
+    wait_until("nginx_up and congvu_phpfpm_up 1 for every webmail host", read, 150, 5,
+               explain=lambda: json.dumps(_query(monitor, "nginx_up or congvu_phpfpm_up")))
+    processes = _by_instance(monitor, "congvu_phpfpm_processes_active + congvu_phpfpm_processes_idle")
+    assert all(processes.get(s, 0) >= 1 for s in servers), processes
+    requests = "nginx_http_requests_total"
+    before = _by_instance(monitor, requests)
+    for name in servers:
+        web = stage.hosts[name]
+        site = stage.wiring[name]["roundcube_server_name"]
+        listening = web.out("ss -Hltn 'sport = :8081'").split()
+        assert [a for a in listening if a.endswith(":8081")] == ["127.0.0.1:8081"], listening
+        for path in ("/nginx_status", "/fpm-status", "/fpm-status?json"):
+            code = subprocess.run(
+                ["curl", "-sS", "--max-time", "20", "--cacert", stage.ca_file, "--resolve",
+                 f"{site}:443:{web.address}", "-o", "/dev/null", "-w", "%{http_code}", f"https://{site}{path}"],
+                capture_output=True, text=True, timeout=60, check=False).stdout
+            assert code == "404", f"https://{site}{path} answered {code}"
+    wait_until("the webmail's requests counted", lambda: all(
+        _by_instance(monitor, requests).get(s, 0) > before.get(s, 0) for s in servers), 150, 5)
+
+
 def test_cn_monitor_is_read_by_local_root_alone(stage, testpeople):
     """cn=Monitor (every connection's peer address and bound DN) is read by local root over ldapi and
     refused over LDAPS to an anonymous client, to a user and to a province operator, who writes the
@@ -199,9 +233,10 @@ def test_cn_monitor_is_read_by_local_root_alone(stage, testpeople):
 def test_nothing_of_the_monitoring_is_open_to_the_network(stage, monitor):
     """From the machine that runs the containers (the staging admin network): Prometheus, Alertmanager
     (its cluster port too) and the blackbox exporter listen on loopback, and the exporters' ports are
-    open to the monitoring host alone (docs/monitoring.md, "Who can reach what")."""
+    open to the monitoring host alone, the webmail's status server (8081) to nobody (docs/monitoring.md,
+    "Who can reach what")."""
     closed = {host.address: [9100] + ([9154, 9900] if "mail_servers" in host.groups else [])
-              for host in stage.hosts.values()}
+              + ([9113, 8081] if "webmail_servers" in host.groups else []) for host in stage.hosts.values()}
     closed[monitor.address] += [9090, 9093, 9094, 9115]
     reached = []
     for address, ports in closed.items():

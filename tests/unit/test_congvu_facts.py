@@ -31,7 +31,8 @@ def load(tmp_path: Path, **settings) -> types.ModuleType:
     values = {"ansible_managed": "test", "exporters_textfile_dir": str(tmp_path),
               "exporters_clamav": False, "exporters_clamav_db_dir": "/var/lib/clamav",
               "exporters_ldap_base_dn": "", "exporters_dovecot_replication": False,
-              "exporters_ldap_monitor": True, **settings}
+              "exporters_ldap_monitor": True, "exporters_webmail": False,
+              "exporters_phpfpm_status_uri": "http://127.0.0.1:8081/fpm-status", **settings}
     source = env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(**values)
     module = types.ModuleType("congvu_facts")
     exec(compile(source, str(TEMPLATE), "exec"), module.__dict__)
@@ -168,3 +169,26 @@ def test_the_file_is_written_on_directory_servers_only(tmp_path, monkeypatch):
                  exporters_clamav_db_dir=str(tmp_path / "clamav"))
     facts.main()
     assert sorted(p.name for p in other.iterdir()) == ["congvu_clamav.prom"]
+
+
+def test_the_php_fpm_pools_figures(tmp_path):
+    """congvu_phpfpm.prom from the pool's status page (?json) of Debian 12's PHP-FPM 8.2, as the
+    webmail host's loopback status server gives it (fixtures/monitor/php-fpm-8.2.json)."""
+    facts = load(tmp_path, exporters_webmail=True)
+    assert facts.PHPFPM_STATUS_URI == "http://127.0.0.1:8081/fpm-status"
+    status = json.loads(sample("php-fpm-8.2.json"))
+    found = metrics(facts.phpfpm_figures(status))
+    pool = '{pool="roundcube"}'
+    assert found[f"congvu_phpfpm_processes_active{pool}"] == status["active processes"]
+    assert found[f"congvu_phpfpm_processes_idle{pool}"] == status["idle processes"]
+    assert found[f"congvu_phpfpm_accepted_connections_total{pool}"] == status["accepted conn"]
+    assert found[f"congvu_phpfpm_max_children_reached_total{pool}"] == status["max children reached"]
+    assert found[f"congvu_phpfpm_listen_queue{pool}"] == status["listen queue"]
+    assert len(found) == len(facts.PHPFPM)
+
+
+def test_an_unreadable_pool_says_so(tmp_path):
+    """No status page (PHP-FPM down, a wrong address): congvu_phpfpm_up 0 and no other figure."""
+    facts = load(tmp_path, exporters_webmail=True, exporters_phpfpm_status_uri="http://127.0.0.1:9/fpm-status")
+    assert metrics(facts.phpfpm()) == {"congvu_phpfpm_up": 0}
+    assert load(tmp_path).PHPFPM_STATUS_URI == ""  # not a webmail host: not read at all

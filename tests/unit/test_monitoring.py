@@ -34,6 +34,7 @@ def test_every_host_is_scraped_and_every_tls_service_probed():
     targets = monitoring.targets(lay)
     assert targets["node"] == [f"{h}:9100" for h in lay.hosts]
     assert targets["postfix"] == ["mx.x.gov.vn:9154"] and targets["dovecot"] == ["mx.x.gov.vn:9900"]
+    assert targets["nginx"] == ["webmail.x.gov.vn:9113"]
     probes = {(p["host"], p["service"]): p for p in monitoring.probes(lay)}
     assert probes["mx.x.gov.vn", "smtp"]["module"] == "smtp_starttls"
     assert probes["ldap.x.gov.vn", "ldaps"]["target"] == "ldap.x.gov.vn:636"
@@ -52,6 +53,7 @@ def test_the_exporter_ports_are_the_firewalls():
     assert monitoring.EXPORTERS["node"][0] == wiring.SERVICES["node_exporter"].port
     assert monitoring.EXPORTERS["postfix"][0] == wiring.SERVICES["postfix_exporter"].port
     assert monitoring.EXPORTERS["dovecot"][0] == wiring.SERVICES["dovecot_metrics"].port
+    assert monitoring.EXPORTERS["nginx"][0] == wiring.SERVICES["nginx_exporter"].port
 
 
 def test_exporters_open_to_the_monitoring_host_alone(shipped_split):
@@ -64,7 +66,10 @@ def test_exporters_open_to_the_monitoring_host_alone(shipped_split):
         assert open_to(v["common_firewall_rules"], 9100) == [addresses[monitor]], host
         mail = host in groups["mail_servers"]
         assert open_to(v["common_firewall_rules"], 9154) == ([addresses[monitor]] if mail else []), host
+        webmail = host in groups["webmail_servers"]
+        assert open_to(v["common_firewall_rules"], 9113) == ([addresses[monitor]] if webmail else []), host
         assert v["exporters_enabled"] and v["exporters_postfix"] == mail, host
+        assert v["exporters_webmail"] == webmail, host
         assert v["dovecot_metrics_port"] == 9900
 
 
@@ -91,7 +96,7 @@ def test_all_in_one_watches_itself_and_mails_over_loopback():
     reminders = v["prometheus_report_reminders"]
     assert [(r["due"], r["article"]) for r in reminders] == [("11-14", "Hà Nam Art 11.8")]
     assert v["postfix_trusted_relays"] == []  # nothing added: the alerts never leave the host
-    assert v["exporters_clamav"] and v["exporters_postfix"]
+    assert v["exporters_clamav"] and v["exporters_postfix"] and v["exporters_webmail"]
 
 
 def test_one_monitoring_host_at_most():
