@@ -24,6 +24,7 @@ from typing import Any
 from congvu.audit import Record, agency_of_dn
 from congvu.lifecycle import fmt_date_vi
 from congvu.report import ACTION_VI, Period, _value, top_agencies
+from congvu.report import CSV_HEADER as REPORT_HEADER
 
 __all__ = ["AgencyUsage", "build_usage", "count_search", "parse_quota", "usage_csv", "usage_html"]
 
@@ -121,10 +122,7 @@ def build_usage(
 
 
 CSV_HEADER = (
-    "Mã cơ quan",
-    "Cơ quan",
-    "Từ ngày",
-    "Đến ngày",
+    *REPORT_HEADER[:4],  # the agency and the period, as the Annex's roll-up names them
     "Hộp thư đang hoạt động",
     "Hộp thư bị khoá",
     "Thư gửi",
