@@ -143,6 +143,11 @@ def _share(line: AgencyUsage) -> str:
     return "" if line.used_share is None else f"{100 * line.used_share:.1f}"
 
 
+def _vi(number: str) -> str:
+    """A decimal as Vietnamese writes it on the page (a comma; the CSV keeps the point for spreadsheets)."""
+    return number.replace(".", ",")
+
+
 def _actions(line: AgencyUsage) -> str:
     return "; ".join(f"{ACTION_VI[action]}: {count}" for action, count in sorted(line.actions.items()))
 
@@ -181,8 +186,9 @@ def _chart(title: str, legend: list[tuple[str, str]], rows: list[tuple[str, list
         x += 24 + 7 * len(text)
     for i, (label, segments, figure) in enumerate(rows):
         y = 34 + ROW_H * i
+        short = label if len(label) <= 44 else label[:43] + "…"
         parts.append(f'<text x="{LABEL_W - 8}" y="{y + 14}" text-anchor="end">'
-                     f"{html.escape(label[:44])}</text>")
+                     f"{html.escape(short)}</text>")
         x = float(LABEL_W)
         for value, colour in segments:
             w = BAR_W * min(value / scale, 1.0) if scale else 0.0
@@ -213,13 +219,14 @@ def usage_html(lines: list[AgencyUsage], period: Period, province: str) -> str:
                      [(line.name, [(line.used_share or 0.0, COLOURS["used"]),
                                    (max(0.0, 1.0 - (line.used_share or 0.0)) if line.quota_bytes else 0.0,
                                     COLOURS["free"])],
-                       f"{_share(line) or '—'} % ({_mb(line.used_bytes)} MB)") for line in lines],
+                       f"{_vi(_share(line)) or '—'} % ({_vi(_mb(line.used_bytes))} MB)") for line in lines],
                      1.0)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in CSV_HEADER[:2] + CSV_HEADER[4:])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            line.code, line.name, line.active, line.locked, line.sent, line.received, _mb(line.used_bytes),
-            _mb(line.quota_bytes), _share(line), line.unlimited, _actions(line))) + "</tr>"
+            line.code, line.name, line.active, line.locked, line.sent, line.received,
+            _vi(_mb(line.used_bytes)), _vi(_mb(line.quota_bytes)), _vi(_share(line)), line.unlimited,
+            _actions(line))) + "</tr>"
         for line in lines)
     total = lambda attr: sum(getattr(line, attr) for line in lines)  # noqa: E731
     return (
@@ -231,9 +238,9 @@ def usage_html(lines: list[AgencyUsage], period: Period, province: str) -> str:
         f"<h1>Tình hình sử dụng hệ thống thư điện tử công vụ {html.escape(province)}</h1>"
         f"<p>Kỳ báo cáo {span}. Tổng cộng {len(lines)} cơ quan, {total('active')} hộp thư đang hoạt động, "
         f"{total('locked')} hộp thư bị khoá, {total('sent')} thư gửi, {total('received')} thư nhận trong kỳ, "
-        f"{_mb(total('used_bytes'))} MB đã dùng.</p>"
+        f"{_vi(_mb(total('used_bytes')))} MB đã dùng.</p>"
         "<p>Số thư tính theo thư còn lưu trong hộp thư tại thời điểm lập báo cáo, theo ngày thư đến; thư gửi "
-        "là thư được lưu trong thư mục Thư đã gửi.</p>"
+        "là thư được lưu trong thư mục Đã gửi (Sent).</p>"
         + "".join(f"<figure><figcaption>{html.escape(title)}</figcaption>{chart}</figure>"
                   for title, chart in (("Hộp thư đang hoạt động / bị khoá", boxes),
                                        ("Thư gửi / nhận trong kỳ", mail),

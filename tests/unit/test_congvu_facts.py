@@ -1,9 +1,11 @@
 """congvu-facts (roles/exporters/templates/usr/local/lib/congvu/congvu-facts.j2, docs/monitoring.md):
-slapd's own figures from its monitor database, cn=Monitor, as node-exporter textfile metrics.
+slapd's own figures from its monitor database, cn=Monitor, and the webmail's PHP-FPM pool from its
+status page, as node-exporter textfile metrics.
 
 The template is rendered the way the exporters role renders it (its settings at the top, the code in a
-raw block) and loaded as a module; the samples in fixtures/monitor/ are the real output of the
-script's own ldapsearch on Debian 12's slapd 2.5.13 (the all-in-one staging layout)."""
+raw block) and loaded as a module; the samples in fixtures/monitor/ are real: the script's own ldapsearch on
+Debian 12's slapd 2.5.13 and the pool's ?json page of Debian 12's PHP-FPM 8.2 (the all-in-one staging
+layout)."""
 
 from __future__ import annotations
 

@@ -129,3 +129,10 @@ def test_the_page_draws_three_charts_and_a_table(lines):
     widths = [float(r.get("width")) for r in charts[2].iter(f"{svg}rect") if r.get("height") != "12"]
     assert max(widths) <= 420  # a share over 100 % does not run off the chart
     assert len(list(root.iter("tr"))) == len(lines) + 1
+    assert "75,0 % (" in page and "<td>75,0</td>" in page  # decimals as Vietnamese writes them
+
+
+def test_a_long_agency_name_is_cut_visibly(lines):
+    lines[0].name = "Ban Quản lý các khu chế xuất và công nghiệp thành phố Cần Thơ"
+    page = usage_html(lines, PERIOD, "thành phố Cần Thơ")
+    assert "Ban Quản lý các khu chế xuất và công nghiệp…" in page
