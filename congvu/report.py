@@ -35,7 +35,7 @@ from congvu.errors import PolicyError
 from congvu.lifecycle import fmt_date_vi
 from congvu.notices import cite_vi, place_vi
 
-__all__ = ["AgencyReport", "Period", "build", "period_for", "to_csv", "to_odt"]
+__all__ = ["AgencyReport", "Period", "build", "period_for", "period_span", "to_csv", "to_odt"]
 
 #: What each audit action is in item 3 of Annex II ("cấp mới, thay đổi, hủy bỏ"); actions that change
 #: no account (notices, warnings, holds, archives) are left out.
@@ -173,6 +173,14 @@ def period_for(
     due = next(d for d in dues if d >= today)
     previous = max(d for d in dues if d < due)
     return Period(previous + dt.timedelta(days=1), due, due)
+
+
+def period_span(period: Period) -> dict[str, str | None]:
+    """The period as the playbook reads it: ``start``, ``end``, ``due`` (None when asked for) and
+    ``before``, the day after the end (``doveadm search ... BEFORE``)."""
+    return {"start": period.start.isoformat(), "end": period.end.isoformat(),
+            "due": period.due.isoformat() if period.due else None,
+            "before": (period.end + dt.timedelta(days=1)).isoformat()}
 
 
 def _value(entry: Mapping[str, Any], name: str) -> str:

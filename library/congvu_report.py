@@ -17,7 +17,6 @@ description:
     plus the province's roll-up C(tong-hop.csv), into C(<start>_<end>/) below O(dest).
   - Given Dovecot's figures (O(quota), O(sent), O(received)), also the use of the mail system per
     agency (C(congvu.usage)) as C(su-dung.csv) and a page with charts, C(su-dung.html).
-  - With O(period_only), only returns the period (and the day after it, for C(doveadm search)).
   - Runs on the control node (C(delegate_to=localhost)). Pure logic in C(congvu.report).
 options:
   policy:
@@ -68,10 +67,6 @@ options:
   received:
     description: The same for the messages of the period in every other folder but Drafts.
     type: str
-  period_only:
-    description: Write nothing; return the period (C(start), C(end), C(due), C(before) the day after).
-    type: bool
-    default: false
 """
 
 EXAMPLES = r"""
@@ -131,7 +126,7 @@ from congvu.audit import Record
 from congvu.errors import CongvuError
 from congvu.orgs import load_catalogue
 from congvu.policy import place_vi, validate_policy
-from congvu.report import build, period_for, rows_csv, to_csv, to_odt
+from congvu.report import build, period_for, period_span, rows_csv, to_csv, to_odt
 from congvu.usage import build_usage, count_search, parse_quota, usage_csv, usage_html
 from congvu.workdays import VN_TZ
 
@@ -166,7 +161,6 @@ def main():
             "quota": {"type": "str"},
             "sent": {"type": "str"},
             "received": {"type": "str"},
-            "period_only": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -177,11 +171,6 @@ def main():
         catalogue = load_catalogue(p["catalogue"], source="catalogue")
         period = period_for(pol, today, _day(module, p["start"], "report_start"),
                             _day(module, p["end"], "report_end"))
-        span = {"start": period.start.isoformat(), "end": period.end.isoformat(),
-                "due": period.due.isoformat() if period.due else None,
-                "before": (period.end + dt.timedelta(days=1)).isoformat()}
-        if p["period_only"]:
-            module.exit_json(changed=False, period=span, files=[], agencies=[])
         records = []
         for item in p["audit"]:
             text = base64.b64decode(item.get("content") or "").decode("utf-8")
@@ -228,7 +217,8 @@ def main():
         summary.append({"code": r.code, "personal": r.personal, "unit_boxes": r.unit_boxes,
                         "created": counts["Cấp mới"], "changed": counts["Thay đổi"],
                         "cancelled": counts["Hủy bỏ"]})
-    module.exit_json(changed=not module.check_mode, files=written, agencies=summary, period=span)
+    module.exit_json(changed=not module.check_mode, files=written, agencies=summary,
+                     period=period_span(period))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""The thin Ansible filter wrapper of filter_plugins/report.py (playbooks/report.yml's period)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from congvu.policy import load_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_plugin():
+    path = ROOT / "filter_plugins" / "report.py"
+    spec = importlib.util.spec_from_file_location("congvu_filter_report", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+PLUGIN = _load_plugin()
+PERIOD = PLUGIN.FilterModule().filters()["congvu_report_period"]
+
+
+def test_documented():
+    assert "name: congvu_report_period" in PLUGIN.DOCUMENTATION
+    for text in (PLUGIN.DOCUMENTATION, PLUGIN.EXAMPLES, PLUGIN.RETURN):
+        assert text.strip()
+
+
+def test_a_period_asked_for_and_the_day_after_it():
+    gialai = load_policy(ROOT / "policies" / "gialai.yml")
+    assert PERIOD(gialai, "2026-01-01", "2026-06-30") == {
+        "start": "2026-01-01", "end": "2026-06-30", "due": None, "before": "2026-07-01"}
+
+
+def test_the_report_due_next_ends_on_a_due_day():
+    # Hà Nam Art 11.8: the yearly report before 15 November
+    span = PERIOD(load_policy(ROOT / "policies" / "hanam.yml"))
+    assert span["end"].endswith("-11-14") and span["due"] == span["end"]
+
+
+@pytest.mark.parametrize(("start", "end", "match"), [
+    ("", "", r"operations\.report_due"),  # Gia Lai sets no due day: a period must be given
+    ("2026-13-01", "2026-06-30", "report_start"),
+    ("2026-06-30", "2026-01-01", "report_start"),
+])
+def test_bad_input_names_the_key(start, end, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        PERIOD(load_policy(ROOT / "policies" / "gialai.yml"), start, end)
