@@ -15,6 +15,18 @@ from xml.etree import ElementTree
 from backup_checks import playbook
 
 
+def report(stage, out, start: dt.date, end: dt.date, *extra: str):
+    """playbooks/report.yml for the period, its files in ``out``; the period's folder."""
+    run = playbook(stage, "report.yml", "-e", f"report_start={start}", "-e", f"report_end={end}",
+                   "-e", f"report_dir={out}", *extra)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return out / f"{start}_{end}"
+
+
+def rows_of(path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
 def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_path):
     mx = stage.first("mail_servers")
     today = dt.date.fromisoformat(mx.out("TZ=Asia/Ho_Chi_Minh date +%F").strip())
@@ -26,12 +38,8 @@ def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_
                    "-e", f"report_dir={checked}")
     assert dry.returncode == 0, dry.stdout[-3000:]
     assert not checked.exists()  # check mode writes nothing
-    out = tmp_path / "reports"
-    run = playbook(stage, "report.yml", "-e", f"report_start={start}", "-e", f"report_end={today}",
-                   "-e", f"report_dir={out}", "-e", f"report_extras_dir={extras}")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    folder = out / f"{start}_{today}"
-    rows = list(csv.DictReader(io.StringIO((folder / "tong-hop.csv").read_text(encoding="utf-8-sig"))))
+    folder = report(stage, tmp_path / "reports", start, today, "-e", f"report_extras_dir={extras}")
+    rows = rows_of(folder / "tong-hop.csv")
     row = max(rows, key=lambda r: int(r["Hộp thư cá nhân"]))  # the agency with the most people
     code = row["Mã cơ quan"]
     # item 2: the directory's personal and organisation mailboxes of the agency, reclaimed ones left out
@@ -52,8 +60,7 @@ def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_
                and start.isoformat() <= r["ts"][:10] <= today.isoformat()]
     assert created, "the roster apply of staging wrote no audit record"
     assert int(row["Cấp mới"]) == len(created)
-    listed = (folder / f"{code}-thay-doi.csv").read_text(encoding="utf-8-sig")
-    changes = list(csv.DictReader(io.StringIO(listed)))
+    changes = rows_of(folder / f"{code}-thay-doi.csv")
     assert {c["Địa chỉ thư"] for c in changes if c["Đề nghị"] == "Cấp mới"} == {r["mail"] for r in created}
     # the Annex: an OpenDocument text in Vietnamese, its figures filled in, the agency's items to fill
     with zipfile.ZipFile(folder / f"{code}.odt") as odt:
@@ -89,12 +96,8 @@ def test_the_use_of_the_mail_system_per_agency(stage, tmp_path):
     mx.out(f"doveadm save -u {active[0]} -m Sent", stdin=note)
     for _ in range(2):  # twice as many received as sent, whatever ran before, so the two cannot be swapped
         mx.out(f"doveadm save -u {active[1]}", stdin=note)
-    out = tmp_path / "reports"
-    run = playbook(stage, "report.yml", "-e", f"report_start={start}", "-e", f"report_end={today}",
-                   "-e", f"report_dir={out}", "-e", f'{{"report_agencies": ["{code}"]}}')
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    folder = out / f"{start}_{today}"
-    rows = list(csv.DictReader(io.StringIO((folder / "su-dung.csv").read_text(encoding="utf-8-sig"))))
+    folder = report(stage, tmp_path / "reports", start, today, "-e", f'{{"report_agencies": ["{code}"]}}')
+    rows = rows_of(folder / "su-dung.csv")
     assert [r["Mã cơ quan"] for r in rows] == [code]
     row = rows[0]
     assert int(row["Hộp thư đang hoạt động"]) == len(active)
