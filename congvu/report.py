@@ -178,16 +178,25 @@ def period_for(
 def period_span(period: Period) -> dict[str, str | None]:
     """The period as the playbook reads it: ``start``, ``end``, ``due`` (None when asked for) and
     ``before``, the day after the end (``doveadm search ... BEFORE``)."""
-    return {"start": period.start.isoformat(), "end": period.end.isoformat(),
-            "due": period.due.isoformat() if period.due else None,
-            "before": (period.end + dt.timedelta(days=1)).isoformat()}
+    return {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "due": period.due.isoformat() if period.due else None,
+        "before": (period.end + dt.timedelta(days=1)).isoformat(),
+    }
 
 
-def _value(entry: Mapping[str, Any], name: str) -> str:
+def entry_value(entry: Mapping[str, Any], name: str) -> str:
+    """One attribute of an entry as ``community.general.ldap_search`` returns it ('' when absent)."""
     value = entry.get(name)
     if isinstance(value, list):
         return str(value[0]) if value else ""
     return "" if value is None else str(value)
+
+
+def entry_agency(entry: Mapping[str, Any]) -> str:
+    """The agency (top-level organisation code) a mailbox entry belongs to."""
+    return agency_of_dn(entry_value(entry, "congvuOrganisationDN") or entry_value(entry, "dn"))
 
 
 def top_agencies(catalogue: Any, agencies: Iterable[str] | None = None) -> list[Any]:
@@ -238,12 +247,12 @@ def build(
         else:
             report.departments += 1
     for entry in accounts:
-        if _value(entry, "congvuAccountState") == "retired":
+        if entry_value(entry, "congvuAccountState") == "retired":
             continue  # reclaimed: no longer issued
-        report = reports.get(agency_of_dn(_value(entry, "congvuOrganisationDN") or _value(entry, "dn")))
+        report = reports.get(entry_agency(entry))
         if report is None:
             continue
-        kind = _value(entry, "congvuMailboxClass")
+        kind = entry_value(entry, "congvuMailboxClass")
         if kind == "personal":
             report.personal += 1
         elif kind in ("unit", "agency"):

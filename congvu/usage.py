@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from congvu.audit import Record, agency_of_dn
+from congvu.audit import Record
 from congvu.lifecycle import fmt_date_vi
-from congvu.report import ACTION_VI, Period, _value, top_agencies
+from congvu.report import ACTION_VI, Period, entry_agency, entry_value, top_agencies
 from congvu.report import CSV_HEADER as REPORT_HEADER
 
 __all__ = ["AgencyUsage", "build_usage", "count_search", "parse_quota", "usage_csv", "usage_html"]
@@ -96,15 +96,15 @@ def build_usage(
     usage = {org.code: AgencyUsage(org.code, org.name) for org in top_agencies(catalogue, agencies)}
     quotas, sent, received = quotas or {}, sent or {}, received or {}
     for entry in accounts:
-        state = _value(entry, "congvuAccountState")
-        line = usage.get(agency_of_dn(_value(entry, "congvuOrganisationDN") or _value(entry, "dn")))
+        state = entry_value(entry, "congvuAccountState")
+        line = usage.get(entry_agency(entry))
         if line is None or state == "retired":
             continue
         if state == "locked":
             line.locked += 1
         else:
             line.active += 1
-        mail = _value(entry, "mail").lower()
+        mail = entry_value(entry, "mail").lower()
         used, limit = quotas.get(mail, (0, None))
         line.used_bytes += used
         if limit:
