@@ -372,6 +372,7 @@ _STYLES = f"""<?xml version="1.0" encoding="UTF-8"?>
 <style:style style:name="Cell" style:family="paragraph">
 <style:text-properties fo:font-size="11pt"/></style:style>
 <style:style style:name="Head" style:family="paragraph">
+<style:paragraph-properties fo:text-align="center"/>
 <style:text-properties fo:font-size="11pt" fo:font-weight="bold"/>
 </style:style>
 </office:styles>
@@ -409,21 +410,55 @@ def _person(value: Any) -> str:
     return f"{parts[0]}, chức vụ: {parts[1]}, điện thoại: {parts[2]}, địa chỉ hộp thư cá nhân: {parts[3]}"
 
 
-def _table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> str:
-    cols = "".join("<table:table-column/>" for _ in head)
+#: The tables' automatic styles (content.xml): the changes table ruled, with column widths that keep an
+#: address on one line; the signature block unruled.
+_TABLE_STYLES = (
+    '<style:style style:name="Ruled" style:family="table-cell"><style:table-cell-properties '
+    'fo:border="0.5pt solid #000000" fo:padding="0.05cm"/></style:style>'
+    '<style:style style:name="Plain" style:family="table-cell"><style:table-cell-properties '
+    'fo:border="none" fo:padding="0.05cm"/></style:style>'
+)
+
+
+def _table(
+    name: str,
+    rows: list[tuple[str, ...]],
+    head: tuple[str, ...],
+    widths: tuple[float, ...],
+    *,
+    ruled: bool = True,
+    cell: str = "Cell",
+) -> tuple[str, str]:
+    """(automatic styles, table) of a table of ``widths`` centimetres per column, its head in bold."""
+    styles = (
+        f'<style:style style:name="{name}" style:family="table"><style:table-properties '
+        f'style:width="{sum(widths):.2f}cm" table:align="left"/></style:style>'
+    )
+    styles += "".join(
+        f'<style:style style:name="{name}.{i}" style:family="table-column"><style:table-column-properties '
+        f'style:column-width="{w:.2f}cm"/></style:style>'
+        for i, w in enumerate(widths)
+    )
+    cols = "".join(f'<table:table-column table:style-name="{name}.{i}"/>' for i in range(len(widths)))
+    border = "Ruled" if ruled else "Plain"
 
     def row(cells, style):
         return (
             "<table:table-row>"
             + "".join(
-                f'<table:table-cell office:value-type="string">{_p(str(c), style)}</table:table-cell>'
+                f'<table:table-cell table:style-name="{border}" office:value-type="string">'
+                f"{_p(str(c), style)}</table:table-cell>"
                 for c in cells
             )
             + "</table:table-row>"
         )
 
-    body = "".join(row(r, "Cell") for r in rows)
-    return f'<table:table table:name="Bang1">{cols}{row(head, "Head")}{body}</table:table>'
+    body = "".join(row(r, cell) for r in rows)
+    head_row = row(head, "Head")
+    return (
+        styles,
+        f'<table:table table:name="{name}" table:style-name="{name}">{cols}{head_row}{body}</table:table>',
+    )
 
 
 def to_odt(report: AgencyReport, policy: Mapping[str, Any]) -> bytes:
@@ -443,6 +478,21 @@ def to_odt(report: AgencyReport, policy: Mapping[str, Any]) -> bytes:
         (str(i), r["date"], r["mail"], r["kind"], r["category"], r["what"])
         for i, r in enumerate(report.rows, 1)
     ]
+    # the changes (A4 less the margins: 16 cm) and the signature block
+    changes_styles, changes = _table(
+        "Bang1",
+        rows,
+        ("STT", "Ngày", "Địa chỉ thư", "Loại", "Đề nghị", "Nội dung"),
+        (1.0, 2.4, 4.6, 2.0, 2.4, 3.6),
+    )
+    signature_styles, signatures = _table(
+        "Bang2",
+        [("(Ký, ghi rõ họ tên)", "(Ký, ghi rõ họ tên, đóng dấu)")],
+        ("Người lập", "Thủ trưởng Cơ quan/Đơn vị"),
+        (8.0, 8.0),
+        ruled=False,
+        cell="Centre",
+    )
     body = [
         _p(report.name.upper(), "Centre"),
         _p("BÁO CÁO TÌNH HÌNH SỬ DỤNG THƯ ĐIỆN TỬ", "Title"),
@@ -470,9 +520,7 @@ def to_odt(report: AgencyReport, policy: Mapping[str, Any]) -> bytes:
             "3. Danh sách đơn vị, người dùng đề nghị cấp mới, thay đổi, hủy bỏ tài khoản hộp thư điện tử "
             f"trong kỳ báo cáo ({', '.join(f'{k.lower()}: {v}' for k, v in report.counts().items())}):"
         ),
-        _table(rows, ("STT", "Ngày", "Địa chỉ thư", "Loại", "Đề nghị", "Nội dung"))
-        if rows
-        else _p("(không có thay đổi trong kỳ)"),
+        changes if rows else _p("(không có thay đổi trong kỳ)"),
         _p(
             "4. Họ tên người quản lý hộp thư điện tử chung của cơ quan nhà nước: "
             + _person(x.get("Người quản lý hộp thư chung"))
@@ -491,13 +539,11 @@ def to_odt(report: AgencyReport, policy: Mapping[str, Any]) -> bytes:
         ),
         _p(f"8. Ghi chú khác (nếu có): {x.get('Ghi chú') or BLANK}"),
         _p(""),
-        _table(
-            [("(Ký, ghi rõ họ tên)", "(Ký, ghi rõ họ tên, đóng dấu)")],
-            ("Người lập", "Thủ trưởng Cơ quan/Đơn vị"),
-        ),
+        signatures,
     ]
     content = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_NS}>'
+        f"<office:automatic-styles>{_TABLE_STYLES}{changes_styles}{signature_styles}</office:automatic-styles>"
         f"<office:body><office:text>{''.join(body)}</office:text></office:body></office:document-content>\n"
     )
     out = io.BytesIO()

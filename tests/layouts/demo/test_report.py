@@ -8,6 +8,8 @@ import csv
 import datetime as dt
 import io
 import json
+import re
+import subprocess
 import uuid
 import zipfile
 from xml.etree import ElementTree
@@ -25,6 +27,25 @@ def report(stage, out, start: dt.date, end: dt.date, *extra: str):
 
 def rows_of(path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+def rendered(odt, work) -> tuple[str, float]:
+    """What an agency sees when it opens ``odt``: LibreOffice (Debian's, headless) makes a PDF of it;
+    (the PDF's text, the share of dark pixels on its first page drawn at 30 dpi)."""
+    convert = subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{work}/profile",
+                              "--convert-to", "pdf", "--outdir", str(work), str(odt)],
+                             capture_output=True, text=True, timeout=180, check=False)
+    pdf = work / f"{odt.stem}.pdf"
+    assert convert.returncode == 0 and pdf.is_file(), convert.stdout + convert.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    page = subprocess.run(["pdftoppm", "-gray", "-r", "30", "-f", "1", "-l", "1", str(pdf)],
+                          capture_output=True, timeout=60, check=True).stdout
+    header = re.match(rb"P5\s+(\d+)\s+(\d+)\s+255\s", page)  # a binary greyscale map, 8 bits
+    assert header, page[:40]
+    pixels = page[header.end():]
+    assert len(pixels) == int(header.group(1)) * int(header.group(2))
+    return text, sum(1 for b in pixels if b < 128) / len(pixels)
 
 
 def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_path):
@@ -69,6 +90,14 @@ def test_the_report_counts_what_the_directory_and_the_audit_log_hold(stage, tmp_
     assert "BÁO CÁO TÌNH HÌNH SỬ DỤNG THƯ ĐIỆN TỬ" in text and row["Cơ quan"].upper() in text
     assert f"Số lượng hộp thư điện tử người dùng: {row['Hộp thư cá nhân']}" in text
     assert f"(thời gian từ {start:%d/%m/%Y} đến {today:%d/%m/%Y})" in text
+    # ... and it opens as a page the agency can sign (issue 15): the office suite lays out the same text,
+    # Vietnamese letters intact, and draws a page that is neither blank nor solid
+    shown, dark = rendered(folder / f"{code}.odt", tmp_path)
+    flat = " ".join(shown.split())
+    assert "BÁO CÁO TÌNH HÌNH SỬ DỤNG THƯ ĐIỆN TỬ" in flat and row["Cơ quan"].upper() in flat
+    assert f"Số lượng hộp thư điện tử người dùng: {row['Hộp thư cá nhân']}" in flat
+    assert "Thủ trưởng Cơ quan/Đơn vị" in flat and "(Ký, ghi rõ họ tên, đóng dấu)" in flat
+    assert 0.005 < dark < 0.3, f"first page {dark:.1%} dark"
 
 
 def test_the_use_of_the_mail_system_per_agency(stage, tmp_path):
