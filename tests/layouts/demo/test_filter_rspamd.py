@@ -266,14 +266,15 @@ def test_ratelimit_per_user(flt):
 
 # --- controller -----------------------------------------------------------------------------------------
 
-def http_inside(host, url: str, password: str | None = None) -> tuple[int, str]:
-    """(status, body) of a GET made inside ``host`` with Python (HTTPS verified against the layout's
-    CA, names resolved by the host's /etc/hosts)."""
+def http_inside(host, url: str, password: str | None = None, data: str | None = None) -> tuple[int, str]:
+    """(status, body) of a GET (a POST of ``data``) made inside ``host`` with Python (HTTPS verified
+    against the layout's CA, names resolved by the host's /etc/hosts)."""
     script = (
         "import json, ssl, sys, urllib.error, urllib.request\n"
-        "url, password = json.loads(sys.argv[1])\n"
+        "url, password, data = json.loads(sys.argv[1])\n"
         "ctx = ssl.create_default_context(cafile='/etc/ssl/congvu/ca.crt')\n"
-        "req = urllib.request.Request(url, headers={'Password': password} if password else {})\n"
+        "req = urllib.request.Request(url, headers={'Password': password} if password else {},\n"
+        "                             data=data.encode() if data is not None else None)\n"
         "try:\n"
         "    r = urllib.request.urlopen(req, timeout=20, context=ctx)\n"
         "    status, body = r.status, r.read()\n"
@@ -281,7 +282,7 @@ def http_inside(host, url: str, password: str | None = None) -> tuple[int, str]:
         "    status, body = e.code, e.read()\n"
         "print(status)\n"
         "sys.stdout.write(body.decode(errors='replace'))\n")
-    out = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(json.dumps([url, password]))}")
+    out = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(json.dumps([url, password, data]))}")
     assert out.returncode == 0, out.stderr_text
     status, _, body = out.stdout_text.partition("\n")
     return int(status), body
@@ -295,10 +296,30 @@ def test_controller_needs_password(flt, controller_password, password, expected)
     assert status in expected
 
 
+def test_the_read_only_password_reads_figures_and_nothing_more(flt, controller_password):
+    """The metrics reader's password (docs/filtering.md, "Web interface"): made on the filter host,
+    root-only, it opens Rspamd's read-only commands (the figures congvu-facts writes for Prometheus)
+    and is refused a command that would teach the classifier; the operator's password still opens
+    everything (test_controller_needs_password)."""
+    path = "/etc/rspamd/controller-readonly.password"
+    assert flt.out(f"stat -c '%a %U %G' {path}").split() == ["600", "root", "root"]
+    readonly = flt.out(f"cat {path}").strip()
+    assert len(readonly) == 32 and readonly != controller_password
+    status, body = http_inside(flt, "http://127.0.0.1:11334/metrics", readonly)
+    assert status == 200 and "rspamd_scanned_total" in body
+    assert http_inside(flt, "http://127.0.0.1:11334/stat", readonly)[0] == 200
+    message = "From: a@example.net\nTo: b@example.net\nSubject: hoc\n\nkhong duoc hoc\n"
+    assert http_inside(flt, "http://127.0.0.1:11334/learnspam", readonly, message)[0] in {401, 403}
+    assert http_inside(flt, "http://127.0.0.1:11334/metrics", "wrong-password")[0] in {401, 403}
+
+
 def test_controller_password_not_in_clear(flt, controller_password):
     conf = flt.out("cat /etc/rspamd/override.d/worker-controller.inc /etc/rspamd/local.d/*.inc")
-    assert controller_password not in conf
-    assert re.search(r'password = "\$2\$', conf)
+    readonly = flt.out("cat /etc/rspamd/controller-readonly.password").strip()
+    assert controller_password not in conf and readonly not in conf
+    # both passwords as rspamadm pw hashes: the read-only one, and the operator's, which opens everything
+    assert re.search(r'^password = "\$2\$', conf, re.M)
+    assert re.search(r'^enable_password = "\$2\$', conf, re.M)
 
 
 # --- offline operation ------------------------------------------------------------------------------------
