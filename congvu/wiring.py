@@ -529,6 +529,8 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_enabled": monitor is not None,
         "exporters_postfix": monitor is not None and lay.local(host, "mail_servers"),
         "exporters_clamav": monitor is not None and lay.local(host, "filter_servers"),
+        # Rspamd's own figures (its controller's /metrics) where it runs
+        "exporters_rspamd": monitor is not None and lay.local(host, "filter_servers"),
         # replication lag (Hà Nam Art 10.7, Gia Lai Art 8.1.a: standby capacity that actually holds
         # the data): each directory server's contextCSN, each mailbox server's replicator queues
         "exporters_ldap_base_dn":

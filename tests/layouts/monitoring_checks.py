@@ -2,7 +2,8 @@
 host's exporters and probes every TLS service, the rules pass their tests on the host, nothing of it is
 reachable from the network but the exporters from the monitoring host, every directory server's own
 figures (slapd's cn=Monitor) reach Prometheus while cn=Monitor is refused to anyone but local root,
-and a stopped Dovecot raises its alert, which reaches the postmaster mailbox in Vietnamese."""
+Rspamd's own figures reach Prometheus and the status page's charts, and a stopped Dovecot raises its
+alert, which reaches the postmaster mailbox in Vietnamese."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import email.message
 import email.policy
 import imaplib
 import json
+import re
 import shlex
 import socket
 import ssl
@@ -34,6 +36,7 @@ __all__ = [
     "test_cn_monitor_is_read_by_local_root_alone",
     "test_every_directory_server_reports_slapds_own_figures",
     "test_every_exporter_and_probe_is_up",
+    "test_every_filter_host_reports_rspamds_own_figures",
     "test_every_webmail_host_reports_nginx_and_php_fpm",
     "test_failed_logins_are_counted_by_dovecot",
     "test_nothing_of_the_monitoring_is_open_to_the_network",
@@ -162,6 +165,55 @@ def test_every_directory_server_reports_slapds_own_figures(stage, monitor):
     wait_until("the directory figures refreshed", lambda: all(
         _by_instance(monitor, searches).get(s, 0) > before[s] for s in servers), 150, 5)
     assert not _query(monitor, 'ALERTS{alertname="KhongDocDuocSoLieuThuMuc"}')
+
+
+#: A message ClamAV finds infected: staging's test signature (Congvu.Test.EICAR), so Rspamd rejects it.
+EICAR = ("From: a@example.net\nTo: b@example.net\nSubject: kiem tra\n\n"
+         "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n")
+
+
+def _chart_bar(page: str, chart: str) -> tuple[float, float, str] | None:
+    """(the chart's height, the bar's height, its title) of the last hour's bar of one of the status
+    page's charts (its div's id)."""
+    start = page.index(f'<div class="bieu-do" id="{chart}">')
+    svg = page[start:page.index("</svg>", start)]
+    top = float(re.search(r'viewBox="0 0 240 ([0-9.]+)"', svg).group(1))
+    found = re.search(r'<rect [^>]*height="([0-9.]+)" data-gio="0"><title>([^<]*)</title>', svg)
+    return (top, float(found.group(1)), found.group(2)) if found else None
+
+
+def test_every_filter_host_reports_rspamds_own_figures(stage, monitor):
+    """congvu-facts reads Rspamd's /metrics on every filter host with the controller's read-only
+    password, and Prometheus has Rspamd's figures under Rspamd's names: three messages scanned (one
+    infected, rejected) move its scanned and reject counters, and the status page's charts draw the
+    last hour's bar of each with the figure in its title (docs/monitoring.md)."""
+    servers = stage.groups["filter_servers"]
+    wait_until("congvu_rspamd_up 1 for every filter host", lambda: all(
+        _by_instance(monitor, "congvu_rspamd_up").get(s) == 1 for s in servers), 150, 5,
+        explain=lambda: json.dumps(_query(monitor, "congvu_rspamd_up")))
+    assert all(_by_instance(monitor, "rspamd_build_info").get(s) == 1 for s in servers)
+    assert all(_by_instance(monitor, "rspamd_start_time_seconds").get(s, 0) > 0 for s in servers)
+    assert not _query(monitor, "rspamd_config")  # a new series at each reload: left out
+    scanned, rejected = "rspamd_scanned_total", 'rspamd_actions_total{type="reject"}'
+    before = (_by_instance(monitor, scanned), _by_instance(monitor, rejected))
+    for name in servers:
+        plain = "From: a@example.net\nTo: b@example.net\nSubject: xin chao\n\nKinh gui.\n"
+        for body in (plain, plain, EICAR):
+            verdict = stage.hosts[name].out("rspamc -h 127.0.0.1:11333", stdin=body)
+            assert "Action:" in verdict, verdict
+    wait_until("three scans and one reject counted on every filter host", lambda: all(
+        _by_instance(monitor, scanned).get(s, 0) >= before[0].get(s, 0) + 3
+        and _by_instance(monitor, rejected).get(s, 0) >= before[1].get(s, 0) + 1 for s in servers), 150, 5,
+        explain=lambda: json.dumps(_query(monitor, f"{scanned} or {rejected}")))
+    assert not _query(monitor, 'ALERTS{alertname="KhongDocDuocSoLieuLocThu"}')
+    status, page = _fetch(monitor, "http://127.0.0.1:9090/consoles/congvu.html")
+    assert status == "200" and "<h2>Hai mươi bốn giờ qua</h2>" in page, page[:2000]
+    for chart, least in (("thu-loc", 3), ("thu-tu-choi", 1)):
+        bar = _chart_bar(page, chart)
+        assert bar, f"no bar for the last hour in the chart {chart}"
+        top, height, title = bar
+        shown = int(re.fullmatch(r"giờ vừa qua: (\d+) thư", title).group(1))
+        assert shown >= least and 0 < height <= top, (chart, bar)  # drawn, and inside the chart
 
 
 def test_every_webmail_host_reports_nginx_and_php_fpm(stage, monitor):

@@ -1,17 +1,19 @@
 """congvu-facts (roles/exporters/templates/usr/local/lib/congvu/congvu-facts.j2, docs/monitoring.md):
-slapd's own figures from its monitor database, cn=Monitor, and the webmail's PHP-FPM pool from its
-status page, as node-exporter textfile metrics.
+slapd's own figures from its monitor database, cn=Monitor, the webmail's PHP-FPM pool from its
+status page and Rspamd's own figures from its controller's /metrics, as node-exporter textfile metrics.
 
 The template is rendered the way the exporters role renders it (its settings at the top, the code in a
 raw block) and loaded as a module; the samples in fixtures/monitor/ are real: the script's own ldapsearch on
-Debian 12's slapd 2.5.13 and the pool's ?json page of Debian 12's PHP-FPM 8.2 (the all-in-one staging
-layout)."""
+Debian 12's slapd 2.5.13, the pool's ?json page of Debian 12's PHP-FPM 8.2 and Debian 12's Rspamd
+3.4's /metrics after one message was scanned (the all-in-one staging layout)."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import subprocess
+import threading
 import types
 from pathlib import Path
 
@@ -34,7 +36,9 @@ def load(tmp_path: Path, **settings) -> types.ModuleType:
               "exporters_clamav": False, "exporters_clamav_db_dir": "/var/lib/clamav",
               "exporters_ldap_base_dn": "", "exporters_dovecot_replication": False,
               "exporters_ldap_monitor": True, "exporters_webmail": False,
-              "exporters_phpfpm_status_uri": "http://127.0.0.1:8081/fpm-status", **settings}
+              "exporters_phpfpm_status_uri": "http://127.0.0.1:8081/fpm-status",
+              "exporters_rspamd": False, "exporters_rspamd_metrics_uri": "http://127.0.0.1:11334/metrics",
+              "exporters_rspamd_password_file": "/etc/rspamd/controller-readonly.password", **settings}
     source = env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(**values)
     module = types.ModuleType("congvu_facts")
     exec(compile(source, str(TEMPLATE), "exec"), module.__dict__)
@@ -194,3 +198,109 @@ def test_an_unreadable_pool_says_so(tmp_path):
     facts = load(tmp_path, exporters_webmail=True, exporters_phpfpm_status_uri="http://127.0.0.1:9/fpm-status")
     assert metrics(facts.phpfpm()) == {"congvu_phpfpm_up": 0}
     assert load(tmp_path).PHPFPM_STATUS_URI == ""  # not a webmail host: not read at all
+
+
+def families(lines: list[str]) -> dict[str, dict[str, float]]:
+    """family -> {labels: value} of text-format lines with any labels, checking that each family is
+    announced by one HELP and one TYPE before its samples and that no series is written twice."""
+    helped, typed, found = set(), {}, {}
+    for line in lines:
+        meta = re.fullmatch(r"# (HELP|TYPE) ([a-z_]+) (.+)", line)
+        if meta:
+            seen = helped if meta.group(1) == "HELP" else typed
+            assert meta.group(2) not in seen, f"{line!r}: a second {meta.group(1)}"
+            if meta.group(1) == "HELP":
+                helped.add(meta.group(2))
+            else:
+                assert meta.group(3) in ("gauge", "counter"), line
+                typed[meta.group(2)] = meta.group(3)
+            continue
+        match = re.fullmatch(r'([a-z_]+)(\{(?:[a-z]+="[^"]*",?)+\})? (-?[0-9.e+-]+)', line)
+        assert match, f"not a text-format sample: {line!r}"
+        name = match.group(1)
+        assert name in typed and name in helped, f"{line!r} has no HELP and TYPE before it"
+        series = found.setdefault(name, {})
+        assert (match.group(2) or "") not in series, f"{line!r} twice"
+        series[match.group(2) or ""] = float(match.group(3))
+    return found
+
+
+def test_rspamds_own_figures(tmp_path):
+    """congvu_rspamd.prom from Rspamd 3.4's /metrics (fixtures/monitor/rspamd-3.4.metrics: one message
+    scanned, given the "add header" action): Rspamd's own families under their names, but the
+    configuration's id (a new series at each reload) and OpenMetrics' "# EOF"; its process start time,
+    a name the node exporter has for itself, renamed."""
+    facts = load(tmp_path, exporters_rspamd=True)
+    assert facts.RSPAMD_METRICS_URI == "http://127.0.0.1:11334/metrics"
+    text = sample("rspamd-3.4.metrics")
+    lines = facts.rspamd_figures(text)
+    found = families(lines)
+    assert found["rspamd_scanned_total"] == {"": 1}
+    assert found["rspamd_actions_total"]['{type="add header"}'] == 1
+    assert set(found["rspamd_actions_total"]) == {f'{{type="{a}"}}' for a in (
+        "reject", "soft reject", "rewrite subject", "add header", "greylist", "no action")}
+    assert found["rspamd_spam_total"] == {"": 1} and found["rspamd_ham_total"] == {"": 0}
+    assert found["rspamd_statfiles_revision"].keys() == {'{symbol="BAYES_SPAM",type="redis"}',
+                                                         '{symbol="BAYES_HAM",type="redis"}'}
+    start = re.search(r"^process_start_time_seconds (\d+)$", text, re.M).group(1)
+    assert found["rspamd_start_time_seconds"] == {"": float(start)}
+    assert "rspamd_config" not in found and not any(name.startswith("process_") for name in found)
+    assert all(name.startswith("rspamd_") for name in found) and "# EOF" not in lines
+    assert "# HELP rspamd_ham_total Messages classified as ham." in lines  # Rspamd 3.4 says "spam"
+    # a client timestamp (which the textfile collector refuses) is dropped, the sample kept
+    stamped = facts.rspamd_figures(text.replace("_scanned_total 1", "_scanned_total 1 1796626435000"))
+    assert "rspamd_scanned_total 1" in stamped
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1 0.5\n",  # another page
+    "<html><body>401 Unauthorized</body></html>\n",  # not the text format
+])
+def test_a_page_that_is_not_rspamds_metrics_is_unreadable(tmp_path, text):
+    with pytest.raises(ValueError):
+        load(tmp_path, exporters_rspamd=True).rspamd_figures(text)
+
+
+class _Controller(http.server.BaseHTTPRequestHandler):
+    """Rspamd's controller as far as the reading sees it: /metrics for the right Password header."""
+    password = ""
+
+    def do_GET(self):
+        right = self.path == "/metrics" and self.headers.get("Password") == self.password
+        body = sample("rspamd-3.4.metrics").encode() if right else b'{"error":"Unauthorized"}'
+        self.send_response(200 if right else 401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_reading_uses_the_read_only_password_and_says_when_it_fails(tmp_path):
+    """The password comes from the root-only file the rspamd role makes; a wrong one (401), no file or
+    no controller writes congvu_rspamd_up 0 and no figure."""
+    secret = tmp_path / "controller-readonly.password"
+    secret.write_text("Rk3b9TqLw2\n", encoding="utf-8")
+    _Controller.password = "Rk3b9TqLw2"
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Controller)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        facts = load(tmp_path, exporters_rspamd=True, exporters_rspamd_metrics_uri=uri,
+                     exporters_rspamd_password_file=str(secret))
+        good = families(facts.rspamd())
+        assert good["congvu_rspamd_up"] == {"": 1} and good["rspamd_scanned_total"] == {"": 1}
+        facts.main()
+        assert "congvu_rspamd_up 1\n" in (tmp_path / "congvu_rspamd.prom").read_text(encoding="utf-8")
+        secret.write_text("wrong-password\n", encoding="utf-8")
+        assert families(facts.rspamd()) == {"congvu_rspamd_up": {"": 0}}
+        secret.unlink()
+        assert families(facts.rspamd()) == {"congvu_rspamd_up": {"": 0}}
+    finally:
+        server.shutdown()
+        server.server_close()
+    secret.write_text("Rk3b9TqLw2\n", encoding="utf-8")
+    assert families(facts.rspamd()) == {"congvu_rspamd_up": {"": 0}}  # no controller
+    assert load(tmp_path).RSPAMD_METRICS_URI == ""  # not a filter host: not read at all

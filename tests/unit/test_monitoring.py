@@ -96,7 +96,7 @@ def test_all_in_one_watches_itself_and_mails_over_loopback():
     reminders = v["prometheus_report_reminders"]
     assert [(r["due"], r["article"]) for r in reminders] == [("11-14", "Hà Nam Art 11.8")]
     assert v["postfix_trusted_relays"] == []  # nothing added: the alerts never leave the host
-    assert v["exporters_clamav"] and v["exporters_postfix"] and v["exporters_webmail"]
+    assert all(v[f"exporters_{kind}"] for kind in ("clamav", "rspamd", "postfix", "webmail"))
 
 
 def test_one_monitoring_host_at_most():
