@@ -67,7 +67,7 @@ CATEGORY = {
 #: The action as the report says it.
 ACTION_VI = {
     "create": "cấp hộp thư",
-    "delete": "xoá",
+    "delete": "xóa",
     "reclaim": "thu hồi hộp thư",
     "retire_leaver": "thu hồi (nghỉ việc)",
     "change": "cập nhật thông tin",
@@ -76,14 +76,14 @@ ACTION_VI = {
     "transfer": "chuyển cơ quan",
     "mark_leaving": "ghi nhận nghỉ việc, chuyển công tác",
     "return": "trở lại làm việc",
-    "lock_leaver": "tạm khoá (nghỉ việc)",
-    "lock_inactive": "tạm khoá (không sử dụng)",
-    "lock_default_password": "tạm khoá (chưa đổi mật khẩu ban đầu)",
-    "unlock_returned": "mở khoá",
+    "lock_leaver": "tạm khóa (nghỉ việc)",
+    "lock_inactive": "tạm khóa (không sử dụng)",
+    "lock_default_password": "tạm khóa (chưa đổi mật khẩu ban đầu)",
+    "unlock_returned": "mở khóa",
     "reopen": "mở lại hộp thư",
     "apply_quota": "điều chỉnh dung lượng",
     "drop_alias": "bỏ địa chỉ cũ",
-    "reserve_address": "giữ lại địa chỉ của danh sách đã xoá",
+    "reserve_address": "giữ lại địa chỉ của danh sách đã xóa",
 }
 KIND_VI = {
     "person": "Cá nhân",

@@ -124,7 +124,7 @@ def build_usage(
 CSV_HEADER = (
     *REPORT_HEADER[:4],  # the agency and the period, as the Annex's roll-up names them
     "Hộp thư đang hoạt động",
-    "Hộp thư bị khoá",
+    "Hộp thư bị khóa",
     "Thư gửi",
     "Thư nhận",
     "Dung lượng đã dùng (MB)",
@@ -204,8 +204,8 @@ def _chart(title: str, legend: list[tuple[str, str]], rows: list[tuple[str, list
 def usage_html(lines: list[AgencyUsage], period: Period, province: str) -> str:
     """The page: three charts (mailboxes, messages, storage) and the table of every figure."""
     span = f"từ {fmt_date_vi(period.start)} đến {fmt_date_vi(period.end)}"
-    boxes = _chart("Hộp thư đang hoạt động và bị khoá",
-                   [("Đang hoạt động", COLOURS["active"]), ("Bị khoá", COLOURS["locked"])],
+    boxes = _chart("Hộp thư đang hoạt động và bị khóa",
+                   [("Đang hoạt động", COLOURS["active"]), ("Bị khóa", COLOURS["locked"])],
                    [(line.name, [(line.active, COLOURS["active"]), (line.locked, COLOURS["locked"])],
                      f"{line.active} / {line.locked}") for line in lines],
                    max((line.active + line.locked for line in lines), default=0))
@@ -237,12 +237,12 @@ def usage_html(lines: list[AgencyUsage], period: Period, province: str) -> str:
         "figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:.3em}</style></head><body>"
         f"<h1>Tình hình sử dụng hệ thống thư điện tử công vụ {html.escape(province)}</h1>"
         f"<p>Kỳ báo cáo {span}. Tổng cộng {len(lines)} cơ quan, {total('active')} hộp thư đang hoạt động, "
-        f"{total('locked')} hộp thư bị khoá, {total('sent')} thư gửi, {total('received')} thư nhận trong kỳ, "
+        f"{total('locked')} hộp thư bị khóa, {total('sent')} thư gửi, {total('received')} thư nhận trong kỳ, "
         f"{_vi(_mb(total('used_bytes')))} MB đã dùng.</p>"
         "<p>Số thư tính theo thư còn lưu trong hộp thư tại thời điểm lập báo cáo, theo ngày thư đến; thư gửi "
         "là thư được lưu trong thư mục Đã gửi (Sent).</p>"
         + "".join(f"<figure><figcaption>{html.escape(title)}</figcaption>{chart}</figure>"
-                  for title, chart in (("Hộp thư đang hoạt động / bị khoá", boxes),
+                  for title, chart in (("Hộp thư đang hoạt động / bị khóa", boxes),
                                        ("Thư gửi / nhận trong kỳ", mail),
                                        ("Dung lượng đã dùng so với hạn mức", storage)))
         + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>\n"

@@ -448,7 +448,7 @@ def test_the_lists_file_renames_a_list_keeping_its_address_then_removes_it(stage
         assert new in removed.flat.rpartition("Report what changed")[2]  # removed_lists names it
         assert not testpeople.exists(new_dn)
         assert expands(new) == "" and expands(old) == ""
-        refused = mailcore.internet(rcpts=[new], subject=unique("Danh sách đã xoá"))
+        refused = mailcore.internet(rcpts=[new], subject=unique("Danh sách đã xóa"))
         assert not refused["ok"] and refused["rcpt"].get(new, (None,))[0] == 550, brief(refused)
         # both addresses stay reserved on the agency's mailbox: never given to anyone else
         holders = testpeople.search(testpeople.orgs, f"(congvuReservedAddress={new})",

@@ -74,7 +74,7 @@ ACCOUNTS: dict[str, dict] = {
     # An organisation mailbox (class unit, unlimited: Cần Thơ Art 4.1) that delegates to the sender.
     "org": {"local": "kiemthu.donvi", "name": "Kiểm thử Hộp thư đơn vị", "class": "unit",
             "delegate": "sender", "quota": 0},
-    "locked": {"local": "kiemthu.khoa", "name": "Kiểm thử Bị khoá", "state": "locked"},
+    "locked": {"local": "kiemthu.khoa", "name": "Kiểm thử Bị khóa", "state": "locked"},
     "mustchange": {"local": "kiemthu.doimk", "name": "Kiểm thử Chưa đổi mật khẩu", "mustchange": True},
     "tiny": {"local": "kiemthu.nho", "name": "Kiểm thử Hộp thư nhỏ", "quota": 100_000},
     "retired": {"local": "kiemthu.nghi", "name": "Kiểm thử Đã nghỉ", "state": "retired"},
@@ -879,7 +879,7 @@ def test_locked_account_cannot_log_in(mailcore):
 def test_locked_account_still_receives(mailcore):
     """Hà Nam Art 7.1, Gia Lai Art 6.1: a locked mailbox keeps receiving mail."""
     mc = mailcore
-    subject = unique("Thư gửi hộp thư đang bị khoá")
+    subject = unique("Thư gửi hộp thư đang bị khóa")
     sent = mc.internet(rcpts=[mc.accounts["locked"]], subject=subject)
     assert sent["ok"], brief(sent)
     assert wait_for(lambda: mc.has_mail_on_host(mc.accounts["locked"], subject))
@@ -1217,7 +1217,7 @@ def test_success_notice_on_request_in_vietnamese(mailcore):
 def _deleted(mc: MailCore, who: str) -> dict:
     """Mail to ``who``, deleted over IMAP: did it arrive, is it gone, is it in the recovery folder."""
     user = mc.accounts[who]
-    subject = unique("Thư sẽ bị xoá")
+    subject = unique("Thư sẽ bị xóa")
     mc.submit("sender", rcpts=[user], subject=subject)
     arrived = bool(wait_for(lambda: mc.has_mail(user, subject)))
     mc.delete(user, subject)

@@ -105,9 +105,9 @@ def test_the_csv(lines):
     rows = {r["Mã cơ quan"]: r for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
     skhdt = rows["skhdt"]
     assert (skhdt["Từ ngày"], skhdt["Đến ngày"]) == ("06/06/2026", "05/12/2026")
-    assert (skhdt["Hộp thư đang hoạt động"], skhdt["Hộp thư bị khoá"]) == ("2", "1")
+    assert (skhdt["Hộp thư đang hoạt động"], skhdt["Hộp thư bị khóa"]) == ("2", "1")
     assert (skhdt["Thư gửi"], skhdt["Thư nhận"], skhdt["Đã dùng so với hạn mức (%)"]) == ("3", "5", "75.0")
-    assert skhdt["Thay đổi tài khoản trong kỳ"] == "tạm khoá (không sử dụng): 1; mở khoá: 1"
+    assert skhdt["Thay đổi tài khoản trong kỳ"] == "tạm khóa (không sử dụng): 1; mở khóa: 1"
     assert rows["snv"]["Đã dùng so với hạn mức (%)"] == ""  # no quota: no share
 
 
@@ -119,7 +119,7 @@ def test_the_page_draws_three_charts_and_a_table(lines):
     svg = "{http://www.w3.org/2000/svg}"
     charts = list(root.iter(f"{svg}svg"))
     assert [c.find(f"{svg}title").text for c in charts] == [
-        "Hộp thư đang hoạt động và bị khoá", "Thư gửi và nhận trong kỳ", "Dung lượng đã dùng so với hạn mức"]
+        "Hộp thư đang hoạt động và bị khóa", "Thư gửi và nhận trong kỳ", "Dung lượng đã dùng so với hạn mức"]
     names = {line.name for line in lines}
     for chart in charts:  # every agency on every chart, its figure written beside its bar
         labels = [t.text for t in chart.iter(f"{svg}text")]

@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FOLDER = "Công văn đến/Năm 2026"
 WEBMAIL_DB = "/var/lib/dbconfig-common/sqlite3/roundcube/roundcube"  # backup_webmail_sqlite_dir
-SIEVE = 'require ["fileinto"];\nif header :contains "subject" "Hoả tốc" { fileinto "INBOX"; stop; }\n'
+SIEVE = 'require ["fileinto"];\nif header :contains "subject" "Hỏa tốc" { fileinto "INBOX"; stop; }\n'
 
 # Every message of the mail store: (mailbox directory, folder, Message-ID) -> [sha256, flags].
 STORE = r'''
@@ -129,7 +129,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
     conn = imap_session(stage, person)
     try:
         conn.create(imap_quote(FOLDER))
-        conn.append("INBOX", r"(\Seen \Flagged)", None, raw_message("Công văn hoả tốc", person.mail))
+        conn.append("INBOX", r"(\Seen \Flagged)", None, raw_message("Công văn hỏa tốc", person.mail))
         conn.append("INBOX", r"(\Answered)", None, raw_message("Giấy mời họp", person.mail))
         conn.append(imap_quote(FOLDER), r"(\Seen)", None, raw_message("Quyết định số 15", person.mail))
         mailbox = {**fetch_all(conn, "INBOX"), **fetch_all(conn, FOLDER)}
@@ -137,7 +137,7 @@ def test_three_dead_hosts_and_a_lost_database_come_back_from_the_backups(stage, 
         conn.logout()
     conn = imap_session(stage, locked)
     try:
-        conn.append("INBOX", r"(\Seen)", None, raw_message("Thư trước khi khoá", locked.mail))
+        conn.append("INBOX", r"(\Seen)", None, raw_message("Thư trước khi khóa", locked.mail))
     finally:
         conn.logout()
     ldap_modify(stage, f"dn: {locked.dn}\nchangetype: modify\nreplace: congvuAccountState\n"

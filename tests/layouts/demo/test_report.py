@@ -130,7 +130,7 @@ def test_the_use_of_the_mail_system_per_agency(stage, tmp_path):
     assert [r["Mã cơ quan"] for r in rows] == [code]
     row = rows[0]
     assert int(row["Hộp thư đang hoạt động"]) == len(active)
-    assert int(row["Hộp thư bị khoá"]) == len(mails) - len(active)
+    assert int(row["Hộp thư bị khóa"]) == len(mails) - len(active)
 
     def held(query: str) -> int:
         before = today + dt.timedelta(days=1)
