@@ -26,8 +26,8 @@ from congvu.report import due_days
 if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
 
-__all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "backup_max_age_hours", "probes",
-           "report_reminders", "targets"]
+__all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "backup_max_age_hours", "incident_report",
+           "probes", "report_reminders", "targets"]
 
 #: How many days before a periodic report is due the operators are reminded (a working fortnight to
 #: collect the agencies' figures and have the report signed).
@@ -128,3 +128,16 @@ def report_reminders(policy: Mapping[str, Any],
                     "article_vi": cite_vi(article, policy) or article, "expr": " or ".join(terms),
                     "test_due_day": at, "test_quiet_day": at - days_ahead - 1})
     return out
+
+
+def incident_report(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The deadline for reporting an incident to the province (Gia Lai Art 8.3.d: the operating centre
+    reports to Sở Khoa học và Công nghệ at the latest 24 hours after the system's incident):
+    ``hours``, ``article`` and ``article_vi`` (the Vietnamese citation, or the article as written),
+    for the alert BaoCaoSuCo. Empty where the regulation sets none (``incident_report_hours`` null)."""
+    hours = policy["operations"].get("incident_report_hours")
+    if not hours:
+        return {}
+    bound = (policy.get("regulation") or {}).get("operations.incident_report_hours") or {}
+    article = str(bound.get("article") or "")
+    return {"hours": int(hours), "article": article, "article_vi": cite_vi(article, policy) or article}

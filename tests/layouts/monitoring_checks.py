@@ -20,8 +20,14 @@ import ssl
 import subprocess
 import urllib.parse
 import uuid
+from pathlib import Path
 
+import jinja2
 import pytest
+import yaml
+
+from congvu.monitoring import incident_report
+from congvu.policy import load_policy
 
 try:  # tests/layouts is a plain directory, or a package named layouts
     from polling import wait_for, wait_until
@@ -33,6 +39,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "monitor",
     "test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server",
+    "test_an_incident_is_reminded_where_the_regulation_sets_a_deadline",
     "test_cn_monitor_is_read_by_local_root_alone",
     "test_every_directory_server_reports_slapds_own_figures",
     "test_every_exporter_and_probe_is_up",
@@ -44,6 +51,9 @@ __all__ = [
     "test_the_alert_rules_pass_their_tests_on_the_host",
     "test_the_status_page_shows_every_host",
 ]
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "roles" / "prometheus" / "templates" / "etc" / "prometheus" / "rules"
 
 #: slapd 2.5's kinds of operation, each counted in cn=Monitor (congvu_ldap_operations_*_total{op}).
 LDAP_OPS = {"abandon", "add", "bind", "compare", "delete", "extended", "modify", "modrdn", "search", "unbind"}
@@ -103,6 +113,33 @@ def test_the_alert_rules_pass_their_tests_on_the_host(stage, monitor):
                                 f"alertname={name}").split()
               for name in ("SapDenHanBaoCao", "DichVuNgung")}
     assert routes == {"SapDenHanBaoCao": ["reminders"], "DichVuNgung": ["operators"]}, routes
+
+
+def test_an_incident_is_reminded_where_the_regulation_sets_a_deadline(stage, monitor):
+    """Gia Lai Art 8.3.d: the operating centre reports an incident to Sở Khoa học và Công nghệ within
+    24 hours. Where the policy sets operations.incident_report_hours, the deployed rules have
+    BaoCaoSuCo, and its tests run at deploy; where it sets none (Hà Nam's), the rule is absent. Either
+    way the rule and its tests are also rendered here as the prometheus role renders them, with Gia
+    Lai's deadline and article (congvu.monitoring.incident_report), and run by promtool on the
+    monitoring host: it fires after a critical alert with the start and the deadline in Vietnam's time,
+    not for a warning or an alert only pending, and stops 24 hours after the incident ended."""
+    own = incident_report(stage.policy)
+    assert ("alert: BaoCaoSuCo" in monitor.out("cat /etc/prometheus/rules/congvu.yml")) == bool(own)
+    gialai = incident_report(load_policy(ROOT / "policies" / "gialai.yml"))
+    assert gialai["hours"] == 24 and gialai["article"] == "Gia Lai Art 8.3.d"
+    values = {**yaml.safe_load((ROOT / "roles" / "prometheus" / "defaults" / "main.yml").read_text()),
+              **{k: v for k, v in stage.wiring[monitor.name].items() if k.startswith("prometheus_")},
+              "ansible_managed": "test", "prometheus_incident_report": gialai}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
+    work = "/tmp/congvu-incident-test"
+    monitor.out(f"rm -rf {work} && mkdir -p {work}")
+    for name in ("congvu.yml", "congvu_test.yml"):
+        text = env.from_string((RULES / f"{name}.j2").read_text(encoding="utf-8")).render(**values)
+        assert name != "congvu.yml" or "alert: BaoCaoSuCo" in text
+        monitor.out(f"cat > {work}/{name}", stdin=text)
+    run = monitor.run(f"cd {work} && promtool check rules congvu.yml && promtool test rules congvu_test.yml")
+    assert run.returncode == 0, run.stdout_text[-3000:] + run.stderr_text[-3000:]
+    assert "SUCCESS" in run.stdout_text + run.stderr_text
 
 
 def test_every_exporter_and_probe_is_up(stage, monitor):

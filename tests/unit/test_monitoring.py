@@ -209,3 +209,13 @@ def test_slapds_figures_follow_the_openldap_role_switch():
     assert render(True) == "True" and render(True, openldap_monitor_enabled=True) == "True"
     assert render(True, openldap_monitor_enabled=False) == "False"
     assert render(False) == "False" and render(False, openldap_monitor_enabled=True) == "False"
+
+
+def test_the_incident_deadline_comes_from_the_policy():
+    """Gia Lai Art 8.3.d: an incident reported within 24 hours; the alert BaoCaoSuCo cites the article
+    in Vietnamese. The other provinces' regulations set no deadline: no reminder."""
+    gialai = monitoring.incident_report(_policy("gialai"))
+    assert gialai["hours"] == 24 and gialai["article"] == "Gia Lai Art 8.3.d"
+    assert gialai["article_vi"].startswith("điểm d khoản 3 Điều 8 Quy chế")
+    for name in ("hanam", "cantho", "ninhbinh", "hagiang", "tuyenquang", "ninhbinh2025"):
+        assert monitoring.incident_report(_policy(name)) == {}, name
