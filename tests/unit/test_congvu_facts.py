@@ -244,7 +244,8 @@ def test_rspamds_own_figures(tmp_path):
                                                          '{symbol="BAYES_HAM",type="redis"}'}
     start = re.search(r"^process_start_time_seconds (\d+)$", text, re.M).group(1)
     assert found["rspamd_start_time_seconds"] == {"": float(start)}
-    assert "rspamd_config" not in found and not any(name.startswith("process_") for name in found)
+    assert "rspamd_config" not in found and "rspamd_read_only" not in found
+    assert not any(name.startswith("process_") for name in found)
     assert all(name.startswith("rspamd_") for name in found) and "# EOF" not in lines
     assert "# HELP rspamd_ham_total Messages classified as ham." in lines  # Rspamd 3.4 says "spam"
     # a client timestamp (which the textfile collector refuses) is dropped, the sample kept

@@ -29,7 +29,7 @@ PLUGIN = "/usr/share/roundcube/plugins/congvu_security"
 # (Vietnamese, English) of texts Debian's vi_VN lacks, as the mailbox page shows them
 COMPLETED_ON_THE_MAILBOX_PAGE = [
     ("Chế độ tối", "Dark mode"),
-    ("Tuỳ chọn danh sách", "List options"),
+    ("Tùy chọn danh sách", "List options"),
     ("Danh sách thư", "Email Messages Listing"),
     # client labels of the dialogs, looked up before any plugin runs
     ('"confirmationtitle":"Bạn có chắc chắn?"', '"Are you sure..."'),

@@ -335,7 +335,7 @@ def test_locked_account_is_told_in_vietnamese(webmail, accounts):
     web = webmail("locked")
     web.login(accounts["locked"].mail, INITIAL_PASSWORD)
     assert web.page.locator("#messagelist").count() == 0
-    assert "đang bị khoá" in web.messages()
+    assert "đang bị khóa" in web.messages()
     web.shot("locked")
 
 
