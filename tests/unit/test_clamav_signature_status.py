@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import pathlib
 import time
 
 import pytest
+from source_files import load
 
-MODULE = pathlib.Path(__file__).resolve().parents[2] / "roles/rspamd/library/clamav_signature_status.py"
-spec = importlib.util.spec_from_file_location("clamav_signature_status", MODULE)
-css = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(css)
+css = load("roles/rspamd/library/clamav_signature_status.py", "clamav_signature_status")
 
 NOW = 1_800_000_000
 

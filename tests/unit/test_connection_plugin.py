@@ -4,22 +4,14 @@ checks the command lines it builds."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from source_files import load
 
 
 @pytest.fixture(scope="module")
 def plugin():
     pytest.importorskip("ansible_collections.containers.podman")
-    spec = importlib.util.spec_from_file_location("podman_pipelined",
-                                                  ROOT / "connection_plugins" / "podman_pipelined.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("connection_plugins/podman_pipelined.py", "podman_pipelined")
 
 
 def test_pipelining_is_on_and_documented(plugin):

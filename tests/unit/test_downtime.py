@@ -9,6 +9,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
+from source_files import load
 
 from congvu.downtime import plan_notice
 from congvu.errors import PolicyError
@@ -126,14 +127,9 @@ def test_a_province_whose_seed_is_silent_cites_nothing():
 
 
 def test_the_filter_wraps_the_check_and_names_the_error():
-    import importlib.util
-
     from ansible.errors import AnsibleFilterError
 
-    path = Path(__file__).resolve().parents[2] / "filter_plugins" / "downtime.py"
-    spec = importlib.util.spec_from_file_location("congvu_filter_downtime", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load("filter_plugins/downtime.py", "congvu_filter_downtime")
     flt = module.FilterModule().filters()["congvu_downtime_notice"]
     hanam = policy("hanam")
     far = (dt.date.today() + dt.timedelta(days=60))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from source_files import load
 
 ROOT = Path(__file__).resolve().parents[2]
 HANAM = str(ROOT / "data" / "catalogues" / "hanam.yml")
@@ -15,11 +16,7 @@ NAMING = {"scheme": "hanam", "domain": "hanam.gov.vn"}
 
 @pytest.fixture(scope="module")
 def filters():
-    spec = importlib.util.spec_from_file_location("congvu_filter_naming",
-                                                  ROOT / "filter_plugins" / "naming.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.FilterModule().filters()
+    return load("filter_plugins/naming.py", "congvu_filter_naming").FilterModule().filters()
 
 
 def test_filters_registered_and_documented(filters):

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from source_files import load
 
 from congvu.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_plugin():
-    path = ROOT / "filter_plugins" / "report.py"
-    spec = importlib.util.spec_from_file_location("congvu_filter_report", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-PLUGIN = _load_plugin()
+PLUGIN = load("filter_plugins/report.py", "congvu_filter_report")
 PERIOD = PLUGIN.FilterModule().filters()["congvu_report_period"]
 
 

@@ -4,10 +4,10 @@ of the openldap role (roles/openldap/library/openldap_must_change.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from source_files import load
 
 from congvu.orgs import load_catalogue
 from congvu.policy import load_policy
@@ -80,10 +80,7 @@ def test_organisation_domains_for_subdomain_schemes_only():
     assert organisation_domains(policy, catalogue) == {}
 
 
-MODULE = ROOT / "roles/openldap/library/openldap_must_change.py"
-spec = importlib.util.spec_from_file_location("openldap_must_change", MODULE)
-must_change = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(must_change)
+must_change = load("roles/openldap/library/openldap_must_change.py", "openldap_must_change")
 
 
 @pytest.mark.parametrize(("entry", "expected"), [

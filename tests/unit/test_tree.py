@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import pathlib
 import subprocess
 
 import pytest
+from source_files import load
 
 from congvu.tree import checksums, installed, stale
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -68,9 +65,7 @@ def test_lines_outside_the_copy_or_malformed_are_not_trusted():
 def test_the_filter_wraps_the_function_and_names_a_bad_source(tree):
     from ansible.errors import AnsibleFilterError
 
-    spec = importlib.util.spec_from_file_location("tree_filter", ROOT / "filter_plugins" / "tree.py")
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
+    plugin = load("filter_plugins/tree.py", "tree_filter")
     stale_files = plugin.FilterModule().filters()["congvu_stale_files"]
     assert stale_files(None, str(tree), ["*.py"], "/d") == ["a.py", "b.py"]
     with pytest.raises(AnsibleFilterError, match=r"congvu_stale_files: .*not a directory"):
