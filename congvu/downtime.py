@@ -27,6 +27,7 @@ from typing import Any
 from congvu.errors import PolicyError
 from congvu.lifecycle import fmt_date_vi
 from congvu.notices import Message, cite_vi, place_vi, signature_vi, system_sender
+from congvu.policy import bound_article
 from congvu.workdays import Calendar
 
 __all__ = ["DowntimeNotice", "parse_local", "plan_notice"]
@@ -109,8 +110,7 @@ def plan_notice(policy: Mapping[str, Any], calendar: Calendar, start: Any, end: 
     ops = policy["operations"]
     source = str(policy.get("source") or "<policy>")
     required = int(ops["downtime_notice_working_days"])
-    bounds = policy.get("regulation") or {}
-    article = (bounds.get("operations.downtime_notice_working_days") or {}).get("article")
+    article = bound_article(policy, "operations.downtime_notice_working_days")
     why = "the notice of a planned stop" + (f" ({article})" if article else "")
     today = now.date()
     # whole working days strictly between today and the start day
@@ -127,7 +127,7 @@ def plan_notice(policy: Mapping[str, Any], calendar: Calendar, start: Any, end: 
             + (f" ({article})" if article else "")
             + f": start on {earliest.isoformat()} or later, or send the notice earlier",
             source=source, key="operations.downtime_notice_working_days", rule=LEAD_RULE)
-    days_off_article = (bounds.get("operations.downtime_on_days_off") or {}).get("article")
+    days_off_article = bound_article(policy, "operations.downtime_on_days_off")
     if ops.get("downtime_on_days_off"):
         worked = [d for d in _days(start, end) if calendar.is_working_day(d)]
         if worked:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from congvu.notices import cite_vi
+from congvu.policy import bound_article
 from congvu.report import due_days
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,6 +139,5 @@ def incident_report(policy: Mapping[str, Any]) -> dict[str, Any]:
     hours = policy["operations"].get("incident_report_hours")
     if not hours:
         return {}
-    bound = (policy.get("regulation") or {}).get("operations.incident_report_hours") or {}
-    article = str(bound.get("article") or "")
+    article = bound_article(policy, "operations.incident_report_hours") or ""
     return {"hours": int(hours), "article": article, "article_vi": cite_vi(article, policy) or article}

@@ -767,6 +767,12 @@ def load_policy(path: str | Path, overrides: Mapping | None = None, *, province:
     return policy
 
 
+def bound_article(policy: Mapping[str, Any], key: str) -> str | None:
+    """The article the regulation's bound on ``key`` cites (``regulation:`` of the policy file, e.g.
+    "Gia Lai Art 8.3.d" for ``operations.incident_report_hours``), or None where it sets none."""
+    return ((policy.get("regulation") or {}).get(key) or {}).get("article") or None
+
+
 def policy_path(province: str, policies_dir: str | Path) -> Path:
     """``<policies_dir>/<province>.yml``, refusing a province code that is not a plain name."""
     if not isinstance(province, str) or not _CODE_RE.match(province):

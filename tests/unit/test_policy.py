@@ -13,6 +13,7 @@ from congvu.errors import PolicyError
 from congvu.policy import (
     NAMING_SCHEMES,
     SCHEMA,
+    bound_article,
     deep_merge,
     load_policy,
     parse_duration,
@@ -96,6 +97,8 @@ def test_gialai_values():
     assert p["lifecycle"]["inactivity_measure"] == "any"  # Gia Lai Art 6.2.a
     assert p["lifecycle"]["reclaim_measure"] == "login"  # Gia Lai Art 5.4
     assert p["operations"]["incident_report_hours"] == 24  # Gia Lai Art 8.3.d
+    assert bound_article(p, "operations.incident_report_hours") == "Gia Lai Art 8.3.d"
+    assert bound_article(_policy("hanam"), "operations.incident_report_hours") is None  # no bound
 
 
 def test_cantho_values():
