@@ -115,12 +115,19 @@ class Webmail:
         self.page.goto(f"{self.base}/{query}")
         self.page.wait_for_load_state("networkidle")
 
+    def submit(self, button):
+        """Click a form's submit button and wait for the page the server answers with. A failed
+        login is answered no sooner than a second later (the plugin's failure floor): waiting only
+        for "networkidle" would return on the old page, and the next goto would abort the post."""
+        with self.page.expect_navigation():
+            self.page.click(button)
+        self.page.wait_for_load_state("networkidle")
+
     def login(self, user, password):
         self.goto()
         self.page.fill("#rcmloginuser", user)
         self.page.fill("#rcmloginpwd", password)
-        self.page.click("#rcmloginsubmit")
-        self.page.wait_for_load_state("networkidle")
+        self.submit("#rcmloginsubmit")
 
     def messages(self):
         """Texts of the notices Roundcube shows (the message stack), once one that is not a "loading"
@@ -194,8 +201,7 @@ def test_first_login_forces_a_password_change(webmail, accounts, testpeople):
     # a weak password is refused, the reasons in Vietnamese (Hà Nam Art 8.2.b)
     web.page.fill("#congvu-newpasswd", "abc123")
     web.page.fill("#congvu-confpasswd", "abc123")
-    web.page.click("#congvu-submit")
-    web.page.wait_for_load_state("networkidle")
+    web.submit("#congvu-submit")
     errors = web.page.locator("#congvu-errors").inner_text()
     web.shot("weak-refused")
     assert "Mật khẩu phải có độ dài tối thiểu 8 ký tự" in errors
@@ -207,15 +213,13 @@ def test_first_login_forces_a_password_change(webmail, accounts, testpeople):
     new = strong_password()
     web.page.fill("#congvu-newpasswd", new)
     web.page.fill("#congvu-confpasswd", new + "x")
-    web.page.click("#congvu-submit")
-    web.page.wait_for_load_state("networkidle")
+    web.submit("#congvu-submit")
     assert "không khớp" in web.page.locator("#congvu-errors").inner_text()
 
     # a strong one is accepted by slapd (ppolicy + ppm), the flag is cleared
     web.page.fill("#congvu-newpasswd", new)
     web.page.fill("#congvu-confpasswd", new)
-    web.page.click("#congvu-submit")
-    web.page.wait_for_load_state("networkidle")
+    web.submit("#congvu-submit")
     assert web.page.locator("#rcmloginuser").is_visible()
     assert "Đã đổi mật khẩu thành công" in web.messages()
     web.shot("changed")
