@@ -215,6 +215,10 @@ SETTINGS: dict[str, Any] = {
 #: other hosts of the layout.
 LDAPS_CLIENTS = "ldaps_clients"
 
+# Where an ACME client puts its HTTP-01 answers on a webmail host, served by nginx on port 80
+# under /.well-known/acme-challenge/ (docs/security.md, "Certificates").
+ACME_WEBROOT = "/var/lib/congvu/acme-challenge"
+
 
 class WiringError(CongvuError):
     """The inventory cannot be wired (the message lists every problem, host and rule)."""
@@ -655,6 +659,9 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "common_hosts_peers": [{"address": lay.addresses[h], "names": [h, h.split(".")[0]]}
                                    for h in peers],
             "common_tls_san_names": _san_names(policy, lay, host, domains),
+            # ACME HTTP-01 (common_tls_mode: acme): nginx answers port 80 on a webmail host, so the
+            # challenge files go where it serves them; elsewhere certbot listens on port 80 itself.
+            "common_tls_acme_webroot": ACME_WEBROOT if lay.local(host, "webmail_servers") else "",
             # Gia Lai Art 7.2: mail logs kept 3 months (logs.retention, days).
             "common_mail_log_retention_days": retention,
             "common_journal_retention_days": retention,
@@ -727,6 +734,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "roundcube_product_name": f"Thư điện tử công vụ {place}",
             "roundcube_support_url": f"mailto:postmaster@{primary}",
             "roundcube_server_aliases": [host] if host != webmail_name else [],
+            "roundcube_acme_webroot": ACME_WEBROOT,
             "roundcube_username_domain": primary,
             # The front where there is one: the webmail follows it to the mailbox server that answers.
             "roundcube_imap_host": client_host,
