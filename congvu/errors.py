@@ -47,3 +47,7 @@ class LifecycleError(CongvuError):
 
 class AuditError(CongvuError):
     """An audit record is malformed or the audit log cannot be written or read."""
+
+
+class MigrationError(CongvuError):
+    """A migration file (mailboxes copied in from an incumbent IMAP server) is invalid."""
