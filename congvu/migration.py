@@ -49,6 +49,8 @@ __all__ = [
 TLS_MODES = ("imaps", "starttls")
 ADDRESS_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]*[a-z0-9])?@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
+#: The system's CA bundle (Debian's ca-certificates, with the CAs the common role adds).
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 #: Dovecot's own configuration, which the per-mailbox configuration of a copy includes.
 DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
 #: The key of a message without a Message-ID header (counted, with its size, like any other key).
@@ -119,6 +121,9 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
         problems.append(f"source.port: {port!r} is not a port number [IMAP server]")
         port = 0
     master, master_password = str(src.get("master_user") or ""), str(src.get("master_password") or "")
+    for key, value in (("host", host), ("master_user", master), ("master_password", master_password)):
+        if _multiline(value):
+            problems.append(f"source.{key}: a line break [one line: it goes into Dovecot's configuration]")
     if bool(master) != bool(master_password):
         problems.append("source.master_user and source.master_password: give both or neither [master user]")
     boxes: list[Mailbox] = []
@@ -143,6 +148,11 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
         if not login:
             problems.append(f"{where}: no source login [migration file]")
         password = str(entry.get("password") or "")
+        for key, value in (("source", login), ("password", password)):
+            if _multiline(value):
+                problems.append(
+                    f"{where}: {key}: a line break [one line: it goes into Dovecot's configuration]"
+                )
         if not password and not master:
             problems.append(
                 f"{where}: no password, and the source has no master user [login to the old server]"
@@ -170,6 +180,10 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
     return Migration(
         Source(host, int(port), tls, str(src.get("ca_file") or ""), master, master_password), tuple(boxes)
     )
+
+
+def _multiline(value: str) -> bool:
+    return "\n" in value or "\r" in value
 
 
 def from_job(job: Mapping[str, Any]) -> Migration:
@@ -298,8 +312,9 @@ def sync_config(source: Source, mailbox: Mailbox, ca_file: str = "") -> str:
         ]
     else:
         lines.append(f'imapc_password = "{_setting(mailbox.password)}"')
-    if ca_file:
-        lines.append(f"ssl_client_ca_file = {ca_file}")
+    # the old server's CA, else the system's (public CAs, and the internal CA where it is trusted): the
+    # same trust as the verification's IMAP client, whatever Dovecot's own ssl_client_ca_file says
+    lines.append(f"ssl_client_ca_file = {ca_file or SYSTEM_CAS}")
     return "\n".join(lines) + "\n"
 
 
@@ -405,7 +420,10 @@ def run(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     for box in migration.mailboxes:
         result: dict[str, Any] = {"mailbox": box.target, "source": box.source, "copied": None, "error": ""}
         if not job.get("verify_only"):
-            ok, said = sync(migration.source, box, ca_file)
+            try:
+                ok, said = sync(migration.source, box, ca_file)
+            except (OSError, subprocess.SubprocessError) as exc:
+                ok, said = False, f"copy: {exc}"
             result["copied"] = ok
             if not ok:
                 result["error"] = said

@@ -71,19 +71,23 @@ def test_a_master_user_replaces_each_password():
     assert 'imapc_user = "an@hanam.gov.vn"' in config
     assert config.splitlines()[0] == "!include /etc/dovecot/dovecot.conf"
     assert "ssl_client_ca_file = /etc/congvu/migration-ca.pem" in config
+    assert config.count("ssl_client_ca_file") == 1
     assert "imapc_ssl_verify = yes" in config and "imapc_ssl = imaps" in config
 
 
 def test_the_copy_configuration_quotes_what_it_is_given():
     migration = load(GOOD)
     config = sync_config(migration.source, migration.mailboxes[0])
-    assert 'imapc_password = "Mật#khẩu1"' in config and "ssl_client_ca_file" not in config
+    assert 'imapc_password = "Mật#khẩu1"' in config
+    assert "ssl_client_ca_file = /etc/ssl/certs/ca-certificates.crt" in config
     box = {"target": "a@hanam.gov.vn", "password": 'a"b\\c'}
     tricky = load({"source": GOOD["source"], "mailboxes": [box]})
     assert 'imapc_password = "a\\"b\\\\c"' in sync_config(tricky.source, tricky.mailboxes[0])
-    broken = load({"source": GOOD["source"], "mailboxes": [{**box, "password": "a\nb"}]})
-    with pytest.raises(MigrationError, match="may not span lines"):
-        sync_config(broken.source, broken.mailboxes[0])
+    with pytest.raises(MigrationError, match=r"password: a line break \[one line"):
+        load({"source": GOOD["source"], "mailboxes": [{**box, "password": "a\nb"}]})
+    with pytest.raises(MigrationError, match=r"source.master_password: a line break"):
+        load({"source": {**GOOD["source"], "master_user": "m", "master_password": "a\rb"},
+              "mailboxes": [box]})
 
 
 @pytest.mark.parametrize(("raw", "text"), [
