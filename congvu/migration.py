@@ -412,13 +412,32 @@ def read_dovecot(address: str) -> dict[str, FolderContent]:
     return folders
 
 
+def _message_count(address: str) -> int:
+    """Messages the account holds now, every folder (0 when it has none yet or Dovecot cannot say)."""
+    proc = subprocess.run(
+        ["doveadm", "-f", "flow", "mailbox", "status", "-u", address, "messages", "*"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return sum(int(n) for n in re.findall(r"messages=(\d+)", proc.stdout))
+
+
 def run(job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The job of playbooks/migrate.yml: copy (unless ``verify_only``) and verify every mailbox."""
     migration = from_job(job)
     ca_file = str(job.get("ca_file") or "")
     results = []
     for box in migration.mailboxes:
-        result: dict[str, Any] = {"mailbox": box.target, "source": box.source, "copied": None, "error": ""}
+        result: dict[str, Any] = {
+            "mailbox": box.target,
+            "source": box.source,
+            "copied": None,
+            "added": 0,
+            "error": "",
+        }
+        before = _message_count(box.target)
         if not job.get("verify_only"):
             try:
                 ok, said = sync(migration.source, box, ca_file)
@@ -428,7 +447,9 @@ def run(job: Mapping[str, Any]) -> list[dict[str, Any]]:
             if not ok:
                 result["error"] = said
         try:
-            folders = compare(box.target, read_imap(migration.source, box, ca_file), read_dovecot(box.target))
+            held = read_dovecot(box.target)
+            result["added"] = sum(f.messages for f in held.values()) - before
+            folders = compare(box.target, read_imap(migration.source, box, ca_file), held)
         except (OSError, imaplib.IMAP4.error, subprocess.SubprocessError, ValueError) as exc:
             result["error"] = (result["error"] + "\n" if result["error"] else "") + f"verification: {exc}"
             folders = []

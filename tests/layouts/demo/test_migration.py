@@ -137,6 +137,7 @@ def test_mailboxes_come_in_complete_and_once_even_after_a_pass_stopped_halfway(s
     # Put right, the next pass copies what is missing and nothing twice
     second = migrate(stage, job)
     assert second.returncode == 0, second.stdout[-4000:]
+    assert "10 messages brought in by this pass" in second.flat, second.stdout[-3000:]
     rows = report_rows(second)
     assert set(FOLDERS) <= {r["folder"] for r in rows}, rows  # with the old server's empty Sent, Trash...
     assert all(r["ok"] == "True" and r["source_messages"] == r["target_messages"] for r in rows), rows
@@ -154,4 +155,6 @@ def test_mailboxes_come_in_complete_and_once_even_after_a_pass_stopped_halfway(s
     assert (int(inbox["source_messages"]), int(inbox["target_messages"])) == (12, 13), inbox
     again = migrate(stage, job)
     assert again.returncode == 0, again.stdout[-3000:]
+    assert "0 messages brought in by this pass" in again.flat, again.stdout[-3000:]
+    assert re.search(r"TASK \[Copy and verify every mailbox\] \**\s+ok:", again.stdout), again.stdout[-3000:]
     assert sum(int(r["target_messages"]) for r in report_rows(again)) == 44
