@@ -53,6 +53,14 @@ HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 #: Dovecot's own configuration, which the per-mailbox configuration of a copy includes.
 DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
+MAILBOX_KEYS = frozenset({"source", "target", "password", "password_hash"})
+#: An LDAP userPassword value: {SCHEME} and the hash, one line, no blank.
+HASH_RE = re.compile(r"^\{[A-Za-z0-9.+-]+\}\S+$")
+#: The hashes this directory checks at a bind as they are (slapd's built-in {SSHA}; {CRYPT} through
+#: libxcrypt: SHA-256/512-crypt, yescrypt, bcrypt), so a user keeps the old system's password.
+#: Anything else (unsalted {SHA}/{MD5}, {SSHA512} without slapd's pw-sha2 module, {PBKDF2}...) is not
+#: carried over: the account keeps its initial password and must change it.
+CARRIED_RE = re.compile(r"^(\{SSHA\}|\{CRYPT\}\$(5|6|y|2b|2y)\$)", re.I)
 #: The key of a message without a Message-ID header (counted, with its size, like any other key).
 NO_ID = "(không có Message-ID, {size} byte)"
 
@@ -72,6 +80,8 @@ class Mailbox:
     source: str  #: login on the old server
     target: str  #: address of the account here
     password: str = field(default="", repr=False)
+    #: the account's password hash on the old system (its LDAP userPassword), "" when not given
+    password_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -141,8 +151,10 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
         target = str(entry.get("target") or "").strip().lower()
         login = str(entry.get("source") or target).strip()
         where = f"{where} ({target or login or '?'})"
-        for key in sorted(set(entry) - {"source", "target", "password"}):
-            problems.append(f"{where}: {key}: unknown key (known: source, target, password) [migration file]")
+        for key in sorted(set(entry) - MAILBOX_KEYS):
+            problems.append(
+                f"{where}: {key}: unknown key (known: {', '.join(sorted(MAILBOX_KEYS))}) [migration file]"
+            )
         if not ADDRESS_RE.match(target):
             problems.append(f"{where}: target {target!r} is not a mail address [the account's address here]")
         if not login:
@@ -170,7 +182,13 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
             )
         seen_target.setdefault(target, i)
         seen_source.setdefault(login.lower(), i)
-        boxes.append(Mailbox(login, target, password))
+        hashed = str(entry.get("password_hash") or "")
+        if hashed and not HASH_RE.match(hashed):
+            problems.append(
+                f"{where}: password_hash: not an LDAP password value such as {{CRYPT}}$6$... or "
+                "{SSHA}... [the old directory's userPassword, one line]"
+            )
+        boxes.append(Mailbox(login, target, password, hashed))
     if problems:
         raise MigrationError(
             f"{len(problems)} problem(s), nothing copied:\n  - " + "\n  - ".join(problems),
@@ -184,6 +202,43 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
 
 def _multiline(value: str) -> bool:
     return "\n" in value or "\r" in value
+
+
+def password_plan(
+    mailboxes: Iterable[Mailbox], found: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """What becomes of each old password hash. ``found``: target address -> its entry here (``dn``,
+    ``must_change``: the account still on its initial password), absent when there is none.
+
+    A hash is carried over only onto an account still on its initial password, never over one the
+    user has set here; only schemes the directory checks as they are (``CARRIED_RE``)."""
+    plan = []
+    for box in mailboxes:
+        if not box.password_hash:
+            continue
+        entry = found.get(box.target)
+        scheme = box.password_hash.split("}", 1)[0] + "}"
+        item = {
+            "mail": box.target,
+            "dn": entry["dn"] if entry else "",
+            "scheme": scheme,
+            "hash": box.password_hash,
+        }
+        if entry is None:
+            item.update(
+                action="none", why="no account with this address here: create it first (docs/accounts.md)"
+            )
+        elif not CARRIED_RE.match(box.password_hash):
+            item.update(
+                action="reset",
+                why=f"{scheme} is not a hash this directory checks: the initial password stays",
+            )
+        elif not entry.get("must_change"):
+            item.update(action="kept", why="the user has set a password here already: left as it is")
+        else:
+            item.update(action="carry", why="the old password works here; no forced change")
+        plan.append(item)
+    return plan
 
 
 def from_job(job: Mapping[str, Any]) -> Migration:

@@ -14,11 +14,13 @@ from congvu.errors import MigrationError
 from congvu.migration import (
     NO_ID,
     FolderContent,
+    Mailbox,
     compare,
     decode_mutf7,
     folder_name,
     load,
     message_key,
+    password_plan,
     report_csv,
     sync_config,
 )
@@ -156,3 +158,32 @@ def test_the_filters_wrap_the_module_and_keep_passwords_out_of_the_summary():
         FILTER.congvu_migration_check({**GOOD, "mailboxes": [{"target": "x"}]}, "m.yml")
     with pytest.raises(AnsibleFilterError, match="list of results"):
         FILTER.congvu_migration_csv({"a": 1})
+
+
+def test_a_password_hash_must_look_like_one():
+    entry = {"target": "an@hanam.gov.vn", "password": "x"}
+    assert load({"source": GOOD["source"], "mailboxes": [{**entry, "password_hash": "{SSHA}abc="}]}) \
+        .mailboxes[0].password_hash == "{SSHA}abc="
+    for bad in ("abc", "{CRYPT} $6$x", "{CRYPT}$6$a\n$b", "{}x"):
+        with pytest.raises(MigrationError, match="password_hash: not an LDAP password value"):
+            load({"source": GOOD["source"], "mailboxes": [{**entry, "password_hash": bad}]})
+
+
+def test_an_old_hash_comes_over_only_onto_an_initial_password_and_only_if_checkable():
+    boxes = [Mailbox(f"{n}", f"{n}@hanam.gov.vn", "", h) for n, h in (
+        ("crypt6", "{CRYPT}$6$rounds=5000$salt$hash"), ("yescrypt", "{crypt}$y$j9T$salt$hash"),
+        ("ssha", "{SSHA}c2FsdGVkaGFzaA=="), ("bcrypt", "{CRYPT}$2b$12$abcdefghijklmnopqrstuv"),
+        ("ssha512", "{SSHA512}c2FsdGVk"), ("md5crypt", "{CRYPT}$1$salt$hash"), ("sha", "{SHA}aGFzaA=="),
+        ("changed", "{CRYPT}$6$salt$hash"), ("absent", "{CRYPT}$6$salt$hash"))]
+    boxes.append(Mailbox("nohash", "nohash@hanam.gov.vn", "", ""))
+    found = {b.target: {"dn": f"uid={b.source},o=x", "must_change": b.source != "changed"}
+             for b in boxes if b.source != "absent"}
+    plan = {item["mail"].split("@")[0]: item for item in password_plan(boxes, found)}
+    assert "nohash" not in plan
+    actions = {n: item["action"] for n, item in plan.items()}
+    assert {n for n, a in actions.items() if a == "carry"} == {"crypt6", "yescrypt", "ssha", "bcrypt"}
+    assert {n for n, a in actions.items() if a == "reset"} == {"ssha512", "md5crypt", "sha"}
+    assert plan["changed"]["action"] == "kept" and "set a password here" in plan["changed"]["why"]
+    assert plan["absent"]["action"] == "none" and plan["absent"]["dn"] == ""
+    assert plan["ssha512"]["scheme"] == "{SSHA512}" and "initial password stays" in plan["ssha512"]["why"]
+    assert plan["crypt6"]["dn"] == "uid=crypt6,o=x" and plan["crypt6"]["hash"].startswith("{CRYPT}$6$")

@@ -14,7 +14,10 @@ import uuid
 import yaml
 from backup_checks import (
     accounts,  # noqa: F401  (the fixture)
+    imap_login,
     imap_session,
+    ldap_attrs,
+    ldap_modify,
     mx,
     playbook,
 )
@@ -158,3 +161,52 @@ def test_mailboxes_come_in_complete_and_once_even_after_a_pass_stopped_halfway(s
     assert "0 messages brought in by this pass" in again.flat, again.stdout[-3000:]
     assert re.search(r"TASK \[Copy and verify every mailbox\] \**\s+ok:", again.stdout), again.stdout[-3000:]
     assert sum(int(r["target_messages"]) for r in report_rows(again)) == 44
+
+
+def test_old_passwords_come_over_where_the_directory_checks_them_and_the_user_chose_none(
+        stage, accounts, tmp_path):  # noqa: F811
+    """The old directory's hashes (password_hash): a {CRYPT} SHA512-crypt hash becomes the password of
+    an account still on its initial password, with no forced change; a {SSHA512} hash (no pw-sha2
+    module here) leaves the initial password and its forced change; a password the user has set here
+    since is never replaced. Each carried password is in the audit log."""
+    old, old2 = accounts.ensure("cu", "Cu#Matkhau2019"), accounts.ensure("cu2", "Cu2#Matkhau2019")
+    new, new2 = accounts.ensure("moi", must_change=True), accounts.ensure("moi2", must_change=True)
+    assert old.password != new.password
+    for person in (old, old2, new, new2):
+        empty_mailbox(stage, person.mail)
+    old_hash = ldap_attrs(stage, old.dn, "userPassword")["userPassword"][0]
+    assert old_hash.startswith("{CRYPT}$6$"), old_hash
+    data = {"source": {"host": mx(stage).name, "port": 993, "tls": "imaps"},
+            "mailboxes": [{"source": old.mail, "target": new.mail, "password": old.password,
+                           "password_hash": old_hash},
+                          {"source": old2.mail, "target": new2.mail, "password": old2.password,
+                           "password_hash": "{SSHA512}c2hhNTEyIHNhbHRlZCBoYXNoIGZyb20gWmltYnJh"}]}
+    job = vaulted(stage, tmp_path / "passwords.yaml", data)
+    assert not imap_login(stage, new, old.password)
+    since = mx(stage).out("date +%s").strip()
+
+    run = migrate(stage, job)
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert f"{new.mail}: carry ({{CRYPT}})" in run.flat, run.stdout[-3000:]
+    assert f"{new2.mail}: reset ({{SSHA512}})" in run.flat, run.stdout[-3000:]
+    assert imap_login(stage, new, old.password)  # the old password, no forced change first
+    assert not imap_login(stage, new, new.password)
+    assert ldap_attrs(stage, new.dn, "congvuMustChangePassword")["congvuMustChangePassword"] == ["FALSE"]
+    assert not ldap_attrs(stage, new.dn, "pwdReset").get("pwdReset")
+    assert ldap_attrs(stage, new2.dn, "congvuMustChangePassword")["congvuMustChangePassword"] == ["TRUE"]
+    assert ldap_attrs(stage, new2.dn, "pwdReset").get("pwdReset") == ["TRUE"]
+    assert not imap_login(stage, new2, old2.password)
+    ldap_host = stage.first("ldap_servers")
+    records = ldap_host.out(f"find /var/lib/congvu/audit -name 'audit-*.jsonl' -newermt @{since} "
+                            "-exec grep -h password_carried {} +")
+    assert new.mail in records and new2.mail not in records and "CRYPT" in records, records
+
+    # the user sets another one here (written as root, then its reset mark cleared, as after the
+    # user's own change); a later pass leaves it alone
+    ldap_modify(stage, f"dn: {new.dn}\nchangetype: modify\nreplace: userPassword\n"
+                       f"userPassword: {new.password}\n")
+    accounts.clear_ppolicy(new)
+    again = migrate(stage, job)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert f"{new.mail}: kept ({{CRYPT}})" in again.flat, again.stdout[-3000:]
+    assert imap_login(stage, new, new.password) and not imap_login(stage, new, old.password)

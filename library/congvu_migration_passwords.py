@@ -1,0 +1,163 @@
+#!/usr/bin/python
+"""Ansible module congvu_migration_passwords: carry the old system's password hashes over."""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 - Ansible modules put their imports after DOCUMENTATION/EXAMPLES/RETURN
+
+DOCUMENTATION = r"""
+---
+module: congvu_migration_passwords
+short_description: Give migrated accounts their password from the incumbent system (docs/migration.md)
+description:
+  - For each mailbox with a C(password_hash) (the old directory's C(userPassword)), finds the account
+    with that address and, when the hash is one this directory checks as it is (C({SSHA}), C({CRYPT})
+    SHA-256/512-crypt, yescrypt, bcrypt) and the account is still on its initial password
+    (C(congvuMustChangePassword=TRUE)), writes the hash as its C(userPassword), clears the forced
+    change (C(congvuMustChangePassword), ppolicy's C(pwdReset)) and appends an audit record.
+  - Never replaces a password the user has set here; any other scheme is left alone (the account
+    keeps its initial password and must change it).
+  - Runs on the LDAP host and binds over C(ldapi:///) with SASL EXTERNAL as root. Check mode plans.
+    The pure decision is C(congvu.migration.password_plan).
+options:
+  base_dn:
+    description: The directory's base DN.
+    type: str
+    required: true
+  mailboxes:
+    description: The migration file's mailboxes; C(target) and C(password_hash) are used.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      source:
+        description: Login on the old server (not used here).
+        type: str
+      target:
+        description: The account's address here.
+        type: str
+        required: true
+      password:
+        description: Password on the old server (not used here).
+        type: str
+      password_hash:
+        description: The old directory's C(userPassword) value.
+        type: str
+  audit_dir:
+    description: The audit log's directory on this host ("" writes none).
+    type: str
+    default: /var/lib/congvu/audit
+  actor:
+    description: Who runs the migration, as the audit log names them.
+    type: str
+    default: operator
+author: congvu-mail
+"""
+
+EXAMPLES = r"""
+- name: Carry the old passwords over
+  congvu_migration_passwords:
+    base_dn: dc=hanam,dc=gov,dc=vn
+    mailboxes: [{target: nguyenvanan@hanam.gov.vn, password_hash: "{CRYPT}$6$..."}]
+  no_log: true
+"""
+
+RETURN = r"""
+passwords:
+  description: >-
+    Per mailbox with a hash, C(mail), C(scheme), C(action) (carry, kept, reset, none) and C(why);
+    never the hash.
+  type: list
+  returned: always
+"""
+
+import datetime as dt
+import sys
+import traceback
+
+import ansible.module_utils.congvu as _congvu_pkg
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+sys.modules.setdefault("congvu", _congvu_pkg)
+from ansible.module_utils.congvu import audit, errors, migration, workdays  # noqa: F401 - shipped by AnsiballZ
+
+from congvu.audit import Record
+from congvu.audit import append as audit_append
+from congvu.errors import CongvuError
+from congvu.migration import Mailbox, password_plan
+
+try:
+    import ldap
+    from ldap.filter import escape_filter_chars
+
+    LDAP_ERROR = None
+except ImportError:  # pragma: no cover - python3-ldap missing on the host
+    LDAP_ERROR = traceback.format_exc()
+
+
+def _found(conn, base_dn, boxes):
+    found = {}
+    for box in boxes:
+        flt = f"(&(objectClass=congvuMailAccount)(mail={escape_filter_chars(box.target)}))"
+        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, ["congvuMustChangePassword"]):
+            if dn:
+                flag = (attrs.get("congvuMustChangePassword") or [b""])[0].decode().upper()
+                found[box.target] = {"dn": dn, "must_change": flag == "TRUE"}
+    return found
+
+
+def _carry(conn, item):
+    conn.modify_s(item["dn"], [(ldap.MOD_REPLACE, "userPassword", [item["hash"].encode()]),
+                               (ldap.MOD_REPLACE, "congvuMustChangePassword", [b"FALSE"])])
+    # ppolicy marks a password an administrator sets as to be changed (pwdReset): not this one
+    _, attrs = conn.search_s(item["dn"], ldap.SCOPE_BASE, "(objectClass=*)", ["pwdReset"])[0]
+    if attrs.get("pwdReset"):
+        conn.modify_s(item["dn"], [(ldap.MOD_DELETE, "pwdReset", None)])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "base_dn": {"type": "str", "required": True},
+            # the migration file's entries as they are; only the secrets are hidden from the output
+            "mailboxes": {"type": "list", "elements": "dict", "required": True, "options": {
+                "source": {"type": "str"},
+                "target": {"type": "str", "required": True},
+                "password": {"type": "str", "no_log": True},
+                "password_hash": {"type": "str", "no_log": True},
+            }},
+            "audit_dir": {"type": "str", "default": "/var/lib/congvu/audit"},
+            "actor": {"type": "str", "default": "operator"},
+        },
+        supports_check_mode=True,
+    )
+    if LDAP_ERROR:
+        module.fail_json(msg=missing_required_lib("python3-ldap"), exception=LDAP_ERROR)
+    p = module.params
+    boxes = [Mailbox(str(m.get("target") or ""), str(m.get("target") or ""), "", str(m["password_hash"]))
+             for m in p["mailboxes"] if m.get("password_hash")]
+    conn = ldap.initialize("ldapi:///", bytes_mode=False)
+    conn.sasl_external_bind_s()
+    plan = password_plan(boxes, _found(conn, p["base_dn"], boxes))
+    carried = [item for item in plan if item["action"] == "carry"]
+    shown = [{k: v for k, v in item.items() if k != "hash"} for item in plan]
+    if module.check_mode or not carried:
+        module.exit_json(changed=bool(carried), passwords=shown)
+    for item in carried:
+        _carry(conn, item)
+    if p["audit_dir"]:
+        now = dt.datetime.now(dt.UTC)
+        records = [Record(ts=now, actor=p["actor"], source="operator", action="password_carried",
+                          mail=item["mail"], dn=item["dn"], organisation=audit.agency_of_dn(item["dn"]),
+                          details={"scheme": item["scheme"], "from": "the incumbent system (migrate.yml)"})
+                   for item in carried]
+        try:
+            audit_append(p["audit_dir"], records)
+        except CongvuError as exc:
+            module.fail_json(msg=f"the passwords were carried over, but the audit log was not written: {exc}",
+                             changed=True, passwords=shown)
+    module.exit_json(changed=True, passwords=shown)
+
+
+if __name__ == "__main__":
+    main()
