@@ -208,7 +208,8 @@ def password_plan(
     mailboxes: Iterable[Mailbox], found: Mapping[str, Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """What becomes of each old password hash. ``found``: target address -> its entry here (``dn``,
-    ``must_change``: the account still on its initial password), absent when there is none.
+    ``must_change``: the account is still on the initial password the roster apply gave it, i.e.
+    both ``congvuMustChangePassword`` and ppolicy's ``pwdReset`` are TRUE), absent when there is none.
 
     A hash is carried over only onto an account still on its initial password, never over one the
     user has set here; only schemes the directory checks as they are (``CARRIED_RE``)."""
@@ -228,17 +229,24 @@ def password_plan(
             item.update(
                 action="none", why="no account with this address here: create it first (docs/accounts.md)"
             )
+        elif not entry.get("must_change"):
+            item.update(action="kept", why="the user has set a password here already: left as it is")
         elif not CARRIED_RE.match(box.password_hash):
             item.update(
                 action="reset",
                 why=f"{scheme} is not a hash this directory checks: the initial password stays",
             )
-        elif not entry.get("must_change"):
-            item.update(action="kept", why="the user has set a password here already: left as it is")
         else:
             item.update(action="carry", why="the old password works here; no forced change")
         plan.append(item)
     return plan
+
+
+def hashes(migration: Migration) -> list[dict[str, str]]:
+    """What the LDAP host needs of the file: each target with its old hash (no IMAP password)."""
+    return [
+        {"target": m.target, "password_hash": m.password_hash} for m in migration.mailboxes if m.password_hash
+    ]
 
 
 def from_job(job: Mapping[str, Any]) -> Migration:

@@ -8,7 +8,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from congvu.errors import CongvuError
-from congvu.migration import load, report_csv
+from congvu.migration import hashes, load, report_csv
 
 DOCUMENTATION = r"""
 name: congvu_migration_check
@@ -64,6 +64,11 @@ def congvu_migration_job(data: Any, source: Any = "migration file", ca_file: str
             "ca_file": ca_file, "verify_only": bool(verify_only)}
 
 
+def congvu_migration_hashes(data: Any, source: Any = "migration file") -> list[dict[str, str]]:
+    """Each target with its old password hash, for the LDAP host (the IMAP passwords stay out)."""
+    return hashes(_load(data, source))
+
+
 def congvu_migration_csv(results: Any) -> str:
     """The verification report (CSV) of what ``python3 -m congvu.migration run`` printed."""
     if not isinstance(results, list):
@@ -77,4 +82,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"congvu_migration_check": congvu_migration_check,
                 "congvu_migration_job": congvu_migration_job,
-                "congvu_migration_csv": congvu_migration_csv}
+                "congvu_migration_csv": congvu_migration_csv,
+                "congvu_migration_hashes": congvu_migration_hashes}

@@ -25,24 +25,19 @@ options:
     type: str
     required: true
   mailboxes:
-    description: The migration file's mailboxes; C(target) and C(password_hash) are used.
+    description: Each account with its old hash (the filter C(congvu_migration_hashes) of the file).
     type: list
     elements: dict
     required: true
     suboptions:
-      source:
-        description: Login on the old server (not used here).
-        type: str
       target:
         description: The account's address here.
         type: str
         required: true
-      password:
-        description: Password on the old server (not used here).
-        type: str
       password_hash:
         description: The old directory's C(userPassword) value.
         type: str
+        required: true
   audit_dir:
     description: The audit log's directory on this host ("" writes none).
     type: str
@@ -99,16 +94,21 @@ def _found(conn, base_dn, boxes):
     found = {}
     for box in boxes:
         flt = f"(&(objectClass=congvuMailAccount)(mail={escape_filter_chars(box.target)}))"
-        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, ["congvuMustChangePassword"]):
+        marks = ["congvuMustChangePassword", "pwdReset"]
+        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, marks):
             if dn:
-                flag = (attrs.get("congvuMustChangePassword") or [b""])[0].decode().upper()
-                found[box.target] = {"dn": dn, "must_change": flag == "TRUE"}
+                # the initial password of the roster apply: both marks; a user's own change clears
+                # pwdReset (slapd) and then congvuMustChangePassword (the webmail)
+                flags = [(attrs.get(a) or [b""])[0].decode().upper() for a in marks]
+                found[box.target] = {"dn": dn, "must_change": flags == ["TRUE", "TRUE"]}
     return found
 
 
 def _carry(conn, item):
-    conn.modify_s(item["dn"], [(ldap.MOD_REPLACE, "userPassword", [item["hash"].encode()]),
-                               (ldap.MOD_REPLACE, "congvuMustChangePassword", [b"FALSE"])])
+    # deleting the value TRUE fails the whole modify if the mark changed since the search
+    conn.modify_s(item["dn"], [(ldap.MOD_DELETE, "congvuMustChangePassword", [b"TRUE"]),
+                               (ldap.MOD_ADD, "congvuMustChangePassword", [b"FALSE"]),
+                               (ldap.MOD_REPLACE, "userPassword", [item["hash"].encode()])])
     # ppolicy marks a password an administrator sets as to be changed (pwdReset): not this one
     _, attrs = conn.search_s(item["dn"], ldap.SCOPE_BASE, "(objectClass=*)", ["pwdReset"])[0]
     if attrs.get("pwdReset"):
@@ -121,10 +121,8 @@ def main():
             "base_dn": {"type": "str", "required": True},
             # the migration file's entries as they are; only the secrets are hidden from the output
             "mailboxes": {"type": "list", "elements": "dict", "required": True, "options": {
-                "source": {"type": "str"},
                 "target": {"type": "str", "required": True},
-                "password": {"type": "str", "no_log": True},
-                "password_hash": {"type": "str", "no_log": True},
+                "password_hash": {"type": "str", "required": True, "no_log": True},
             }},
             "audit_dir": {"type": "str", "default": "/var/lib/congvu/audit"},
             "actor": {"type": "str", "default": "operator"},
@@ -134,8 +132,8 @@ def main():
     if LDAP_ERROR:
         module.fail_json(msg=missing_required_lib("python3-ldap"), exception=LDAP_ERROR)
     p = module.params
-    boxes = [Mailbox(str(m.get("target") or ""), str(m.get("target") or ""), "", str(m["password_hash"]))
-             for m in p["mailboxes"] if m.get("password_hash")]
+    boxes = [Mailbox(m["target"].lower(), m["target"].lower(), "", m["password_hash"])
+             for m in p["mailboxes"]]
     conn = ldap.initialize("ldapi:///", bytes_mode=False)
     conn.sasl_external_bind_s()
     plan = password_plan(boxes, _found(conn, p["base_dn"], boxes))
@@ -143,19 +141,28 @@ def main():
     shown = [{k: v for k, v in item.items() if k != "hash"} for item in plan]
     if module.check_mode or not carried:
         module.exit_json(changed=bool(carried), passwords=shown)
+    done, failed = [], ""
     for item in carried:
-        _carry(conn, item)
-    if p["audit_dir"]:
+        try:
+            _carry(conn, item)
+        except ldap.LDAPError as exc:
+            failed = f"{item['mail']}: {exc}"
+            break
+        done.append(item)
+    if p["audit_dir"] and done:  # what was written is recorded, also when a later write failed
         now = dt.datetime.now(dt.UTC)
         records = [Record(ts=now, actor=p["actor"], source="operator", action="password_carried",
                           mail=item["mail"], dn=item["dn"], organisation=audit.agency_of_dn(item["dn"]),
                           details={"scheme": item["scheme"], "from": "the incumbent system (migrate.yml)"})
-                   for item in carried]
+                   for item in done]
         try:
             audit_append(p["audit_dir"], records)
         except CongvuError as exc:
-            module.fail_json(msg=f"the passwords were carried over, but the audit log was not written: {exc}",
-                             changed=True, passwords=shown)
+            failed = f"{failed}; " if failed else ""
+            failed += f"the passwords were carried over, but the audit log was not written: {exc}"
+    if failed:
+        module.fail_json(msg=f"carrying the old passwords over stopped: {failed}", changed=bool(done),
+                         passwords=shown)
     module.exit_json(changed=True, passwords=shown)
 
 

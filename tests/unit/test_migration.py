@@ -174,9 +174,10 @@ def test_an_old_hash_comes_over_only_onto_an_initial_password_and_only_if_checka
         ("crypt6", "{CRYPT}$6$rounds=5000$salt$hash"), ("yescrypt", "{crypt}$y$j9T$salt$hash"),
         ("ssha", "{SSHA}c2FsdGVkaGFzaA=="), ("bcrypt", "{CRYPT}$2b$12$abcdefghijklmnopqrstuv"),
         ("ssha512", "{SSHA512}c2FsdGVk"), ("md5crypt", "{CRYPT}$1$salt$hash"), ("sha", "{SHA}aGFzaA=="),
-        ("changed", "{CRYPT}$6$salt$hash"), ("absent", "{CRYPT}$6$salt$hash"))]
+        ("changed", "{CRYPT}$6$salt$hash"), ("changed512", "{SSHA512}c2FsdGVk"),
+        ("absent", "{CRYPT}$6$salt$hash"))]
     boxes.append(Mailbox("nohash", "nohash@hanam.gov.vn", "", ""))
-    found = {b.target: {"dn": f"uid={b.source},o=x", "must_change": b.source != "changed"}
+    found = {b.target: {"dn": f"uid={b.source},o=x", "must_change": not b.source.startswith("changed")}
              for b in boxes if b.source != "absent"}
     plan = {item["mail"].split("@")[0]: item for item in password_plan(boxes, found)}
     assert "nohash" not in plan
@@ -184,6 +185,15 @@ def test_an_old_hash_comes_over_only_onto_an_initial_password_and_only_if_checka
     assert {n for n, a in actions.items() if a == "carry"} == {"crypt6", "yescrypt", "ssha", "bcrypt"}
     assert {n for n, a in actions.items() if a == "reset"} == {"ssha512", "md5crypt", "sha"}
     assert plan["changed"]["action"] == "kept" and "set a password here" in plan["changed"]["why"]
+    assert plan["changed512"]["action"] == "kept"  # whatever the scheme: the user's password stays
     assert plan["absent"]["action"] == "none" and plan["absent"]["dn"] == ""
     assert plan["ssha512"]["scheme"] == "{SSHA512}" and "initial password stays" in plan["ssha512"]["why"]
     assert plan["crypt6"]["dn"] == "uid=crypt6,o=x" and plan["crypt6"]["hash"].startswith("{CRYPT}$6$")
+
+
+def test_the_ldap_host_gets_the_hashes_and_no_imap_password():
+    data = {"source": GOOD["source"], "mailboxes": [
+        {"target": "An@Hanam.gov.vn", "password": "imap-secret", "password_hash": "{SSHA}abc="},
+        {"target": "bich@hanam.gov.vn", "password": "imap-secret"}]}
+    assert FILTER.congvu_migration_hashes(data, "m.yml") == [
+        {"target": "an@hanam.gov.vn", "password_hash": "{SSHA}abc="}]
