@@ -175,14 +175,29 @@ def period_for(
     return Period(previous + dt.timedelta(days=1), due, due)
 
 
+IMAP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def imap_date(day: dt.date) -> str:
+    """A day as IMAP writes it (RFC 3501 date: ``8-Dec-2026``), whatever the locale. doveadm search
+    reads SINCE/BEFORE given so as whole days of the server's time zone; given as ``2026-12-08`` it
+    takes an instant instead, and the mail of the period's last evening fell out of the report
+    (found by CI at 18:47 in Vietnam)."""
+    return f"{day.day}-{IMAP_MONTHS[day.month - 1]}-{day.year}"
+
+
 def period_span(period: Period) -> dict[str, str | None]:
     """The period as the playbook reads it: ``start``, ``end``, ``due`` (None when asked for) and
-    ``before``, the day after the end (``doveadm search ... BEFORE``)."""
+    ``before``, the day after the end; ``search_since`` and ``search_before``, the first day and the
+    day after the end as ``doveadm search ... SINCE ... BEFORE`` needs them (:func:`imap_date`)."""
+    before = period.end + dt.timedelta(days=1)
     return {
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
         "due": period.due.isoformat() if period.due else None,
-        "before": (period.end + dt.timedelta(days=1)).isoformat(),
+        "before": before.isoformat(),
+        "search_since": imap_date(period.start),
+        "search_before": imap_date(before),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from source_files import load
 
 from congvu.policy import load_policy
+from congvu.report import imap_date
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +28,8 @@ def test_documented():
 def test_a_period_asked_for_and_the_day_after_it():
     gialai = load_policy(ROOT / "policies" / "gialai.yml")
     assert PERIOD(gialai, "2026-01-01", "2026-06-30") == {
-        "start": "2026-01-01", "end": "2026-06-30", "due": None, "before": "2026-07-01"}
+        "start": "2026-01-01", "end": "2026-06-30", "due": None, "before": "2026-07-01",
+        "search_since": "1-Jan-2026", "search_before": "1-Jul-2026"}  # IMAP dates for doveadm search
 
 
 def test_the_report_due_next_ends_on_a_due_day():
@@ -43,3 +46,9 @@ def test_the_report_due_next_ends_on_a_due_day():
 def test_bad_input_names_the_key(start, end, match):
     with pytest.raises(AnsibleFilterError, match=match):
         PERIOD(load_policy(ROOT / "policies" / "gialai.yml"), start, end)
+
+
+def test_doveadm_gets_imap_dates_whatever_the_locale():
+    # an ISO date is an instant to doveadm search: the period's last evening fell out (CI, 18:47 in Vietnam)
+    assert imap_date(dt.date(2026, 12, 8)) == "8-Dec-2026"
+    assert imap_date(dt.date(2027, 1, 31)) == "31-Jan-2027"

@@ -16,6 +16,8 @@ from xml.etree import ElementTree
 
 from backup_checks import playbook
 
+from congvu.report import imap_date
+
 
 def report(stage, out, start: dt.date, end: dt.date, *extra: str):
     """playbooks/report.yml for the period, its files in ``out``; the period's folder."""
@@ -133,8 +135,9 @@ def test_the_use_of_the_mail_system_per_agency(stage, tmp_path):
     assert int(row["Hộp thư bị khóa"]) == len(mails) - len(active)
 
     def held(query: str) -> int:
-        before = today + dt.timedelta(days=1)
-        listed = mx.out(f"doveadm -f tab search -A {query} SINCE {start} BEFORE {before}")
+        # IMAP dates: whole days of the server's time zone (an ISO date is an instant to doveadm)
+        before = imap_date(today + dt.timedelta(days=1))
+        listed = mx.out(f"doveadm -f tab search -A {query} SINCE {imap_date(start)} BEFORE {before}")
         return sum(1 for line in listed.splitlines()[1:] if line.split("\t")[0].lower() in mails)
 
     assert int(row["Thư gửi"]) == held("mailbox Sent") >= 1
