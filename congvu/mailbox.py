@@ -28,7 +28,6 @@ the filter nor a queue, and a catch-up day of 20,000 accounts spent most of its 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import errno
@@ -48,6 +47,7 @@ from typing import Any
 
 from congvu.activity import NOTICE_MSGID
 from congvu.errors import CongvuError
+from congvu.mutf7 import decode_mutf7
 
 __all__ = ["ArchiveError", "Lmtp", "Mailboxes", "Sendmail", "render"]
 
@@ -97,15 +97,7 @@ def _mailbox_name(key: str) -> str:
     (RFC 3501 §5.1.3)."""
     if key == "":
         return "INBOX"
-
-    def decode(match: re.Match[str]) -> str:
-        text = match.group(1)
-        if not text:
-            return "&"
-        raw = text.replace(",", "/")
-        return base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-16-be")
-
-    return re.sub(r"&([^-]*)-", decode, key[1:].replace(".", "/"))
+    return decode_mutf7(key[1:].replace(".", "/"))  # "." is not in modified UTF-7's alphabet
 
 
 class Mailboxes:

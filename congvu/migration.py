@@ -15,7 +15,6 @@ on the first mailbox server (the job, passwords included, on standard input: nev
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import imaplib
@@ -33,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from congvu.errors import MigrationError
+from congvu.mutf7 import decode_mutf7
 
 __all__ = [
     "FolderContent",
     "FolderReport",
     "Migration",
     "compare",
-    "decode_mutf7",
     "load",
     "report_csv",
     "run",
@@ -254,26 +253,6 @@ def from_job(job: Mapping[str, Any]) -> Migration:
 
 
 # --- names and messages --------------------------------------------------------------------------------
-def decode_mutf7(name: str) -> str:
-    """An IMAP mailbox name (RFC 3501 §5.1.3 modified UTF-7) as text."""
-    out: list[str] = []
-    i = 0
-    while i < len(name):
-        if name[i] != "&":
-            out.append(name[i])
-            i += 1
-            continue
-        end = name.index("-", i)
-        chunk = name[i + 1 : end]
-        if not chunk:
-            out.append("&")
-        else:
-            b64 = chunk.replace(",", "/")
-            out.append(base64.b64decode(b64 + "=" * (-len(b64) % 4)).decode("utf-16-be"))
-        i = end + 1
-    return "".join(out)
-
-
 def folder_name(name: str, separator: str | None) -> str:
     """One spelling for a folder on both sides: '/' between levels, INBOX in capitals."""
     parts = name.split(separator) if separator and separator != "/" else [name]

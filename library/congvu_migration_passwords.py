@@ -74,7 +74,13 @@ import ansible.module_utils.congvu as _congvu_pkg
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 sys.modules.setdefault("congvu", _congvu_pkg)
-from ansible.module_utils.congvu import audit, errors, migration, workdays  # noqa: F401 - shipped by AnsiballZ
+from ansible.module_utils.congvu import (  # noqa: F401 - shipped by AnsiballZ
+    audit,
+    errors,
+    migration,
+    mutf7,
+    workdays,
+)
 
 from congvu.audit import Record
 from congvu.audit import append as audit_append

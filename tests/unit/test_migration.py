@@ -16,7 +16,6 @@ from congvu.migration import (
     FolderContent,
     Mailbox,
     compare,
-    decode_mutf7,
     folder_name,
     load,
     message_key,
@@ -24,6 +23,7 @@ from congvu.migration import (
     report_csv,
     sync_config,
 )
+from congvu.mutf7 import decode_mutf7
 
 FILTER = load_file("filter_plugins/migration.py", "congvu_filter_migration")
 
