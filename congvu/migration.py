@@ -211,7 +211,9 @@ def password_plan(
     both ``congvuMustChangePassword`` and ppolicy's ``pwdReset`` are TRUE), absent when there is none.
 
     A hash is carried over only onto an account still on its initial password, never over one the
-    user has set here; only schemes the directory checks as they are (``CARRIED_RE``)."""
+    user has set here; only schemes the directory checks as they are (``CARRIED_RE``). The forced
+    first change (Hà Nam Art 8.2.a, Gia Lai Art 9.1, Ninh Bình Art 6.3) is about the initial password
+    the system issued: a carried password is the user's own, and its change is not forced."""
     plan = []
     for box in mailboxes:
         if not box.password_hash:

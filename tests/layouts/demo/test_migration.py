@@ -165,10 +165,11 @@ def test_mailboxes_come_in_complete_and_once_even_after_a_pass_stopped_halfway(s
 
 def test_old_passwords_come_over_where_the_directory_checks_them_and_the_user_chose_none(
         stage, accounts, tmp_path):  # noqa: F811
-    """The old directory's hashes (password_hash): a {CRYPT} SHA512-crypt hash becomes the password of
-    an account still on its initial password, with no forced change; a {SSHA512} hash (no pw-sha2
-    module here) leaves the initial password and its forced change; a password the user has set here
-    since is never replaced. Each carried password is in the audit log."""
+    """The old directory's hashes (password_hash): a {CRYPT} SHA512-crypt hash becomes the password
+    of an account still on its initial password, with no forced change (Hà Nam Art 8.2.a forces the
+    change of the initial password the system issued; this one is the user's own); a {SSHA512} hash
+    (no pw-sha2 module here) leaves the initial password and its forced change; a password the user
+    has set here since is never replaced. Each carried password is in the audit log."""
     old, old2 = accounts.ensure("cu", "Cu#Matkhau2019"), accounts.ensure("cu2", "Cu2#Matkhau2019")
     new, new2 = accounts.ensure("moi", must_change=True), accounts.ensure("moi2", must_change=True)
     assert old.password != new.password
