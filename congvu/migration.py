@@ -28,7 +28,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from congvu.errors import MigrationError
@@ -221,7 +221,7 @@ def password_plan(
         entry = found.get(box.target)
         scheme = box.password_hash.split("}", 1)[0] + "}"
         item = {
-            "mail": box.target,
+            "mail": (entry or {}).get("mail") or box.target,
             "dn": entry["dn"] if entry else "",
             "scheme": scheme,
             "hash": box.password_hash,
@@ -244,10 +244,29 @@ def password_plan(
 
 
 def hashes(migration: Migration) -> list[dict[str, str]]:
-    """What the LDAP host needs of the file: each target with its old hash (no IMAP password)."""
-    return [
-        {"target": m.target, "password_hash": m.password_hash} for m in migration.mailboxes if m.password_hash
-    ]
+    """What the LDAP host needs of the file: each target, with its old hash where the file gives one
+    (no IMAP password). The host also finds the account each target is (:func:`resolve`)."""
+    return [{"target": m.target, "password_hash": m.password_hash} for m in migration.mailboxes]
+
+
+def resolve(migration: Migration, accounts: Mapping[str, str]) -> Migration:
+    """``migration`` with each target replaced by the login of the account it is an address of
+    (``accounts``: target -> that account's ``mail``, found by the LDAP host through ``mail`` or
+    ``congvuMailAlias``), so an old address kept as an alias (the intake, docs/migration.md) names its
+    account. Two mailboxes landing on one account would merge: :class:`MigrationError`."""
+    boxes, seen, problems = [], {}, []
+    for box in migration.mailboxes:
+        target = (accounts.get(box.target) or box.target).lower()
+        if target in seen:
+            problems.append(f"mailboxes: {seen[target]!r} and {box.source!r} both reach the account "
+                            f"{target} (a target is an alias of it) [one source mailbox per account: two "
+                            "would merge into one]")
+        seen.setdefault(target, box.source)
+        boxes.append(replace(box, target=target))
+    if problems:
+        raise MigrationError(f"{len(problems)} problem(s), nothing copied:\n  - " + "\n  - ".join(problems),
+                             rule="docs/migration.md")
+    return replace(migration, mailboxes=tuple(boxes))
 
 
 def from_job(job: Mapping[str, Any]) -> Migration:

@@ -316,6 +316,68 @@ def _readdress(want: dict[str, list[str]], entry: Mapping[str, list[str]], old: 
     return names
 
 
+def served_domains(policy: Mapping[str, Any], scheme: Scheme) -> set[str]:
+    """Every domain the province's servers accept mail for: the policy's primary and extra domains
+    and each organisation's own (Gia Lai Art 4.1 subdomains)."""
+    domains = policy["domains"]
+    return ({domains["primary"], *(domains.get("extra") or [])}
+            | {scheme.org_domain(code) for code in scheme.catalogue})
+
+
+def _check_aliases(claims: Iterable[tuple[str, str | None, str]],
+                   entries: Mapping[str, Mapping[str, list[str]]], policy: Mapping[str, Any],
+                   scheme: Scheme) -> None:
+    """Check every alias the inputs give, all at once, before anything is written. ``claims``: (where
+    and what it is, e.g. ``file:line: Bí danh``; the DN of the entry it is for, None when the entry is
+    new; the alias). Each must be
+    in a domain served here, not held by another entry of the directory (a mailbox, an alias, a list,
+    a reserved address of a retired account) and not given to two entries; an alias the entry
+    already holds is fine. Raises :class:`ReconcileError` listing every problem."""
+    served = served_domains(policy, scheme)
+    holders: dict[str, str] = {}
+    for entry in entries.values():
+        for name in ("mail", "congvuMailAlias", "congvuReservedAddress"):
+            for address in entry.get(name, []):
+                holders.setdefault(address.lower(), entry["dn"][0])
+    claimed: dict[str, tuple[str, str | None]] = {}
+    problems: list[str] = []
+    for where, owner, alias in claims:
+        alias = alias.lower()
+        local, at, domain = alias.partition("@")
+        holder = holders.get(alias)
+        if not at or not local or domain not in served:
+            problems.append(f"{where} {alias}: @{domain} is not a domain served here "
+                            "(policy domains.primary/extra, organisation domains)")
+        elif holder is not None and (owner is None or _norm(holder) != _norm(owner)):
+            problems.append(f"{where} {alias} is already in use by {holder}")
+        elif alias in claimed and (owner is None or claimed[alias][1] != owner):
+            problems.append(f"{where} {alias} is also given at {claimed[alias][0]}: two accounts "
+                            "cannot share an address")
+        else:
+            claimed.setdefault(alias, (where, owner))
+    if problems:
+        raise ReconcileError(f"{len(problems)} alias(es) cannot be given:\n  " + "\n  ".join(problems),
+                             rule="roster")
+
+
+def _roster_aliases(people: Iterable[Any], by_id: Mapping[str, Mapping[str, list[str]]]
+                    ) -> list[tuple[str, str | None, str]]:
+    """The roster's "Bí danh" claims (:func:`_check_aliases`): (file:line, the person's DN, alias)."""
+    return [(f"{person.where}: Bí danh", by_id[person.id]["dn"][0] if person.id in by_id else None, alias)
+            for person in people for alias in person.aliases]
+
+
+def _file_aliases(aliases: Mapping[str, Iterable[str]] | None,
+                  entries: Mapping[str, Mapping[str, list[str]]]) -> list[tuple[str, str | None, str]]:
+    """The aliases file's claims (:func:`_check_aliases`): (where, the DN holding the primary address
+    or None, alias)."""
+    by_mail = {m.lower(): e["dn"][0] for e in entries.values() for m in e.get("mail", [])
+               if "congvumailaccount" in {c.lower() for c in e.get("objectClass", [])}}
+    return [(f"aliases file: {primary}: alias", by_mail.get(primary.lower()), alias)
+            for primary, further in (aliases or {}).items() for alias in further
+            if alias.lower() != primary.lower()]
+
+
 def with_lifecycle_class(classes: Iterable[str], attrs: dict[str, list[str]]) -> dict[str, list[str]]:
     """``attrs`` plus the lifecycle's auxiliary class when ``classes`` (the entry's objectClass values)
     lack it: added, never replaced (``+`` marks added values, :class:`Change`)."""
@@ -493,8 +555,14 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                              "address:\n  " + "\n  ".join(list_problems), rule="Cần Thơ Art 11.5")
     taken |= {spec.address for spec in lists or () if spec.state != "absent"}
 
-    # -- people: addresses -------------------------------------------------------------------
+    # -- people: the roster's aliases (Bí danh: addresses kept from a former system, issue 16) --
     people = sorted(roster, key=lambda p: p.id)
+    _check_aliases([*_roster_aliases(people, by_id), *_file_aliases(aliases, entries)], entries, policy,
+                   scheme)
+    kept_aliases = {p.id: p.aliases for p in people if p.aliases}
+    taken |= {a for owned in kept_aliases.values() for a in owned}
+
+    # -- people: addresses -------------------------------------------------------------------
     overrides = dict(overrides or {})
     existing = {p.id: _first(by_id[p.id], "mail") for p in people if p.id in by_id}
     movers = _transfers(policy, people, by_id, top, existing)
@@ -550,8 +618,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                      "congvuAccountState": ["active"], "congvuStateChanged": [now],
                      "congvuMustChangePassword": ["TRUE"], "pwdReset": ["TRUE"],
                      "userPassword": [PASSWORD_PLACEHOLDER]}
-            if aliases and aliases.get(address):
-                attrs["congvuMailAlias"] = sorted(set(aliases[address]))
+            extra = (set((aliases or {}).get(address, ())) | set(kept_aliases.get(person.id, ()))) - {address}
+            if extra:
+                attrs["congvuMailAlias"] = sorted(extra)
             if ppol.get(role):
                 attrs["pwdPolicySubentry"] = [ppol[role]]
             result.changes.append(Change("add", dn, "person", person.id, attrs, why=person.where))
@@ -573,9 +642,9 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
                 want["congvuLeavingSince"] = []
                 names.append("congvuLeavingSince")
                 result.returning.append({"key": person.id, "mail": address, "name": person.name})
-            if aliases and aliases.get(address):
-                want["congvuMailAlias"] = sorted(set(entry.get("congvuMailAlias", []))
-                                                 | set(aliases[address]))
+            extra = set((aliases or {}).get(address, ())) | set(kept_aliases.get(person.id, ()))
+            if extra - {address}:
+                want["congvuMailAlias"] = sorted((set(entry.get("congvuMailAlias", [])) | extra) - {address})
                 names.append("congvuMailAlias")
             if person.id in movers:
                 names += _readdress(want, entry, movers[person.id], address, policy, now, mail_home)

@@ -20,6 +20,9 @@ YAML rosters hold the same fields, with the Vietnamese headings or their English
         birthplace: Phủ Lý         # Nơi sinh (optional)
         address: nguyenthithanhha  # Địa chỉ thư (optional): an operator-approved local part
         admin: false               # Quản trị (optional): a delegated admin of the organisation
+        aliases: [an.nt@hanam.gov.vn]  # Bí danh (optional): further addresses that reach the person
+                                   # (kept from a former system or province; CSV: separated by spaces,
+                                   # ';' or ',')
 
 Text may be UTF-8 with or without a byte-order mark, NFC or NFD (macOS, PDFs): everything is
 normalised to NFC. :func:`load_rosters` reads every file and reports every problem at once, each
@@ -68,6 +71,7 @@ HEADINGS: dict[str, tuple[str, ...]] = {
     "birthplace": ("Nơi sinh", "birthplace"),
     "address": ("Địa chỉ thư", "Địa chỉ thư điện tử", "Email", "address", "mail"),
     "admin": ("Quản trị", "Quản trị đơn vị", "admin"),
+    "aliases": ("Bí danh", "Địa chỉ cũ", "aliases"),
 }
 FIELDS = tuple(HEADINGS)
 REQUIRED = ("id", "name", "birth_date", "org")
@@ -78,6 +82,8 @@ GENDERS = {"nam": "male", "nu": "female", "male": "male", "female": "female", "m
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _LOCAL_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ALIAS_SPLIT = re.compile(r"[\s;,]+")
 # A name word: letters (any script mark), with apostrophes inside (H'Nhiên) or hyphens (Rơ-Mah).
 _NAME_WORD_RE = re.compile(r"^[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*$")
 # YYYY-MM-DD, or DD/MM/YYYY as Vietnamese offices write it (also with "-" or "."); checked by dt.date.
@@ -116,6 +122,7 @@ class Person:
     birthplace: str = ""
     address: str = ""  # operator-approved local part ("Địa chỉ thư"), "" when none
     admin: bool = False  # "Quản trị": member of the organisation's cn=admins (Gia Lai Art 5.2, 10.8)
+    aliases: tuple[str, ...] = ()  # "Bí danh": further full addresses, lower case (issue 16)
     where: str = field(default="", compare=False)
 
 
@@ -274,7 +281,7 @@ def _org_index(orgs: Mapping[str, Any] | Iterable[str]) -> dict[str, str]:
 def _person(row: dict[str, Any], where: str, default_org: str, orgs: dict[str, str] | None,
             problems: list[str]) -> Person | None:
     before = len(problems)
-    values = {name: clean(row.get(name)) for name in FIELDS if name != "birth_date"}
+    values = {name: clean(row.get(name)) for name in FIELDS if name not in ("birth_date", "aliases")}
     if isinstance(row.get("admin"), bool):
         values["admin"] = "x" if row["admin"] else ""
     if not values["org"]:
@@ -321,6 +328,7 @@ def _person(row: dict[str, Any], where: str, default_org: str, orgs: dict[str, s
             problems.append(f"{where}: Địa chỉ thư {values['address']!r} is not a mailbox name "
                             "(lower-case letters, digits, '.', '-', '_')")
         address = local if not domain else address
+    aliases = _aliases(row.get("aliases"), where, problems)
     admin = vn_ascii(values["admin"], lower=True)
     if admin not in YES | NO:
         problems.append(f"{where}: Quản trị {values['admin']!r} must be 'x'/'có' or empty/'không'")
@@ -328,7 +336,23 @@ def _person(row: dict[str, Any], where: str, default_org: str, orgs: dict[str, s
         return None
     return Person(id=pid, name=name, birth_date=birth or "", org=org, position=values["position"],
                   gender=gender, hometown=values["hometown"], birthplace=values["birthplace"],
-                  address=address, admin=admin in YES, where=where)
+                  address=address, admin=admin in YES, aliases=aliases, where=where)
+
+
+def _aliases(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    """The "Bí danh" cell (text separated by spaces, ';' or ',') or YAML list: full addresses."""
+    if raw is None or raw == "":
+        return ()
+    items = [clean(v) for v in raw] if isinstance(raw, list) else _ALIAS_SPLIT.split(clean(raw))
+    found: list[str] = []
+    for item in filter(None, items):
+        local, at, domain = item.lower().partition("@")
+        if not at or not _LOCAL_RE.match(local) or not _DOMAIN_RE.match(domain):
+            problems.append(f"{where}: Bí danh {item!r} is not a full address (local part of lower-case "
+                            "letters, digits, '.', '-', '_'; @ and a domain)")
+        elif f"{local}@{domain}" not in found:
+            found.append(f"{local}@{domain}")
+    return tuple(sorted(found))
 
 
 def parse_roster(raw: bytes | str, source: str, orgs: Mapping[str, Any] | Iterable[str] | None = None,
@@ -409,7 +433,7 @@ def load_rosters(files: Iterable[str | Path | tuple[str, bytes | str]],
 
 CSV_HEADINGS = {"id": "Mã cán bộ", "name": "Họ và tên", "birth_date": "Ngày sinh", "gender": "Giới tính",
                 "org": "Đơn vị", "position": "Chức vụ", "hometown": "Quê quán", "birthplace": "Nơi sinh",
-                "address": "Địa chỉ thư", "admin": "Quản trị"}
+                "address": "Địa chỉ thư", "admin": "Quản trị", "aliases": "Bí danh"}
 
 
 def to_csv(people: Iterable[Person]) -> str:
@@ -421,5 +445,5 @@ def to_csv(people: Iterable[Person]) -> str:
         day = dt.date.fromisoformat(p.birth_date).strftime("%d/%m/%Y") if p.birth_date else ""
         gender = {"male": "Nam", "female": "Nữ"}.get(p.gender, "")
         writer.writerow([p.id, p.name, day, gender, p.org, p.position, p.hometown, p.birthplace, p.address,
-                         "x" if p.admin else ""])
+                         "x" if p.admin else "", " ".join(p.aliases)])
     return out.getvalue()

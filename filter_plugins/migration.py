@@ -8,7 +8,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from congvu.errors import CongvuError
-from congvu.migration import hashes, load, report_csv
+from congvu.migration import hashes, load, report_csv, resolve
 
 DOCUMENTATION = r"""
 name: congvu_migration_check
@@ -53,9 +53,15 @@ def congvu_migration_check(data: Any, source: Any = "migration file") -> dict[st
 
 
 def congvu_migration_job(data: Any, source: Any = "migration file", ca_file: str = "",
-                         verify_only: bool = False) -> dict[str, Any]:
-    """The job ``python3 -m congvu.migration run`` reads on the mailbox server (passwords included)."""
+                         verify_only: bool = False, accounts: Any = None) -> dict[str, Any]:
+    """The job ``python3 -m congvu.migration run`` reads on the mailbox server (passwords included).
+    ``accounts``: target -> the login of its account (the LDAP host's answer), so a target that is
+    an alias names its account."""
     migration = _load(data, source)
+    try:
+        migration = resolve(migration, dict(accounts or {}))
+    except CongvuError as exc:
+        raise AnsibleFilterError(str(exc)) from None
     src = migration.source
     return {"source": {"host": src.host, "port": src.port, "tls": src.tls, "master_user": src.master_user,
                        "master_password": src.master_password},

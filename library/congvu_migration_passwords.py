@@ -25,19 +25,21 @@ options:
     type: str
     required: true
   mailboxes:
-    description: Each account with its old hash (the filter C(congvu_migration_hashes) of the file).
+    description:
+      - Each target of the file, with its old hash where the file gives one (the filter
+        C(congvu_migration_hashes) of the file).
     type: list
     elements: dict
     required: true
     suboptions:
       target:
-        description: The account's address here.
+        description: An address of the account here (its C(mail) or one of its C(congvuMailAlias)).
         type: str
         required: true
       password_hash:
-        description: The old directory's C(userPassword) value.
+        description: The old directory's C(userPassword) value; empty when the file gives none.
         type: str
-        required: true
+        default: ""
   audit_dir:
     description: The audit log's directory on this host ("" writes none).
     type: str
@@ -63,6 +65,10 @@ passwords:
     Per mailbox with a hash, C(mail), C(scheme), C(action) (carry, kept, reset, none) and C(why);
     never the hash.
   type: list
+  returned: always
+accounts:
+  description: Each target found here -> the login (C(mail)) of the account it is an address of.
+  type: dict
   returned: always
 """
 
@@ -97,16 +103,20 @@ except ImportError:  # pragma: no cover - python3-ldap missing on the host
 
 
 def _found(conn, base_dn, boxes):
+    """Target -> its account: ``dn``, ``mail`` (the login) and ``must_change``. A target may be the
+    account's address or one of its aliases (an old address the intake kept, docs/migration.md)."""
     found = {}
     for box in boxes:
-        flt = f"(&(objectClass=congvuMailAccount)(mail={escape_filter_chars(box.target)}))"
+        target = escape_filter_chars(box.target)
+        flt = f"(&(objectClass=congvuMailAccount)(|(mail={target})(congvuMailAlias={target})))"
         marks = ["congvuMustChangePassword", "pwdReset"]
-        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, marks):
+        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, [*marks, "mail"]):
             if dn:
                 # the initial password of the roster apply: both marks; a user's own change clears
                 # pwdReset (slapd) and then congvuMustChangePassword (the webmail)
                 flags = [(attrs.get(a) or [b""])[0].decode().upper() for a in marks]
-                found[box.target] = {"dn": dn, "must_change": flags == ["TRUE", "TRUE"]}
+                found[box.target] = {"dn": dn, "must_change": flags == ["TRUE", "TRUE"],
+                                     "mail": (attrs.get("mail") or [b""])[0].decode().lower()}
     return found
 
 
@@ -128,7 +138,7 @@ def main():
             # the migration file's entries as they are; only the secrets are hidden from the output
             "mailboxes": {"type": "list", "elements": "dict", "required": True, "options": {
                 "target": {"type": "str", "required": True},
-                "password_hash": {"type": "str", "required": True, "no_log": True},
+                "password_hash": {"type": "str", "default": "", "no_log": True},
             }},
             "audit_dir": {"type": "str", "default": "/var/lib/congvu/audit"},
             "actor": {"type": "str", "default": "operator"},
@@ -142,11 +152,14 @@ def main():
              for m in p["mailboxes"]]
     conn = ldap.initialize("ldapi:///", bytes_mode=False)
     conn.sasl_external_bind_s()
-    plan = password_plan(boxes, _found(conn, p["base_dn"], boxes))
+    found = _found(conn, p["base_dn"], boxes)
+    # each target's account login, for the mailbox play (congvu.migration.resolve)
+    accounts = {target: entry["mail"] for target, entry in found.items() if entry["mail"]}
+    plan = password_plan(boxes, found)
     carried = [item for item in plan if item["action"] == "carry"]
     shown = [{k: v for k, v in item.items() if k != "hash"} for item in plan]
     if module.check_mode or not carried:
-        module.exit_json(changed=bool(carried), passwords=shown)
+        module.exit_json(changed=bool(carried), passwords=shown, accounts=accounts)
     done, failed = [], ""
     for item in carried:
         try:
@@ -168,8 +181,8 @@ def main():
             failed += f"the passwords were carried over, but the audit log was not written: {exc}"
     if failed:
         module.fail_json(msg=f"carrying the old passwords over stopped: {failed}", changed=bool(done),
-                         passwords=shown)
-    module.exit_json(changed=True, passwords=shown)
+                         passwords=shown, accounts=accounts)
+    module.exit_json(changed=True, passwords=shown, accounts=accounts)
 
 
 if __name__ == "__main__":

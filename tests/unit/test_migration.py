@@ -196,4 +196,18 @@ def test_the_ldap_host_gets_the_hashes_and_no_imap_password():
         {"target": "An@Hanam.gov.vn", "password": "imap-secret", "password_hash": "{SSHA}abc="},
         {"target": "bich@hanam.gov.vn", "password": "imap-secret"}]}
     assert FILTER.congvu_migration_hashes(data, "m.yml") == [
-        {"target": "an@hanam.gov.vn", "password_hash": "{SSHA}abc="}]
+        {"target": "an@hanam.gov.vn", "password_hash": "{SSHA}abc="},
+        {"target": "bich@hanam.gov.vn", "password_hash": ""}]
+
+
+def test_a_target_that_is_an_alias_names_its_account_and_two_onto_one_are_refused():
+    # issue 16: the intake makes an old address (kept as an alias here) the target; the LDAP host says
+    # which account it is, and the copy goes to that account's login
+    data = {"source": GOOD["source"], "mailboxes": [
+        {"source": "an.old", "target": "an.nv@hanam.gov.vn", "password": "x"},
+        {"source": "bich", "target": "bich@hanam.gov.vn", "password": "y"}]}
+    accounts = {"an.nv@hanam.gov.vn": "nguyenvanan@hanam.gov.vn"}
+    job = FILTER.congvu_migration_job(data, "m.yml", accounts=accounts)
+    assert [m["target"] for m in job["mailboxes"]] == ["nguyenvanan@hanam.gov.vn", "bich@hanam.gov.vn"]
+    with pytest.raises(AnsibleFilterError, match=r"'an.old' and 'bich' both reach the account bich@hanam"):
+        FILTER.congvu_migration_job(data, "m.yml", accounts={"an.nv@hanam.gov.vn": "bich@hanam.gov.vn"})

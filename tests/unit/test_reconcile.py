@@ -6,6 +6,7 @@ only the attributes the module's one subtree search asks for are handed back to 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -360,6 +361,70 @@ def test_a_reserved_address_is_never_issued_again(hanam):
     result = run(hanam, directory, roster(*PEOPLE, person("HN-7", "Nguyễn Văn Bình", "sldtbxh")))
     assert [c["mail"] for c in result.created] != ["nguyenvanbinh@hanam.gov.vn"]
     assert len(result.created) == 1 and result.created[0]["mail"].startswith("nguyenvanbinh.")
+
+
+def by_mail(directory: Directory, address: str) -> dict:
+    """The account (not the organisation entry, which names its mailbox's address too) of ``address``."""
+    return next(e for e in directory.entries.values()
+                if e.get("mail") == [address] and "congvuMailAccount" in e.get("objectClass", []))
+
+
+def test_roster_aliases_reach_the_account_and_are_never_issued_to_anybody_else(hanam):
+    # issue 16: the "Bí danh" of a roster (addresses kept from a former system) become aliases of the
+    # new account, are added later to an existing one, and are taken for the naming of everybody else
+    directory = Directory()
+    kept = person("HN-8", "Lê Văn Tám", aliases=("nguyenvanbinh@hanam.gov.vn", "tam.lv@hanam.gov.vn"))
+    result = run(hanam, directory, roster(*PEOPLE, kept, person("HN-9", "Nguyễn Văn Bình", "sldtbxh")))
+    by_key = {c["key"]: c.get("mail") for c in result.created if c["kind"] == "person"}
+    assert by_key["HN-8"] == "levantam@hanam.gov.vn"
+    assert by_key["HN-9"].startswith("nguyenvanbinh.")  # the plain address is Tám's alias
+    entry = by_mail(directory, "levantam@hanam.gov.vn")
+    assert entry["congvuMailAlias"] == ["nguyenvanbinh@hanam.gov.vn", "tam.lv@hanam.gov.vn"]
+    # a later roster adds one; none is removed when the roster forgets them
+    later = dataclasses.replace(kept, aliases=("tam@hanam.gov.vn",))
+    run(hanam, directory, roster(*PEOPLE, later, person("HN-9", "Nguyễn Văn Bình", "sldtbxh")))
+    assert by_mail(directory, "levantam@hanam.gov.vn")["congvuMailAlias"] == [
+        "nguyenvanbinh@hanam.gov.vn", "tam.lv@hanam.gov.vn", "tam@hanam.gov.vn"]
+    again = run(hanam, directory, roster(*PEOPLE, later, person("HN-9", "Nguyễn Văn Bình", "sldtbxh")))
+    assert again.changes == []
+
+
+def test_roster_aliases_in_use_elsewhere_or_unserved_stop_the_run_naming_each(hanam):
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    before = copy.deepcopy(directory.entries)
+    bad = (person("HN-8", "Lê Văn Tám", aliases=("tranvanan@hanam.gov.vn", "tam@ninhbinh.gov.vn",
+                                                 "tam@hanam.gov.vn")),
+           person("HN-9", "Lê Văn Chín", aliases=("tam@hanam.gov.vn",)))
+    with pytest.raises(ReconcileError) as info:
+        run(hanam, directory, roster(*PEOPLE, *bad))
+    text = str(info.value)
+    assert "3 alias(es) cannot be given" in text
+    assert "test.csv:HN-8: Bí danh tranvanan@hanam.gov.vn is already in use by uid=tranvanan," in text
+    assert "test.csv:HN-8: Bí danh tam@ninhbinh.gov.vn: @ninhbinh.gov.vn is not a domain served here" in text
+    assert "test.csv:HN-9: Bí danh tam@hanam.gov.vn is also given at test.csv:HN-8: Bí danh" in text
+    assert directory.entries == before
+
+
+def test_the_aliases_file_is_checked_like_the_roster_s_aliases(hanam):
+    # accounts_aliases_file (primary address -> further addresses): applied to organisation mailboxes
+    # and people, and refused whole when an alias is someone else's, unserved, or given twice
+    directory = Directory()
+    run(hanam, directory, roster(*PEOPLE))
+    run(hanam, directory, roster(*PEOPLE), aliases={"stttt@hanam.gov.vn": ["sotttt@hanam.gov.vn"]})
+    assert by_mail(directory, "stttt@hanam.gov.vn")["congvuMailAlias"] == ["sotttt@hanam.gov.vn"]
+    before = copy.deepcopy(directory.entries)
+    with pytest.raises(ReconcileError) as info:
+        run(hanam, directory, roster(*PEOPLE), aliases={
+            "stttt@hanam.gov.vn": ["tranvanan@hanam.gov.vn", "x@gmail.com"],
+            "tranvanan@hanam.gov.vn": ["sotttt@hanam.gov.vn"]})
+    text = str(info.value)
+    assert "3 alias(es) cannot be given" in text
+    assert "aliases file: stttt@hanam.gov.vn: alias tranvanan@hanam.gov.vn is already in use by uid=" in text
+    assert "alias x@gmail.com: @gmail.com is not a domain served here" in text
+    assert ("aliases file: tranvanan@hanam.gov.vn: alias sotttt@hanam.gov.vn is already in use by uid=stttt,"
+            in text)
+    assert directory.entries == before
 
 
 def test_deletions_are_kept_out_of_ldap_transactions():

@@ -133,6 +133,28 @@ def test_namesakes_with_distinguishing_details_are_two_people():
 
 def test_to_csv_round_trip():
     people = [Person(id="A1", name="Đặng Thị Ánh", birth_date="1990-05-06", org="stttt", gender="female",
-                     position="Kế toán", hometown="Lý Nhân", admin=True)]
+                     position="Kế toán", hometown="Lý Nhân", admin=True,
+                     aliases=("anh.dt@hanam.gov.vn", "dtanh@hanam.gov.vn"))]
     [back] = parse_roster(to_csv(people), "r.csv", ORGS)
     assert back == people[0]
+
+
+def test_aliases_column_and_yaml_list_give_full_lower_case_addresses():
+    # issue 16: addresses kept from a former system ("Bí danh"), in either format
+    raw = (HEAD.rstrip("\n") + ",Bí danh\n"
+           'A1,Đặng Thị Ánh,06/05/1990,Nữ,stttt,,,,,"Anh.DT@hanam.gov.vn; dt.anh@hanam.gov.vn"\n')
+    [csv_person] = parse_roster(raw, "r.csv", ORGS)
+    assert csv_person.aliases == ("anh.dt@hanam.gov.vn", "dt.anh@hanam.gov.vn")
+    yml = ("people:\n  - {id: A1, name: Đặng Thị Ánh, birth_date: 1990-05-06, org: stttt,\n"
+           "     aliases: [dt.anh@hanam.gov.vn, anh.dt@hanam.gov.vn, anh.dt@hanam.gov.vn]}\n")
+    [yaml_person] = parse_roster(yml, "r.yml", ORGS)
+    assert yaml_person.aliases == csv_person.aliases
+
+
+def test_an_alias_that_is_not_a_full_address_is_named():
+    yml = ("people:\n  - {id: A1, name: Đặng Thị Ánh, birth_date: 1990-05-06, org: stttt,\n"
+           "     aliases: [anh.dt, Ánh@hanam.gov.vn, ok@hanam.gov.vn]}\n")
+    problems = problems_of([("r.yml", yml)])
+    assert len(problems) == 2
+    assert all(p.startswith("r.yml:2: Bí danh ") for p in problems)
+    assert "'anh.dt'" in problems[0] and "'Ánh@hanam.gov.vn'" in problems[1]
