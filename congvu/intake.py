@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from congvu.addresses import ADDRESS_RE, LOCAL_RE
 from congvu.errors import CongvuError
 from congvu.migration import MigrationError
 from congvu.migration import load as load_migration
@@ -42,8 +43,6 @@ from congvu.roster import CSV_HEADINGS, clean
 
 __all__ = ["PROFILES", "Intake", "IntakeError", "parse_ldif", "plan"]
 
-ADDRESS_RE = re.compile(r"^[a-z0-9]+([._+-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LOCAL_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")  # a local part this system issues (docs/naming.md)
 
 #: Where each roster field comes from in each kind of export: the first attribute present wins. ``org``
 #: is the value the intake file's ``organisations`` maps; ``login`` the old IMAP login.
@@ -346,7 +345,7 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
             continue
         local, _, domain = address.partition("@")
         keep = (settings["addresses"] == "keep" and domain == person_domain.get(code)
-                and bool(_LOCAL_RE.match(local)))
+                and bool(LOCAL_RE.match(local)))
         kept_aliases = aliases if keep else sorted({address, *aliases})
         row = {"id": _first(account, fields["id"]), "name": clean(_first(account, fields["name"])),
                "birth_date": _first(account, fields["birth_date"]), "org": code,

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from congvu.addresses import ADDRESS_RE
 from congvu.errors import MigrationError
 from congvu.mutf7 import decode_mutf7
 
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 TLS_MODES = ("imaps", "starttls")
-ADDRESS_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]*[a-z0-9])?@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
 #: The system's CA bundle (Debian's ca-certificates, with the CAs the common role adds).
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from congvu.addresses import DOMAIN_RE
 from congvu.errors import PolicyError
 from congvu.orgs import Catalogue, check_catalogue, load_catalogue
 from congvu.schemes import SCHEMES as _REGISTRY
@@ -36,7 +37,6 @@ __all__ = ["MAX_LOCAL", "SCHEMES", "OperatorCase", "Person", "Result", "Scheme",
 
 #: Names of the registered schemes (:data:`congvu.schemes.SCHEMES`), in registry order.
 SCHEMES = tuple(_REGISTRY)
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 NAMING_DEFAULTS: dict[str, Any] = {
     "sequence_start": 2,
     "birth_date_format": "%d%m%Y",

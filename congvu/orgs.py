@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from congvu.addresses import LOCAL_RE
 from congvu.errors import NamingError
 from congvu.fold import vn_ascii, vn_words
 
@@ -47,7 +48,6 @@ ALLOWED_PARENTS = {
 }
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-LOCAL_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
 CLASH_RE = re.compile(r"^[a-z]{2}$")
 
 

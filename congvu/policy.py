@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from congvu import sizes
+from congvu.addresses import DOMAIN_RE as _DOMAIN_RE
 from congvu.errors import CongvuError, PolicyError
 from congvu.naming import SCHEMES as NAMING_SCHEMES
 from congvu.naming import validate_naming
@@ -52,7 +53,6 @@ LIFECYCLE_RULES = ("inactivity_lock", "default_password_lock", "reclaim", "leave
 #: The audit log feeds yearly reports (Hà Nam Art 11.8, Ninh Bình Art 13.6): keep at least a year.
 AUDIT_RETENTION_MIN_DAYS = 365
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9][a-z0-9_-]{0,15}$")

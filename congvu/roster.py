@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from congvu.addresses import DOMAIN_RE, LOCAL_RE
 from congvu.errors import CongvuError
 from congvu.fold import vn_ascii
 
@@ -81,8 +82,6 @@ NO = {"", "khong", "no", "false", "0"}
 GENDERS = {"nam": "male", "nu": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-_LOCAL_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ALIAS_SPLIT = re.compile(r"[\s;,]+")
 # A name word: letters (any script mark), with apostrophes inside (H'Nhiên) or hyphens (Rơ-Mah).
 _NAME_WORD_RE = re.compile(r"^[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*$")
@@ -324,7 +323,7 @@ def _person(row: dict[str, Any], where: str, default_org: str, orgs: dict[str, s
     address = values["address"].lower()
     if address:
         local, _, domain = address.partition("@")
-        if not _LOCAL_RE.match(local):
+        if not LOCAL_RE.match(local):
             problems.append(f"{where}: Địa chỉ thư {values['address']!r} is not a mailbox name "
                             "(lower-case letters, digits, '.', '-', '_')")
         address = local if not domain else address
@@ -347,7 +346,7 @@ def _aliases(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     found: list[str] = []
     for item in filter(None, items):
         local, at, domain = item.lower().partition("@")
-        if not at or not _LOCAL_RE.match(local) or not _DOMAIN_RE.match(domain):
+        if not at or not LOCAL_RE.match(local) or not DOMAIN_RE.match(domain):
             problems.append(f"{where}: Bí danh {item!r} is not a full address (local part of lower-case "
                             "letters, digits, '.', '-', '_'; @ and a domain)")
         elif f"{local}@{domain}" not in found:

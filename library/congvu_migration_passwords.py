@@ -81,6 +81,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 sys.modules.setdefault("congvu", _congvu_pkg)
 from ansible.module_utils.congvu import (  # noqa: F401 - shipped by AnsiballZ
+    addresses,
     audit,
     errors,
     migration,

@@ -247,6 +247,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 sys.modules.setdefault("congvu", _congvu_pkg)
 try:
     from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ ships them
+        addresses,
         audit,
         errors,
         fold,

@@ -107,6 +107,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 sys.modules.setdefault("congvu", _congvu_pkg)
 from ansible.module_utils.congvu import (  # noqa: F401 - imported so AnsiballZ ships them
+    addresses,
     audit,
     errors,
     fold,
