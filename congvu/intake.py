@@ -106,6 +106,8 @@ class Intake:
                 "new_addresses": sum(1 for p in self.people if not p["address"]),
                 "aliases": sum(len(p["aliases"]) for p in self.people),
                 "password_hashes": sum(1 for p in self.people if p["hash"]),
+                "readdressed": [{"entry": p["entry"], "address": p["old_address"], "why": p["readdressed"]}
+                                for p in self.people if p["readdressed"]],
                 "skipped": self.skipped, "incomplete": self.incomplete,
                 "rosters": sorted(self.rosters)}
 
@@ -347,6 +349,11 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
         keep = (settings["addresses"] == "keep" and domain == person_domain.get(code)
                 and bool(LOCAL_RE.match(local)))
         kept_aliases = aliases if keep else sorted({address, *aliases})
+        why = ""
+        if settings["addresses"] == "keep" and not keep:
+            why = (f"@{domain} is not the domain of {code}'s addresses (@{person_domain.get(code)})"
+                   if domain != person_domain.get(code) else
+                   f"{local!r} is not a local part this system issues (docs/naming.md)")
         row = {"id": _first(account, fields["id"]), "name": clean(_first(account, fields["name"])),
                "birth_date": _first(account, fields["birth_date"]), "org": code,
                "position": clean(_first(account, fields["position"])),
@@ -357,7 +364,8 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
                                       "roster": f"{code}.csv"})
         rows.setdefault(code, []).append(row)
         result.people.append({"entry": where, "old_address": address, "org": code,
-                              "address": row["address"], "aliases": kept_aliases, "hash": bool(pwd)})
+                              "address": row["address"], "aliases": kept_aliases, "hash": bool(pwd),
+                              "readdressed": why})
         box = {"source": login, "target": address}
         if pwd:
             box["password_hash"] = pwd

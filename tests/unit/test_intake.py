@@ -117,6 +117,7 @@ def test_an_incumbent_zimbra_keeps_the_addresses_the_scheme_allows():
         ("an.nv@hanam.gov.vn", "an.nv@hanam.gov.vn", ["nvan@hanam.gov.vn"]),
         ("bich_tt@hanam.gov.vn", "bich_tt@hanam.gov.vn", [])]
     assert [s["why"] for s in intake.skipped] == ["state closed"]  # system accounts are not listed
+    assert intake.summary()["readdressed"] == []
     # Zimbra holds no Mã cán bộ or birth date: the rosters say what the operator must fill in
     assert [i["missing"] for i in intake.incomplete] == [["Mã cán bộ", "Ngày sinh"]] * 2
     boxes = intake.migration["mailboxes"]
@@ -171,3 +172,16 @@ def test_without_a_master_user_the_intake_stops_it_cannot_know_the_passwords():
         "zimbraMailAlias: an.nv@hanam.vn\n", "")
     with pytest.raises(IntakeError, match=r"(?s)1 problem.*no password, and the source has no master user"):
         plan_for_province(text, data, policy, catalogue)
+
+
+def test_with_keep_an_address_the_scheme_does_not_allow_is_readdressed_and_said_why():
+    policy, catalogue = province("gialai")  # Gia Lai Art 4.1: each agency's own subdomain
+    data = {"format": "csv", "organisations": {"KHCN": "skhcn"}, "source": SOURCE}
+    text = ("address,name,org\nan.nv@skhcn.gialai.gov.vn,Nguyễn Văn An,KHCN\n"
+            "binh@gialai.gov.vn,Trần Bình,KHCN\n")
+    intake = plan_for_province(text, data, policy, catalogue)
+    assert [(p["address"], p["aliases"]) for p in intake.people] == [
+        ("an.nv@skhcn.gialai.gov.vn", []), ("", ["binh@gialai.gov.vn"])]
+    assert intake.summary()["readdressed"] == [{
+        "entry": "export:3", "address": "binh@gialai.gov.vn",
+        "why": "@gialai.gov.vn is not the domain of skhcn's addresses (@skhcn.gialai.gov.vn)"}]
