@@ -260,7 +260,7 @@ def _org_key(value: str, fmt: str) -> str:
     return clean(value)
 
 
-def _is_person(account: Account, fmt: str) -> bool:
+def _is_person(account: Account, fmt: str, address_fields: Iterable[str]) -> bool:
     classes = {c.lower() for c in account.values.get("objectclass", [])}
     if fmt == "congvu":
         return ("congvumailaccount" in classes
@@ -269,7 +269,7 @@ def _is_person(account: Account, fmt: str) -> bool:
         return ("zimbraaccount" in classes
                 and not any(_first(account, [f]).upper() == "TRUE" for f in _SYSTEM_FLAGS))
     if fmt == "ldap":
-        return bool(classes & {"inetorgperson", "person"}) and bool(_first(account, ["mail"]))
+        return bool(classes & {"inetorgperson", "person"}) and bool(_first(account, address_fields))
     return True
 
 
@@ -287,10 +287,7 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
     if problems:
         raise IntakeError(f"{len(problems)} problem(s) in {source}:\n  " + "\n  ".join(problems),
                           source=source, rule="intake file")
-    try:
-        accounts = parse_csv(export, export_source) if fmt == "csv" else parse_ldif(export, export_source)
-    except IntakeError:
-        raise
+    accounts = parse_csv(export, export_source) if fmt == "csv" else parse_ldif(export, export_source)
     result = Intake()
     unmapped: dict[str, list[str]] = {}
     holders: dict[str, str] = {}  # address (primary or alias) -> where
@@ -298,7 +295,7 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
     rows: dict[str, list[dict[str, str]]] = {}
     boxes: list[dict[str, str]] = []
     for account in accounts:
-        if not _is_person(account, fmt):
+        if not _is_person(account, fmt, fields["address"]):
             continue
         where = account.where
         state = _first(account, fields["state"]).lower()
