@@ -7,7 +7,7 @@ Ninh Bình (policies/ninhbinh2025.yml), which already holds N people of its own.
 Pure Python, no server: the steps an operator's merge runs on the control node and in the roster
 apply's planning, each timed over ``--rounds`` rounds (the best and the median are printed):
 
-1. ``intake``: the absorbed directory's LDIF export (as ``ldapsearch`` writes it) read and planned
+1. ``intake``: the absorbed directory's LDIF export read and planned
    by ``congvu.intake`` (every address checked, the rosters and the migration file made);
 2. ``rosters``: the rosters it wrote read back by ``congvu.roster.load_rosters``;
 3. ``plan``: the roster apply's plan (``congvu.reconcile.plan``) of the surviving province's own
@@ -17,7 +17,7 @@ apply's planning, each timed over ``--rounds`` rounds (the best and the median a
 4. ``re-plan``: the same plan once everything is written (a second run: nothing to do).
 
 Writing the entries into slapd is the roster apply's own cost, measured by bench/reconcile_bench.py
-(docs/accounts.md, "Performance"). Figures go to docs/migration.md ("Performance").
+(docs/accounts.md, "Performance"). Figures go to docs/restructuring.md ("Performance").
 """
 
 from __future__ import annotations

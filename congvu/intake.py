@@ -17,8 +17,9 @@ where the province's scheme allows them) or become aliases beside the address th
   target, the old password hash);
 - a summary (who, where, what was left out and why).
 
-Everything is checked in one pass before anything is written (:class:`IntakeError` lists every
-problem with its entry and rule): an export that cannot be read, an old organisation the intake file
+Everything is checked before anything is written, in three rounds (the intake file, the export's
+syntax, the accounts), each raising one :class:`IntakeError` with every problem of the round, its
+entry and rule: an export that cannot be read, an old organisation the intake file
 does not map, a code that is not in the catalogue, an address that is not one, an old address in a
 domain this system does not serve (it would stop receiving: add the domain to ``domains.extra``), two
 accounts with one address. No Ansible import: ``filter_plugins/intake.py`` wraps it.
@@ -246,10 +247,11 @@ def _first(account: Account, names: Iterable[str]) -> str:
 
 
 def _all(account: Account, names: Iterable[str]) -> list[str]:
+    """Every value of ``names`` (a CSV cell may hold several, separated by spaces, ';' or ',')."""
     out: list[str] = []
     for name in names:
         for value in account.values.get(name.lower(), []):
-            out += [v for v in re.split(r"[\s;,]+", value) if v] if "@" in value else []
+            out += [v for v in re.split(r"[\s;,]+", value) if v]
     return out
 
 
@@ -364,6 +366,8 @@ def plan(export: str, data: Any, *, catalogue: Iterable[str], served: Iterable[s
                               "address": row["address"], "aliases": kept_aliases, "hash": bool(pwd),
                               "readdressed": why})
         box = {"source": login, "target": address}
+        if row["id"]:
+            box["id"] = row["id"]  # the target must be this person's account (congvu.migration)
         if pwd:
             box["password_hash"] = pwd
         boxes.append(box)

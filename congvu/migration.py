@@ -52,7 +52,7 @@ HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 #: Dovecot's own configuration, which the per-mailbox configuration of a copy includes.
 DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
-MAILBOX_KEYS = frozenset({"source", "target", "password", "password_hash"})
+MAILBOX_KEYS = frozenset({"source", "target", "password", "password_hash", "id"})
 #: An LDAP userPassword value: {SCHEME} and the hash, one line, no blank.
 HASH_RE = re.compile(r"^\{[A-Za-z0-9.+-]+\}\S+$")
 #: The hashes this directory checks at a bind as they are (slapd's built-in {SSHA}; {CRYPT} through
@@ -81,6 +81,8 @@ class Mailbox:
     password: str = field(default="", repr=False)
     #: the account's password hash on the old system (its LDAP userPassword), "" when not given
     password_hash: str = field(default="", repr=False)
+    #: the person's id (Mã cán bộ, ``employeeNumber``) the target must belong to, "" when not given
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,10 @@ def load(data: Any, *, source: str = "migration file") -> Migration:
                 f"{where}: password_hash: not an LDAP password value such as {{CRYPT}}$6$... or "
                 "{SSHA}... [the old directory's userPassword, one line]"
             )
-        boxes.append(Mailbox(login, target, password, hashed))
+        pid = str(entry.get("id") or "").strip()
+        if pid and (_multiline(pid) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$", pid)):
+            problems.append(f"{where}: id {pid!r} is not a Mã cán bộ [the person's employeeNumber]")
+        boxes.append(Mailbox(login, target, password, hashed, pid))
     if problems:
         raise MigrationError(
             f"{len(problems)} problem(s), nothing copied:\n  - " + "\n  - ".join(problems),
@@ -246,7 +251,28 @@ def password_plan(
 def hashes(migration: Migration) -> list[dict[str, str]]:
     """What the LDAP host needs of the file: each target, with its old hash where the file gives one
     (no IMAP password). The host also finds the account each target is (:func:`resolve`)."""
-    return [{"target": m.target, "password_hash": m.password_hash} for m in migration.mailboxes]
+    return [{"target": m.target, "password_hash": m.password_hash, "id": m.id} for m in migration.mailboxes]
+
+
+def account_problems(mailboxes: Iterable[Mailbox], found: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Why the accounts the LDAP host found for the file's targets (``found``: target -> ``dn``,
+    ``id`` (its employeeNumber)) cannot take the mailboxes: a target whose account is not the person
+    the file names (``id``: the roster apply gave the old address to somebody else), two targets that
+    are one account (an address and its alias: the mailboxes would merge). Checked before anything is
+    written."""
+    problems, by_dn = [], {}
+    for box in mailboxes:
+        entry = found.get(box.target)
+        if entry is None:
+            continue
+        if box.id and entry.get("id") != box.id:
+            problems.append(f"{box.target} is the address of {entry['dn']} (Mã cán bộ "
+                            f"{entry.get('id') or 'none'}), not of {box.id}: correct the mailbox's target")
+        if entry["dn"] in by_dn:
+            problems.append(f"{by_dn[entry['dn']]} and {box.target} are one account ({entry['dn']}): one "
+                            "source mailbox per account, two would merge into one")
+        by_dn.setdefault(entry["dn"], box.target)
+    return problems
 
 
 def resolve(migration: Migration, accounts: Mapping[str, str]) -> Migration:

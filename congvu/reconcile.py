@@ -324,22 +324,24 @@ def served_domains(policy: Mapping[str, Any], scheme: Scheme) -> set[str]:
             | {scheme.org_domain(code) for code in scheme.catalogue})
 
 
-def _check_aliases(claims: Iterable[tuple[str, str | None, str]],
-                   entries: Mapping[str, Mapping[str, list[str]]], policy: Mapping[str, Any],
-                   scheme: Scheme) -> None:
+def _check_aliases(claims: Iterable[tuple[str, str, str]], entries: Mapping[str, Mapping[str, list[str]]],
+                   planned: Mapping[str, str], policy: Mapping[str, Any], scheme: Scheme) -> None:
     """Check every alias the inputs give, all at once, before anything is written. ``claims``: (where
-    and what it is, e.g. ``file:line: Bí danh``; the DN of the entry it is for, None when the entry is
-    new; the alias). Each must be
-    in a domain served here, not held by another entry of the directory (a mailbox, an alias, a list,
-    a reserved address of a retired account) and not given to two entries; an alias the entry
-    already holds is fine. Raises :class:`ReconcileError` listing every problem."""
+    and what it is, e.g. ``file:line: Bí danh``; the entry it is for: its DN, or ``id:<person id>``
+    / ``new:<address>`` while it does not exist; the alias). ``planned``: addresses this run gives
+    (new organisation mailboxes, the lists file's lists) -> what holds them. Each alias must be in a
+    domain served here, not held by another entry (a mailbox, an alias, a list, a reserved address of
+    a retired account) or planned for one, and not given to two entries; an alias the entry already
+    holds is fine. Raises :class:`ReconcileError` listing every problem."""
     served = served_domains(policy, scheme)
     holders: dict[str, str] = {}
     for entry in entries.values():
         for name in ("mail", "congvuMailAlias", "congvuReservedAddress"):
             for address in entry.get(name, []):
                 holders.setdefault(address.lower(), entry["dn"][0])
-    claimed: dict[str, tuple[str, str | None]] = {}
+    for address, what in planned.items():
+        holders.setdefault(address.lower(), what)
+    claimed: dict[str, tuple[str, str]] = {}
     problems: list[str] = []
     for where, owner, alias in claims:
         alias = alias.lower()
@@ -348,9 +350,9 @@ def _check_aliases(claims: Iterable[tuple[str, str | None, str]],
         if not at or not local or domain not in served:
             problems.append(f"{where} {alias}: @{domain} is not a domain served here "
                             "(policy domains.primary/extra, organisation domains)")
-        elif holder is not None and (owner is None or _norm(holder) != _norm(owner)):
+        elif holder is not None and _norm(holder) != _norm(owner):
             problems.append(f"{where} {alias} is already in use by {holder}")
-        elif alias in claimed and (owner is None or claimed[alias][1] != owner):
+        elif alias in claimed and _norm(claimed[alias][1]) != _norm(owner):
             problems.append(f"{where} {alias} is also given at {claimed[alias][0]}: two accounts "
                             "cannot share an address")
         else:
@@ -361,19 +363,28 @@ def _check_aliases(claims: Iterable[tuple[str, str | None, str]],
 
 
 def _roster_aliases(people: Iterable[Any], by_id: Mapping[str, Mapping[str, list[str]]]
-                    ) -> list[tuple[str, str | None, str]]:
-    """The roster's "Bí danh" claims (:func:`_check_aliases`): (file:line, the person's DN, alias)."""
-    return [(f"{person.where}: Bí danh", by_id[person.id]["dn"][0] if person.id in by_id else None, alias)
-            for person in people for alias in person.aliases]
+                    ) -> list[tuple[str, str, str]]:
+    """The roster's "Bí danh" claims (:func:`_check_aliases`): (file:line, the person's DN or
+    ``id:<person id>``, alias)."""
+    claims = []
+    for person in people:
+        owner = by_id[person.id]["dn"][0] if person.id in by_id else f"id:{person.id}"
+        claims += [(f"{person.where}: Bí danh", owner, alias) for alias in person.aliases]
+    return claims
 
 
-def _file_aliases(aliases: Mapping[str, Iterable[str]] | None,
-                  entries: Mapping[str, Mapping[str, list[str]]]) -> list[tuple[str, str | None, str]]:
-    """The aliases file's claims (:func:`_check_aliases`): (where, the DN holding the primary address
-    or None, alias)."""
-    by_mail = {m.lower(): e["dn"][0] for e in entries.values() for m in e.get("mail", [])
-               if "congvumailaccount" in {c.lower() for c in e.get("objectClass", [])}}
-    return [(f"aliases file: {primary}: alias", by_mail.get(primary.lower()), alias)
+def _file_aliases(aliases: Mapping[str, Iterable[str]] | None, entries: Mapping[str, Mapping[str, list[str]]],
+                  people: Iterable[Any], scheme: Scheme) -> list[tuple[str, str, str]]:
+    """The aliases file's claims (:func:`_check_aliases`): (where; the account holding the primary
+    address, ``id:<person id>`` for a new person the roster gives that address, else
+    ``new:<primary>``; alias)."""
+    owners = {m.lower(): e["dn"][0] for e in entries.values() for m in e.get("mail", [])
+              if "congvumailaccount" in {c.lower() for c in e.get("objectClass", [])}}
+    for person in people:
+        if person.address:
+            domain = "" if "@" in person.address else f"@{scheme.org_domain(person.org)}"
+            owners.setdefault(f"{person.address}{domain}".lower(), f"id:{person.id}")
+    return [(f"aliases file: {primary}: alias", owners.get(primary.lower(), f"new:{primary.lower()}"), alias)
             for primary, further in (aliases or {}).items() for alias in further
             if alias.lower() != primary.lower()]
 
@@ -557,8 +568,11 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
 
     # -- people: the roster's aliases (Bí danh: addresses kept from a former system, issue 16) --
     people = sorted(roster, key=lambda p: p.id)
-    _check_aliases([*_roster_aliases(people, by_id), *_file_aliases(aliases, entries)], entries, policy,
-                   scheme)
+    planned = {scheme.org_address(code): f"the mailbox of {code}" for code in catalogue}
+    planned.update({spec.address: f"the list {spec.name} of the lists file" for spec in lists or ()
+                    if spec.state != "absent"})
+    _check_aliases([*_roster_aliases(people, by_id), *_file_aliases(aliases, entries, people, scheme)],
+                   entries, planned, policy, scheme)
     kept_aliases = {p.id: p.aliases for p in people if p.aliases}
     taken |= {a for owned in kept_aliases.values() for a in owned}
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from congvu.addresses import DOMAIN_RE, LOCAL_RE
+from congvu.addresses import ADDRESS_RE, LOCAL_RE
 from congvu.errors import CongvuError
 from congvu.fold import vn_ascii
 
@@ -345,10 +345,10 @@ def _aliases(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     items = [clean(v) for v in raw] if isinstance(raw, list) else _ALIAS_SPLIT.split(clean(raw))
     found: list[str] = []
     for item in filter(None, items):
-        local, at, domain = item.lower().partition("@")
-        if not at or not LOCAL_RE.match(local) or not DOMAIN_RE.match(domain):
+        local, _, domain = item.lower().partition("@")
+        if not ADDRESS_RE.match(item.lower()):  # an old address: carried, so '+' too
             problems.append(f"{where}: Bí danh {item!r} is not a full address (local part of lower-case "
-                            "letters, digits, '.', '-', '_'; @ and a domain)")
+                            "letters, digits, '.', '-', '_', '+'; @ and a domain)")
         elif f"{local}@{domain}" not in found:
             found.append(f"{local}@{domain}")
     return tuple(sorted(found))

@@ -15,7 +15,8 @@ name: congvu_intake
 short_description: Turn an old mail system's export into rosters and a migration file
 description:
   - Reads the export (LDIF of a congvu-mail, Zimbra or other LDAP directory, or CSV) as the intake
-    file says, checks everything in one pass and fails listing every problem with its entry and rule.
+    file says and checks it in three rounds (the intake file, the export's syntax, the accounts), each
+    failing with every problem of its round, with its entry and rule.
   - Returns C(rosters) (file name -> CSV text) and C(summary); never a password hash.
     C(congvu_intake_migration) returns the migration file's content (with the hashes).
 options:

@@ -40,6 +40,12 @@ options:
         description: The old directory's C(userPassword) value; empty when the file gives none.
         type: str
         default: ""
+      id:
+        description:
+          - The person's Mã cán bộ (C(employeeNumber)) the target's account must have; empty for any.
+          - Nothing is written when an account is another person's, or two targets are one account.
+        type: str
+        default: ""
   audit_dir:
     description: The audit log's directory on this host ("" writes none).
     type: str
@@ -92,7 +98,7 @@ from ansible.module_utils.congvu import (  # noqa: F401 - shipped by AnsiballZ
 from congvu.audit import Record
 from congvu.audit import append as audit_append
 from congvu.errors import CongvuError
-from congvu.migration import Mailbox, password_plan
+from congvu.migration import Mailbox, account_problems, password_plan
 
 try:
     import ldap
@@ -111,13 +117,14 @@ def _found(conn, base_dn, boxes):
         target = escape_filter_chars(box.target)
         flt = f"(&(objectClass=congvuMailAccount)(|(mail={target})(congvuMailAlias={target})))"
         marks = ["congvuMustChangePassword", "pwdReset"]
-        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, [*marks, "mail"]):
+        for dn, attrs in conn.search_s(base_dn, ldap.SCOPE_SUBTREE, flt, [*marks, "mail", "employeeNumber"]):
             if dn:
                 # the initial password of the roster apply: both marks; a user's own change clears
                 # pwdReset (slapd) and then congvuMustChangePassword (the webmail)
                 flags = [(attrs.get(a) or [b""])[0].decode().upper() for a in marks]
                 found[box.target] = {"dn": dn, "must_change": flags == ["TRUE", "TRUE"],
-                                     "mail": (attrs.get("mail") or [b""])[0].decode().lower()}
+                                     "mail": (attrs.get("mail") or [b""])[0].decode().lower(),
+                                     "id": (attrs.get("employeeNumber") or [b""])[0].decode()}
     return found
 
 
@@ -140,6 +147,7 @@ def main():
             "mailboxes": {"type": "list", "elements": "dict", "required": True, "options": {
                 "target": {"type": "str", "required": True},
                 "password_hash": {"type": "str", "default": "", "no_log": True},
+                "id": {"type": "str", "default": ""},
             }},
             "audit_dir": {"type": "str", "default": "/var/lib/congvu/audit"},
             "actor": {"type": "str", "default": "operator"},
@@ -149,11 +157,15 @@ def main():
     if LDAP_ERROR:
         module.fail_json(msg=missing_required_lib("python3-ldap"), exception=LDAP_ERROR)
     p = module.params
-    boxes = [Mailbox(m["target"].lower(), m["target"].lower(), "", m["password_hash"])
+    boxes = [Mailbox(m["target"].lower(), m["target"].lower(), "", m["password_hash"], m["id"])
              for m in p["mailboxes"]]
     conn = ldap.initialize("ldapi:///", bytes_mode=False)
     conn.sasl_external_bind_s()
     found = _found(conn, p["base_dn"], boxes)
+    problems = account_problems(boxes, found)
+    if problems:  # before any password is carried or any mail copied
+        module.fail_json(msg=f"{len(problems)} problem(s) with the migration file's targets, nothing "
+                             "changed:\n  - " + "\n  - ".join(problems))
     # each target's account login, for the mailbox play (congvu.migration.resolve)
     accounts = {target: entry["mail"] for target, entry in found.items() if entry["mail"]}
     plan = password_plan(boxes, found)

@@ -15,6 +15,7 @@ from congvu.migration import (
     NO_ID,
     FolderContent,
     Mailbox,
+    account_problems,
     compare,
     folder_name,
     load,
@@ -196,8 +197,8 @@ def test_the_ldap_host_gets_the_hashes_and_no_imap_password():
         {"target": "An@Hanam.gov.vn", "password": "imap-secret", "password_hash": "{SSHA}abc="},
         {"target": "bich@hanam.gov.vn", "password": "imap-secret"}]}
     assert FILTER.congvu_migration_hashes(data, "m.yml") == [
-        {"target": "an@hanam.gov.vn", "password_hash": "{SSHA}abc="},
-        {"target": "bich@hanam.gov.vn", "password_hash": ""}]
+        {"target": "an@hanam.gov.vn", "password_hash": "{SSHA}abc=", "id": ""},
+        {"target": "bich@hanam.gov.vn", "password_hash": "", "id": ""}]
 
 
 def test_a_target_that_is_an_alias_names_its_account_and_two_onto_one_are_refused():
@@ -211,3 +212,21 @@ def test_a_target_that_is_an_alias_names_its_account_and_two_onto_one_are_refuse
     assert [m["target"] for m in job["mailboxes"]] == ["nguyenvanan@hanam.gov.vn", "bich@hanam.gov.vn"]
     with pytest.raises(AnsibleFilterError, match=r"'an.old' and 'bich' both reach the account bich@hanam"):
         FILTER.congvu_migration_job(data, "m.yml", accounts={"an.nv@hanam.gov.vn": "bich@hanam.gov.vn"})
+
+
+def test_targets_that_are_another_person_s_or_one_account_twice_are_refused_before_any_write():
+    # the LDAP host's check (library/congvu_migration_passwords.py) before any password is carried
+    boxes = [Mailbox("a", "nhap.lt@hanam.gov.vn", id="HN-1"), Mailbox("b", "lethinhap@hanam.gov.vn"),
+             Mailbox("c", "tam@hanam.gov.vn", id="HN-3")]
+    found = {"nhap.lt@hanam.gov.vn": {"dn": "uid=lethinhap,o=x", "id": "HN-1"},
+             "lethinhap@hanam.gov.vn": {"dn": "uid=lethinhap,o=x", "id": "HN-1"},
+             "tam@hanam.gov.vn": {"dn": "uid=tam,o=x", "id": "HN-9"}}
+    assert account_problems(boxes, found) == [
+        "nhap.lt@hanam.gov.vn and lethinhap@hanam.gov.vn are one account (uid=lethinhap,o=x): one source "
+        "mailbox per account, two would merge into one",
+        "tam@hanam.gov.vn is the address of uid=tam,o=x (Mã cán bộ HN-9), not of HN-3: correct the "
+        "mailbox's target"]
+    assert account_problems(boxes[:1], found) == []
+    with pytest.raises(MigrationError, match=r"id 'bad id' is not a Mã cán bộ"):
+        load({"source": GOOD["source"], "mailboxes": [{"target": "a@hanam.gov.vn", "password": "x",
+                                                       "id": "bad id"}]})

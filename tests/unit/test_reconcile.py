@@ -427,6 +427,20 @@ def test_the_aliases_file_is_checked_like_the_roster_s_aliases(hanam):
     assert directory.entries == before
 
 
+def test_a_new_person_s_alias_in_both_inputs_is_theirs_and_new_mailboxes_addresses_are_taken(hanam):
+    # the same alias from the roster and the aliases file for one new person is no clash; an alias
+    # equal to an organisation mailbox's address made in the same run is
+    directory = Directory()
+    tam = person("HN-8", "Lê Văn Tám", address="tam.lv", aliases=("tam.old@hanam.gov.vn",))
+    run(hanam, directory, roster(*PEOPLE, tam), aliases={"tam.lv@hanam.gov.vn": ["tam.old@hanam.gov.vn"]})
+    assert by_mail(directory, "tam.lv@hanam.gov.vn")["congvuMailAlias"] == ["tam.old@hanam.gov.vn"]
+    fresh = Directory()
+    with pytest.raises(ReconcileError, match=r"Bí danh stttt@hanam.gov.vn is already in use by the mailbox "
+                                             r"of stttt"):
+        run(hanam, fresh, roster(*PEOPLE, person("HN-9", "Lê Văn Chín", aliases=("stttt@hanam.gov.vn",))))
+    assert fresh.entries == {}
+
+
 def test_deletions_are_kept_out_of_ldap_transactions():
     # slapd 2.5.13 fails a transaction holding a delete at commit (MDB_NOTFOUND, seen with the lifecycle
     # run's request entries): Directory.apply writes the rest in transactions, in order, then deletes.

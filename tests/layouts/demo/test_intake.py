@@ -13,6 +13,7 @@ earlier run left them).
 from __future__ import annotations
 
 import base64
+import imaplib
 import json
 import pathlib
 import re
@@ -22,7 +23,7 @@ import subprocess
 
 import pytest
 import yaml
-from attacks import ldap_attrs, ldap_root
+from attacks import ldap_attrs, ldap_root, tls_context
 from backup_checks import (
     accounts,  # noqa: F401  (the fixture)
     imap_login,
@@ -157,3 +158,32 @@ def test_an_export_becomes_an_account_with_its_old_address_password_and_mail(sta
     sent_mail = MailCore(stage).internet(rcpts=[OLD_ADDRESS], subject=subject)
     assert sent_mail["ok"], brief(sent_mail)
     assert wait_for(lambda: MailCore(stage).has_mail_on_host(new, subject))
+
+
+def test_the_master_user_opens_mailboxes_over_imap_from_its_networks_only(stage, accounts):  # noqa: F811
+    # dovecot_master_user (docs/migration.md, "When the old system is congvu-mail"): from the mail
+    # host's own address (its dovecot_master_user_networks) over IMAP; not from elsewhere, and no
+    # other service (here SMTP AUTH on submission) takes it
+    person = accounts.ensure("chu")
+    master = (stage.inventory / ".secrets" / "dovecot_master_password").read_text().strip()
+    node = mx(stage)
+    script = f"""
+import base64, imaplib, smtplib, ssl
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+token = "{person.mail}\\0migration\\0{master}"
+imap = imaplib.IMAP4_SSL("{node.address}", 993, ssl_context=ctx)
+print("imap", imap.authenticate("PLAIN", lambda _: token.encode())[0])
+smtp = smtplib.SMTP("{node.address}", 587)
+smtp.starttls(context=ctx)
+smtp.ehlo()
+print("smtp", smtp.docmd("AUTH", "PLAIN " + base64.b64encode(token.encode()).decode())[0])
+"""
+    said = node.run(f"python3 -c {shlex.quote(script)}").stdout_text.split("\n")
+    assert "imap OK" in said, said
+    assert "smtp 535" in said, said  # the master user is IMAP's alone
+    # from the test runner, outside its networks: refused like a wrong password
+    with (imaplib.IMAP4_SSL(node.address, 993, ssl_context=tls_context(stage), timeout=60) as conn,
+          pytest.raises(imaplib.IMAP4.error)):
+        conn.authenticate("PLAIN", lambda _: f"{person.mail}\0migration\0{master}".encode())
