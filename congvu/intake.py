@@ -40,7 +40,7 @@ from congvu.addresses import ADDRESS_RE, LOCAL_RE
 from congvu.errors import CongvuError
 from congvu.migration import MigrationError
 from congvu.migration import load as load_migration
-from congvu.roster import CSV_HEADINGS, clean
+from congvu.roster import ALIAS_SEPARATORS, CSV_HEADINGS, clean
 
 __all__ = ["PROFILES", "Intake", "IntakeError", "parse_ldif", "plan"]
 
@@ -251,7 +251,7 @@ def _all(account: Account, names: Iterable[str]) -> list[str]:
     out: list[str] = []
     for name in names:
         for value in account.values.get(name.lower(), []):
-            out += [v for v in re.split(r"[\s;,]+", value) if v]
+            out += [v for v in ALIAS_SEPARATORS.split(value) if v]
     return out
 
 

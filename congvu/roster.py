@@ -82,7 +82,8 @@ NO = {"", "khong", "no", "false", "0"}
 GENDERS = {"nam": "male", "nu": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-_ALIAS_SPLIT = re.compile(r"[\s;,]+")
+#: What separates the addresses of one "Bí danh" cell (the intake splits old exports the same way).
+ALIAS_SEPARATORS = re.compile(r"[\s;,]+")
 # A name word: letters (any script mark), with apostrophes inside (H'Nhiên) or hyphens (Rơ-Mah).
 _NAME_WORD_RE = re.compile(r"^[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*$")
 # YYYY-MM-DD, or DD/MM/YYYY as Vietnamese offices write it (also with "-" or "."); checked by dt.date.
@@ -342,7 +343,7 @@ def _aliases(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     """The "Bí danh" cell (text separated by spaces, ';' or ',') or YAML list: full addresses."""
     if raw is None or raw == "":
         return ()
-    items = [clean(v) for v in raw] if isinstance(raw, list) else _ALIAS_SPLIT.split(clean(raw))
+    items = [clean(v) for v in raw] if isinstance(raw, list) else ALIAS_SEPARATORS.split(clean(raw))
     found: list[str] = []
     for item in filter(None, items):
         local, _, domain = item.lower().partition("@")
