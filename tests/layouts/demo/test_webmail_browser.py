@@ -1,11 +1,12 @@
 """The webmail of the all-in-one layout as a civil servant uses it, in a real browser (Playwright
 driving Debian's chromium, /usr/bin/chromium, never a downloaded browser).
 
-The browser runs on the test runner and reaches the webmail host's HTTPS on its address, the
-province's webmail name (mail.hanam.gov.vn) mapped to it; the directory's state is read as root over
-ldapi on the LDAP host, the Sieve scripts with doveadm on the mail host. The four test accounts
-(webaccounts.py) are reset when the module starts, and Roundcube's failed-login counters of these
-accounts and of the runner's address are cleared, so the module can run again on the same layout.
+The browser runs on the test runner, in a network namespace of its own (browser_netns.py), and
+reaches the webmail host's HTTPS on its address, the province's webmail name (mail.hanam.gov.vn)
+mapped to it; the directory's state is read as root over ldapi on the LDAP host, the Sieve scripts
+with doveadm on the mail host. The four test accounts (webaccounts.py) are reset when the module
+starts, and Roundcube's failed-login counters of these accounts and of the runner's and the
+browser's addresses are cleared, so the module can run again on the same layout.
 Screenshots go to $WEBMAIL_ARTIFACTS (default: artifacts/browser/ at the project root, git-ignored).
 
 Order matters (one module, tests run top to bottom): the newcomer changes the initial password,
@@ -23,6 +24,7 @@ import string
 import time
 
 import pytest
+from browser_netns import BROWSER_ADDRESS, isolated_chromium
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 from webaccounts import INITIAL_PASSWORD, web_accounts
@@ -54,7 +56,8 @@ def web(stage):
 @pytest.fixture(scope="module")
 def accounts(stage, testpeople, web):
     """The test accounts in their starting state, and no failed login counted against them or the
-    test runner by the webmail's own brute-force limits (congvu_security, docs/webmail.md)."""
+    test runner (its own address, and the browser's in its namespace) by the webmail's own
+    brute-force limits (congvu_security, docs/webmail.md)."""
     people = web_accounts(stage, testpeople)
     runner = web.out("ip -4 route show default").split()[2]
     mails = [a.mail for a in people.values()]
@@ -63,7 +66,7 @@ def accounts(stage, testpeople, web):
            "if ($t->fetch()) { "
            "$d = $db->prepare('DELETE FROM congvu_login_failures WHERE subject = ?'); "
            "foreach (array_slice($argv, 2) as $s) { $d->execute([$s]); } }")
-    web.out(f"php -r {shlex.quote(php)} {ROUNDCUBE_DB} {runner} " + " ".join(mails))
+    web.out(f"php -r {shlex.quote(php)} {ROUNDCUBE_DB} {runner} {BROWSER_ADDRESS} " + " ".join(mails))
     return people
 
 
@@ -82,10 +85,12 @@ def server(stage, web):
 
 @pytest.fixture(scope="module")
 def browser(server):
+    """Chromium in a network namespace of its own (browser_netns.py: the other CI lane's containers
+    coming and going would otherwise abort its requests with ERR_NETWORK_CHANGED)."""
     name, address = server
-    with sync_playwright() as pw:
+    with isolated_chromium(CHROMIUM) as executable, sync_playwright() as pw:
         chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=executable,
             args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {name} {address}"],
         )
         yield chromium
