@@ -2,14 +2,14 @@
 
 Chromium watches the host's interfaces and aborts every request in flight with
 net::ERR_NETWORK_CHANGED when an address appears or goes (crbug 41465264). While the demo layout's
-browser tests run, the other CI lane starts and kills containers, and each podman container brings
-a veth with a new IPv6 link-local address to the host: CI lost a login POST of the brute-force
-test that way (the run of c2a2c91). Reproduced on staging: with a podman network created, used and
-removed in a loop beside it, test_webmail_browser.py lost page loads and form posts to
-ERR_NETWORK_CHANGED in the host's namespace, and passed in its own. There the browser sees only its
-loopback and one veth, which never change while it runs; the host routes between that veth and the podman
-networks (podman keeps ip_forward on), and the containers answer through their default gateway,
-the host.
+browser tests run, the other CI lane creates and removes podman networks (each a bridge with
+addresses of its own): CI lost a login POST of the brute-force test that way (the run of c2a2c91).
+Reproduced on staging: with a podman network created, used and removed in a loop beside it,
+test_webmail_browser.py lost page loads and form posts to ERR_NETWORK_CHANGED in the host's
+namespace (containers coming and going on an existing network did not do it), and passed in a
+namespace of its own. There the browser sees only its loopback and one veth, which never change
+while it runs; the host routes between that veth and the podman networks (podman keeps ip_forward
+on), and the containers answer through their default gateway, the host.
 
 Needs root (`ip netns`), as the layouts' tests already do for podman. The address pair is in
 198.18.0.0/15, the range RFC 2544 sets aside for tests, so it cannot clash with a podman network.
