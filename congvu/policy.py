@@ -206,8 +206,10 @@ def t_duration(nullable: bool = False) -> Leaf:
     return check
 
 
-def t_date() -> Leaf:
+def t_date(nullable: bool = False) -> Leaf:
     def check(value, key, problems):
+        if value is None and nullable:
+            return None
         if isinstance(value, dt.date):
             return value.isoformat()
         if isinstance(value, str):
@@ -215,7 +217,8 @@ def t_date() -> Leaf:
                 return dt.date.fromisoformat(value).isoformat()
             except ValueError:
                 pass
-        problems.add(key, f"expected a date as YYYY-MM-DD, got {value!r}", "ISO 8601 date")
+        problems.add(key, f"expected a date as YYYY-MM-DD{' or null' if nullable else ''}, got {value!r}",
+                     "ISO 8601 date")
         return _MISSING
     check.kind = "date"
     return check
@@ -300,6 +303,7 @@ SCHEMA: dict[str, Any] = {
         "primary": t_domain(),
         "extra": t_list(t_domain()),
         "organisation_subdomains": t_bool(),
+        "alias_login_until": t_date(nullable=True),
     },
     "webmail": {"host": t_domain()},
     "naming": "naming",  # validated by _check_naming (H1's congvu.naming owns the deeper options)

@@ -640,6 +640,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     calendar = public_calendar((policy.get("calendar") or {}).get("confirmed_years") or ())
     dns = _dns(policy, lay, domains, signing, dict(opts["public_addresses"] or {}))
     org_domains = organisation_domains(policy, catalogue)
+    alias_login_until = policy["domains"].get("alias_login_until") or ""
     out: dict[str, dict[str, Any]] = {}
     for host in lay.hosts:
         rules, required = _peer_rules(lay, host, ldaps_networks)
@@ -710,6 +711,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # the port the firewall opens to the other mailbox server (SERVICES) is the one it listens on
             "dovecot_doveadm_port": SERVICES["doveadm"].port,
             # docs/topology.md, "The front": the proxied listeners and who may use them.
+            # Issue 16 (docs/restructuring.md): until this date an account's aliases log in as well.
+            "dovecot_alias_login_until": alias_login_until,
             "dovecot_proxy_networks": proxied["dovecot_proxy_networks"],
             "dovecot_proxy_ports": proxied["dovecot_proxy_ports"],
             "postfix_proxy_ports": proxied["postfix_proxy_ports"],
@@ -736,6 +739,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "roundcube_server_aliases": [host] if host != webmail_name else [],
             "roundcube_acme_webroot": ACME_WEBROOT,
             "roundcube_username_domain": primary,
+            "roundcube_alias_login_until": alias_login_until,
             # The front where there is one: the webmail follows it to the mailbox server that answers.
             "roundcube_imap_host": client_host,
             "roundcube_smtp_host": client_host,

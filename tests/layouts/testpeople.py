@@ -188,7 +188,9 @@ class Directory:
         current = self.search(dn, "(objectClass=*)", *PPOLICY_STATE, scope="base")[0][1]
         present = [a for a in PPOLICY_STATE if a in current]
         if present:
-            self.modify(f"dn: {dn}\nchangetype: modify\n" + "-\n".join(f"delete: {a}\n" for a in present))
+            # relax: pwdFailureTime is NO-USER-MODIFICATION, even for root, without the control
+            self.root("ldapmodify", "-e relax", check=True,
+                      stdin=f"dn: {dn}\nchangetype: modify\n" + "-\n".join(f"delete: {a}\n" for a in present))
 
     def throwaway(self, org: str, password: str = "Initial#Pass2026", policy: str | None = None,
                   ) -> Account:

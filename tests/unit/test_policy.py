@@ -250,6 +250,21 @@ def test_several_problems_are_reported_together():
     assert "duration >= 0" in str(err)
 
 
+@pytest.mark.parametrize("province", ["hanam", "gialai", "cantho", "hagiang", "ninhbinh", "ninhbinh2025"])
+def test_aliases_log_in_only_when_a_transition_is_set(province):
+    """docs/restructuring.md, "Logging in with the old address": no seed sets a transition; a
+    province sets its last day (a date) by override."""
+    assert _policy(province)["domains"]["alias_login_until"] is None
+    assert _policy(province, {"domains": {"alias_login_until": "2027-06-30"}})["domains"][
+        "alias_login_until"] == "2027-06-30"
+
+
+def test_alias_login_until_must_be_a_date():
+    err = _error(POLICIES / "ninhbinh2025.yml", {"domains": {"alias_login_until": "end of June"}})
+    assert err.key == "domains.alias_login_until"
+    assert "expected a date as YYYY-MM-DD or null, got 'end of June'" in str(err)
+
+
 def test_deep_merge_replaces_lists_and_keeps_base():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 4}
     merged = deep_merge(base, {"a": {"c": [3]}})

@@ -164,6 +164,17 @@ def test_third_mailbox_server_is_refused_not_ignored(hanam):
     assert f"group mail_servers lists {', '.join(three)}: two hosts at most" in message
 
 
+def test_the_transition_reaches_dovecot_and_the_webmail_alike(shipped):
+    """The policy's domains.alias_login_until is the last day for Dovecot (IMAP, POP3, ManageSieve,
+    SMTP AUTH) and for the webmail alike: one day, or "" (never) on both (docs/restructuring.md)."""
+    _, wires, groups, _, policy = shipped
+    expected = policy["domains"]["alias_login_until"] or ""
+    for host in groups["mail_servers"]:
+        assert wires[host]["dovecot_alias_login_until"] == expected
+    for host in groups["webmail_servers"]:
+        assert wires[host]["roundcube_alias_login_until"] == expected
+
+
 def test_two_mailbox_servers_replicate_each_other(hanam):
     """docs/mailcore.md, "Two mailbox servers" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a):
     each one's dsync target is the other over TLS, the doveadm port opens to the other alone, both are

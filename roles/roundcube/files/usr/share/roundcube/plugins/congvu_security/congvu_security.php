@@ -20,6 +20,9 @@
  *    Art 6.1) is reported in Vietnamese once the password has been shown to be right.
  * 3. Vietnamese for the texts of Roundcube, managesieve and password that Debian's vi_VN lacks
  *    (localization/upstream/vi_VN/, merged at every request of a Vietnamese session).
+ * 4. Logging in with an old address during a transition (congvu_alias_login_until, the policy's
+ *    domains.alias_login_until; docs/restructuring.md): until that day an alias of an account
+ *    logs in, and the session is the account's own address, as Dovecot's is.
  */
 class congvu_security extends rcube_plugin
 {
@@ -145,12 +148,7 @@ class congvu_security extends rcube_plugin
         }
 
         // 1. Our own counters: refuse before anything reaches IMAP or LDAP
-        $minutes = $this->throttled($user, rcube_utils::remote_addr());
-        if ($minutes) {
-            $this->count_failure = false;
-            $this->log("login refused for $user from " . rcube_utils::remote_addr() . ': too many failures');
-            $args['abort'] = true;
-            $args['error'] = $this->gettext(['name' => 'toomanyfailures', 'vars' => ['minutes' => $minutes]]);
+        if ($this->refuse_throttled($user, $args)) {
             return $args;
         }
 
@@ -158,7 +156,18 @@ class congvu_security extends rcube_plugin
         //    wrong password counts once in ppolicy (lockout), and must-change or locked accounts,
         //    which Dovecot refuses anyway, get a clear answer instead of "login failed".
         $dir = self::directory();
-        $account = $dir->find_account($user);
+        $account = $dir->find_account($user, $this->alias_login_open());
+        if ($account && $account['mail'] !== $user) {
+            // One of the account's aliases while they may log in (docs/restructuring.md, "Logging
+            // in with the old address"): the session is the account's own address, as Dovecot's
+            // is, so settings, the password change and the counters are the account's.
+            $this->log("alias $user logs in as " . $account['mail']);
+            $user = $account['mail'];
+            $args['user'] = $user;
+            if ($this->refuse_throttled($user, $args)) {
+                return $args;
+            }
+        }
         if ($account === null) {
             // Unknown login: refused here, as a wrong password is, and answered no sooner than a
             // wrong password (login_failed): the answer and its timing say nothing about whether
@@ -201,6 +210,35 @@ class congvu_security extends rcube_plugin
             $this->rc->output->redirect(['_task' => 'login', '_action' => 'plugin.congvu_forcechange'], 0);
         }
         return $args;
+    }
+
+    /** Refuse the login (and say for how long) when the counters of $user or the client are full. */
+    private function refuse_throttled($user, array &$args)
+    {
+        $minutes = $this->throttled($user, rcube_utils::remote_addr());
+        if (!$minutes) {
+            return false;
+        }
+        $this->count_failure = false;
+        $this->log("login refused for $user from " . rcube_utils::remote_addr() . ': too many failures');
+        $args['abort'] = true;
+        $args['error'] = $this->gettext(['name' => 'toomanyfailures', 'vars' => ['minutes' => $minutes]]);
+        return true;
+    }
+
+    /**
+     * Whether an account's aliases log in today (congvu_alias_login_until, the policy's
+     * domains.alias_login_until; the province's time zone): the same last day as Dovecot's,
+     * whose timer ends it at 23:59:59 of that day.
+     */
+    private function alias_login_open()
+    {
+        $until = (string) $this->rc->config->get('congvu_alias_login_until', '');
+        if ($until === '') {
+            return false;
+        }
+        $zone = new DateTimeZone((string) $this->rc->config->get('congvu_alias_login_timezone', 'Asia/Ho_Chi_Minh'));
+        return (new DateTime('now', $zone))->format('Y-m-d') <= $until;
     }
 
     public function login_failed($args)

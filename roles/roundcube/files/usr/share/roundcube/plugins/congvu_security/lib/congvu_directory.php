@@ -62,10 +62,12 @@ class congvu_directory
 
     /**
      * The account a login name designates, read with the service account (which may read
-     * entry, mail and congvuAccountState: docs/directory.md): ['dn', 'mail', 'state'], null
-     * when there is none, false when the directory cannot be asked (the caller fails closed).
+     * entry, mail, congvuMailAlias and congvuAccountState: docs/directory.md): ['dn', 'mail',
+     * 'state'], null when there is none, false when the directory cannot be asked (the caller fails
+     * closed). With $aliases the login may also be one of the account's aliases (logging in with
+     * the old address during a transition, docs/restructuring.md); 'mail' is then its address.
      */
-    public function find_account($login)
+    public function find_account($login, $aliases = false)
     {
         $conn = $this->connect();
         if (!$conn || !@ldap_bind($conn, $this->config['bind_dn'], $this->config['bind_pw'])) {
@@ -74,7 +76,8 @@ class congvu_directory
             return false;
         }
         $value  = self::escape($login);
-        $filter = "(&(objectClass=congvuMailAccount)(mail=$value))";
+        $match  = $aliases ? "(|(mail=$value)(congvuMailAlias=$value))" : "(mail=$value)";
+        $filter = "(&(objectClass=congvuMailAccount)$match)";
         $search = @ldap_search($conn, $this->config['base_dn'], $filter, ['mail', 'congvuAccountState'], 0, 2);
         $entries = $search ? ldap_get_entries($conn, $search) : ['count' => 0];
         @ldap_unbind($conn);
