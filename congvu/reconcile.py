@@ -29,6 +29,9 @@ Rules (docs/accounts.md):
   with ``renamed_from`` is moved to its new name (its former address kept as an alias). Lists not in
   the file are never changed; every list whose address does not follow the naming scheme is reported
   (``misnamed_lists``), never changed.
+* An organisation the catalogue no longer has (the districts of the 2025 reform, merged communes) is
+  never changed or deleted: its mailboxes keep receiving; it is reported (``dissolved``) with what is
+  left under it, for the operator (docs/restructuring.md, "Re-homing communes").
 * A **transfer** (a person the roster puts in another top-level agency) where the address carries the
   agency (``lifecycle.transfer_readdress``: Gia Lai Art 4.2.a, Gia Lai Art 5.3; Hà Giang Art 4.2,
   Hà Giang Art 5.1.a; Ninh Bình Art 5.2.a, Ninh Bình Art 7.2) gets the address the scheme gives in the
@@ -255,13 +258,18 @@ class Plan:
     misnamed_lists: list[dict[str, str]] = field(default_factory=list)
     """Mailing lists in the directory whose address does not follow the naming scheme (dn, mail,
     expected or "", reason): for the operator to look at; nothing is changed (Cần Thơ Art 11.5)."""
+    dissolved: list[dict[str, Any]] = field(default_factory=list)
+    """Organisations of the directory that the catalogue no longer has (a district of the tier removed
+    in 2025, merged communes): dn, code, name, mailboxes (their addresses, still delivered), accounts
+    (how many stay under it after this run). Nothing is changed or deleted: for the operator
+    (docs/restructuring.md, "Re-homing communes")."""
     unmanaged: int = 0
 
     def summary(self) -> dict[str, int]:
         return {"created": len(self.created), "changed": len(self.changed), "leaving": len(self.leaving),
                 "returning": len(self.returning), "transferred": len(self.transferred),
                 "pending": len(self.pending), "removed": len(self.removed),
-                "misnamed_lists": len(self.misnamed_lists),
+                "misnamed_lists": len(self.misnamed_lists), "dissolved": len(self.dissolved),
                 "operations": len(self.changes), "unmanaged": self.unmanaged}
 
 
@@ -700,9 +708,37 @@ def plan(*, policy: Mapping[str, Any], scheme: Scheme, roster: Roster,
     # -- mailing lists of the lists file, and the naming check of every list ------------------
     kept = _plan_lists(result, lists, scheme, roster, dns, box_dns, person_dns, entries, mail_lists)
     _check_list_names(result, scheme, dns, mail_lists, kept)
+    result.dissolved = _dissolved(catalogue, entries, result.changes)
     _order(result)
     result.logins = _logins(result.changes, entries)
     return result
+
+
+def _dissolved(catalogue: Any, entries: Mapping[str, Mapping[str, list[str]]],
+               changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """The directory's organisations whose code the catalogue no longer has (Plan.dissolved), with
+    their organisation mailboxes and the accounts left under them once ``changes`` moved people out
+    (a roster only names catalogue organisations: whoever stays is a leaver, or not roster-kept)."""
+    moved = {_norm(c.dn) for c in changes if c.op == "move"}
+    gone = []
+    for key, entry in entries.items():
+        classes = {c.lower() for c in entry.get("objectClass", [])}
+        code = _first(entry, "o")
+        if "congvuorganisation" not in classes or not code or code in catalogue:
+            continue
+        boxes, accounts = [], 0
+        for other_key, other in entries.items():
+            if other_key in moved or other_key.partition(",")[2] != key:
+                continue  # its mailboxes and people are its direct children (a unit has its own)
+            if "congvumailaccount" not in {c.lower() for c in other.get("objectClass", [])}:
+                continue
+            if _first(other, "congvuMailboxClass") in ("unit", "agency"):
+                boxes.extend(m.lower() for m in other.get("mail", []))
+            elif _first(other, "congvuAccountState") != "retired":
+                accounts += 1
+        gone.append({"dn": entry["dn"][0], "code": code, "name": _first(entry, "displayName"),
+                     "mailboxes": sorted(boxes), "accounts": accounts})
+    return sorted(gone, key=lambda g: g["dn"].lower())
 
 
 def _logins(changes: Iterable[Change],

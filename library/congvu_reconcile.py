@@ -32,6 +32,8 @@ description:
     as an alias. Lists not in the file are never changed;
     every list of the directory whose address does not follow the naming scheme is returned in
     C(misnamed_lists) and warned about, without failing the run.
+  - An organisation of the directory the catalogue no longer has is never changed or deleted (its
+    mailboxes keep receiving); it is returned in C(dissolved) and warned about.
   - Check mode plans without writing; with C(--diff) every added or changed entry is shown as LDIF
     (password hashes replaced by a placeholder).
 version_added: "0.1.0"
@@ -200,6 +202,13 @@ misnamed_lists:
   description:
     - Mailing lists of the directory whose address does not follow the naming scheme (dn, mail,
       expected, reason), for the operator to look at; they are not changed (Cần Thơ Art 11.5).
+  type: list
+  returned: always
+dissolved:
+  description:
+    - Organisations of the directory the catalogue no longer has (dn, code, name, mailboxes: their
+      addresses, still delivered; accounts: how many stay under it after this run). Nothing of them
+      is changed (docs/restructuring.md, "Re-homing communes").
   type: list
   returned: always
 pending:
@@ -429,13 +438,18 @@ def main():
         "summary": result.summary(), "created": result.created, "modified": result.changed,
         "leaving": result.leaving, "returning": result.returning, "transferred": result.transferred,
         "pending": result.pending, "removed": result.removed, "misnamed_lists": result.misnamed_lists,
-        "logins": result.logins,
+        "dissolved": result.dissolved, "logins": result.logins,
         "credentials": [{k: c[k] for k in ("key", "role", "mail", "name", "agency")}
                         for c in result.credentials],
         "timings": timings, "write_mode": p["write_mode"], "now": now,
     }
     for item in result.misnamed_lists:
         module.warn(f"mailing list {item['dn']} ({item['mail']}): {item['reason']}")
+    for item in result.dissolved:
+        module.warn(f"organisation {item['dn']} ({item['name'] or item['code']}) is no longer in the "
+                    f"catalogue: nothing of it is changed; its mailboxes "
+                    f"({', '.join(item['mailboxes']) or 'none'}) keep receiving, {item['accounts']} "
+                    "account(s) under it (docs/restructuring.md, \"Re-homing communes\")")
     if module._diff and result.changes:
         diffs = []
         for change in result.changes:

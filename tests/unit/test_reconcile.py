@@ -242,6 +242,56 @@ def test_renamed_agency_updates_o_of_its_people_and_units(hanam):
     assert run(renamed, directory, roster(*PEOPLE), now=LATER).changes == []
 
 
+def test_the_district_tier_removed_rehomes_communes_and_reports_the_districts(hanam):
+    """Issue 16 item 3, the 2025 reform (docs/restructuring.md, "Re-homing communes"): the catalogue
+    drops the districts and their units, its communes attach to the province with clash codes of their
+    own (Hà Nam Art 5.2.b). Each commune's mailbox takes the address the scheme now gives and keeps the
+    old one as an alias; people moved to a commune keep their address (Hà Nam does not re-address a
+    move) and their mailbox; the dissolved districts are reported with their mailboxes (still
+    delivered) and the accounts left under them, and nothing of them is changed or deleted."""
+    import yaml
+
+    policy, _ = hanam
+    base = "ou=organisations,dc=hanam,dc=gov,dc=vn"
+    before = (person("HN-1", "Nguyễn Văn Hùng", "tienson"), person("HN-2", "Trần Thị Mai", "kimbang"),
+              person("HN-3", "Lê Văn Tám", "ptp-binhluc"), person("HN-4", "Phạm Thu Hà", "kimbang"))
+    directory = Directory()
+    run(hanam, directory, roster(*before))
+    data = yaml.safe_load((ROOT / "data/catalogues/hanam.yml").read_text(encoding="utf-8"))
+    districts = {o["code"] for o in data["organisations"] if o["kind"] == "district"}
+    kept = []
+    for org in data["organisations"]:
+        if org["kind"] == "district" or (org.get("parent") in districts and org["kind"] == "unit"):
+            continue
+        if org["kind"] == "commune":
+            org = {k: v for k, v in org.items() if k != "parent"} | {"clash_code": org["code"][:1] + "x"}
+        kept.append(org)
+    reformed = (policy, make_scheme(policy["naming"], load_catalogue({**data, "organisations": kept})))
+    # HN-4 leaves with the district (not on the new rosters); the others work for the commune
+    after = (person("HN-1", "Nguyễn Văn Hùng", "tienson"), person("HN-2", "Trần Thị Mai", "tienson"),
+             person("HN-3", "Lê Văn Tám", "tienson"))
+    result = run(reformed, directory, roster(*after), now=LATER)
+    commune = directory.entries[f"uid=ubndtienson.dt,o=tienson,{base}"]
+    assert commune["mail"] == ["ubndtienson@hanam.gov.vn"]  # Hà Nam Art 5.1.c, no district to add
+    assert commune["congvuMailAlias"] == ["ubndtienson.dt@hanam.gov.vn"]  # still delivered
+    mai = directory.entries[f"uid=tranthimai,o=tienson,{base}"]
+    assert mai["mail"] == ["tranthimai@hanam.gov.vn"]  # so the same mailbox (its path is the address)
+    assert f"uid=levantam,o=tienson,{base}" in directory.entries
+    assert [c["mail"] for c in result.leaving] == ["phamthuha@hanam.gov.vn"]
+    assert {"from": "ubndtienson.dt@hanam.gov.vn", "to": "ubndtienson@hanam.gov.vn"} in result.logins
+    dissolved = {d["code"]: d for d in result.dissolved}
+    assert sorted(dissolved) == ["binhluc", "duytien", "kimbang", "ptp-binhluc", "thanhliem"]
+    assert dissolved["kimbang"] == {"dn": f"o=kimbang,{base}", "code": "kimbang",
+                                    "name": "Ủy ban nhân dân huyện Kim Bảng",
+                                    "mailboxes": ["ubndkb@hanam.gov.vn"], "accounts": 1}  # the leaver
+    assert dissolved["ptp-binhluc"]["mailboxes"] == ["ptp.bl@hanam.gov.vn"]
+    assert dissolved["ptp-binhluc"]["accounts"] == 0  # Lê Văn Tám moved out
+    assert result.summary()["dissolved"] == 5
+    assert all(directory.entries[d["dn"].lower().replace(" ", "")] for d in result.dissolved)  # kept
+    again = run(reformed, directory, roster(*after), now=LATER)
+    assert again.changes == [] and len(again.dissolved) == 5
+
+
 def test_missing_person_is_marked_leaving_once_then_returns(hanam):
     directory = Directory()
     run(hanam, directory, roster(*PEOPLE))
