@@ -93,13 +93,39 @@ def test_an_old_address_logs_in_to_the_same_account_everywhere(stage, person, te
     assert [login for _, login in _webmail_users(stage, old, person.mail)] == [person.mail.lower()]
 
 
-def test_a_wrong_password_through_the_old_address_counts_against_the_account(stage, person, testpeople):
-    # the same ppolicy lockout: guessing through an alias is guessing at the account
-    assert not imap_ok(stage, person.extra["old"], "Sai#MatKhau-2026")
-    assert testpeople.attr(person.dn, "pwdFailureTime"), "the failure was not counted on the account"
+def test_a_wrong_password_through_the_old_address_counts_once_against_the_account(stage, person, testpeople):
+    # the same ppolicy lockout: guessing through an alias is guessing at the account, once a guess
     testpeople.clear_ppolicy(person.dn)
-    # and an address nobody has is refused like any unknown login
+    assert not imap_ok(stage, person.extra["old"], "Sai#MatKhau-2026")
+    assert len(testpeople.attr(person.dn, "pwdFailureTime")) == 1
+    assert not imap_ok(stage, person.mail, "Sai#MatKhau-2027")  # and through the address, once too
+    assert len(testpeople.attr(person.dn, "pwdFailureTime")) == 2
+    testpeople.clear_ppolicy(person.dn)
+    # an address nobody has is refused like any unknown login
     assert not imap_ok(stage, f"kiemthu-khongco@{stage.policy['domains']['primary']}", PASSWORD)
+
+
+def test_an_alias_wrongly_equal_to_another_address_opens_nothing(stage, person, testpeople):
+    """slapd cannot refuse a congvuMailAlias equal to another entry's mail (docs/directory.md), and an
+    agency's admins may write aliases: an entry given somebody's address as an alias must not log in
+    with it, nor lock its owner out faster than any wrong password does."""
+    other = testpeople.throwaway(testpeople.top_level()[0], password="Khac#MatKhau-2026")
+    testpeople.clear_ppolicy(other.dn)
+    assert imap_ok(stage, other.mail, other.password)  # a working account of its own
+    testpeople.modify(f"dn: {other.dn}\nchangetype: modify\nadd: congvuMailAlias\n"
+                      f"congvuMailAlias: {person.mail}\n")
+    try:
+        testpeople.clear_ppolicy(person.dn)
+        assert not imap_ok(stage, person.mail, other.password)  # the address is its owner's
+        assert len(testpeople.attr(person.dn, "pwdFailureTime")) == 1  # one wrong password for it
+        assert not testpeople.attr(other.dn, "pwdFailureTime")
+        assert imap_ok(stage, person.mail, PASSWORD)
+        assert Webmail(stage).login(person.mail, PASSWORD)[0]
+        assert not Webmail(stage).login(person.mail, other.password)[0]
+    finally:
+        testpeople.modify(f"dn: {other.dn}\nchangetype: modify\ndelete: congvuMailAlias\n"
+                          f"congvuMailAlias: {person.mail}\n")
+        testpeople.clear_ppolicy(person.dn)
 
 
 def test_old_addresses_stop_logging_in_when_the_day_ends(stage, person, transition):

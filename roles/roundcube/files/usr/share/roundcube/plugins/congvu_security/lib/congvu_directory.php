@@ -64,8 +64,10 @@ class congvu_directory
      * The account a login name designates, read with the service account (which may read
      * entry, mail, congvuMailAlias and congvuAccountState: docs/directory.md): ['dn', 'mail',
      * 'state'], null when there is none, false when the directory cannot be asked (the caller fails
-     * closed). With $aliases the login may also be one of the account's aliases (logging in with
-     * the old address during a transition, docs/restructuring.md); 'mail' is then its address.
+     * closed). With $aliases, a login that is nobody's address may be one of an account's aliases
+     * (logging in with the old address during a transition, docs/restructuring.md); 'mail' is
+     * then the account's address. An address always designates its own account first, as in
+     * Dovecot, whatever alias another entry wrongly carries.
      */
     public function find_account($login, $aliases = false)
     {
@@ -75,21 +77,29 @@ class congvu_directory
                 . ($conn ? ': ' . ldap_error($conn) : ''));
             return false;
         }
-        $value  = self::escape($login);
-        $match  = $aliases ? "(|(mail=$value)(congvuMailAlias=$value))" : "(mail=$value)";
-        $filter = "(&(objectClass=congvuMailAccount)$match)";
-        $search = @ldap_search($conn, $this->config['base_dn'], $filter, ['mail', 'congvuAccountState'], 0, 2);
-        $entries = $search ? ldap_get_entries($conn, $search) : ['count' => 0];
+        $value = self::escape($login);
+        $entry = $this->find_one($conn, "(mail=$value)");
+        if ($entry === null && $aliases) {
+            $entry = $this->find_one($conn, "(congvuMailAlias=$value)");
+        }
         @ldap_unbind($conn);
-        if (($entries['count'] ?? 0) != 1) {
+        if ($entry === null) {
             return null;
         }
-        $entry = $entries[0];
         return [
             'dn'    => $entry['dn'],
             'mail'  => $entry['mail'][0] ?? $login,
             'state' => $entry['congvuaccountstate'][0] ?? 'active',
         ];
+    }
+
+    /** The one mail account matching $match (an LDAP filter item), or null (none, or several). */
+    private function find_one($conn, $match)
+    {
+        $filter = "(&(objectClass=congvuMailAccount)$match)";
+        $search = @ldap_search($conn, $this->config['base_dn'], $filter, ['mail', 'congvuAccountState'], 0, 2);
+        $entries = $search ? ldap_get_entries($conn, $search) : ['count' => 0];
+        return ($entries['count'] ?? 0) == 1 ? $entries[0] : null;
     }
 
     /**
