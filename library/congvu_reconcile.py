@@ -446,10 +446,11 @@ def main():
     for item in result.misnamed_lists:
         module.warn(f"mailing list {item['dn']} ({item['mail']}): {item['reason']}")
     for item in result.dissolved:
+        boxes = (f"its mailboxes keep receiving ({', '.join(item['mailboxes'])})" if item["mailboxes"]
+                 else "it has no mailbox")
         module.warn(f"organisation {item['dn']} ({item['name'] or item['code']}) is no longer in the "
-                    f"catalogue: nothing of it is changed; its mailboxes "
-                    f"({', '.join(item['mailboxes']) or 'none'}) keep receiving, {item['accounts']} "
-                    "account(s) under it (docs/restructuring.md, \"Re-homing communes\")")
+                    f"catalogue: nothing of it is changed; {boxes}; {item['accounts']} account(s) are "
+                    "left under it (docs/restructuring.md, \"Re-homing communes\")")
     if module._diff and result.changes:
         diffs = []
         for change in result.changes:
