@@ -22,8 +22,8 @@ from transfer_checks import _webmail_users
 from webclient import Webmail
 
 PASSWORD = "DangNhap#BiDanh2026"
-LOCAL = "kiemthu.bidanh"
-OLD_LOCAL = "kiemthu-diachicu.bidanh"  # the old address, kept as the account's alias
+LOCAL = "kiemthu.dangnhapcu"
+OLD_LOCAL = "kiemthu-diachicu.dangnhapcu"  # the old address, kept as the account's alias
 UNIT = "congvu-dovecot-alias-login-end"
 PASSDB_FILES = ("/etc/dovecot/congvu-alias-login.conf.ext", "/etc/dovecot/dovecot-ldap-passdb-alias.conf.ext")
 
