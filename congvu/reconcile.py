@@ -719,26 +719,29 @@ def _dissolved(catalogue: Any, entries: Mapping[str, Mapping[str, list[str]]],
     """The directory's organisations whose code the catalogue no longer has (Plan.dissolved), with
     their organisation mailboxes and the accounts left under them once ``changes`` moved people out
     (a roster only names catalogue organisations: whoever stays is a leaver, or not roster-kept)."""
-    moved = {_norm(c.dn) for c in changes if c.op == "move"}
-    gone = []
+    gone: dict[str, dict[str, Any]] = {}
     for key, entry in entries.items():
-        classes = {c.lower() for c in entry.get("objectClass", [])}
         code = _first(entry, "o")
-        if "congvuorganisation" not in classes or not code or code in catalogue:
+        if code and code not in catalogue and "congvuorganisation" in {
+                c.lower() for c in entry.get("objectClass", [])}:
+            gone[key] = {"dn": entry["dn"][0], "code": code, "name": _first(entry, "displayName"),
+                         "mailboxes": [], "accounts": 0}
+    if not gone:
+        return []
+    moved = {_norm(c.dn) for c in changes if c.op == "move"}
+    for key, entry in entries.items():  # mailboxes and people are their organisation's direct children
+        org = gone.get(key.partition(",")[2])
+        if org is None or key in moved:
             continue
-        boxes, accounts = [], 0
-        for other_key, other in entries.items():
-            if other_key in moved or other_key.partition(",")[2] != key:
-                continue  # its mailboxes and people are its direct children (a unit has its own)
-            if "congvumailaccount" not in {c.lower() for c in other.get("objectClass", [])}:
-                continue
-            if _first(other, "congvuMailboxClass") in ("unit", "agency"):
-                boxes.extend(m.lower() for m in other.get("mail", []))
-            elif _first(other, "congvuAccountState") != "retired":
-                accounts += 1
-        gone.append({"dn": entry["dn"][0], "code": code, "name": _first(entry, "displayName"),
-                     "mailboxes": sorted(boxes), "accounts": accounts})
-    return sorted(gone, key=lambda g: g["dn"].lower())
+        if "congvumailaccount" not in {c.lower() for c in entry.get("objectClass", [])}:
+            continue
+        if _first(entry, "congvuMailboxClass") in ("unit", "agency"):
+            org["mailboxes"].extend(m.lower() for m in entry.get("mail", []))
+        elif _first(entry, "congvuAccountState") != "retired":
+            org["accounts"] += 1
+    for org in gone.values():
+        org["mailboxes"].sort()
+    return sorted(gone.values(), key=lambda g: g["dn"].lower())
 
 
 def _logins(changes: Iterable[Change],
