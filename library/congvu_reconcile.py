@@ -206,9 +206,9 @@ misnamed_lists:
   returned: always
 dissolved:
   description:
-    - Organisations of the directory the catalogue no longer has (dn, code, name, mailboxes: their
-      addresses, still delivered; accounts: how many stay under it after this run). Nothing of them
-      is changed (docs/restructuring.md, "Re-homing communes").
+    - Organisations of the directory the catalogue no longer has (dn, code, name, mailboxes - their
+      addresses, still delivered - and accounts, how many stay under it after this run). Nothing of
+      them is changed (docs/restructuring.md, "Re-homing communes").
   type: list
   returned: always
 pending:

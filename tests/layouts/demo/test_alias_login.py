@@ -25,7 +25,8 @@ PASSWORD = "DangNhap#BiDanh2026"
 LOCAL = "kiemthu.dangnhapcu"
 OLD_LOCAL = "kiemthu-diachicu.dangnhapcu"  # the old address, kept as the account's alias
 UNIT = "congvu-dovecot-alias-login-end"
-PASSDB_FILES = ("/etc/dovecot/congvu-alias-login.conf.ext", "/etc/dovecot/dovecot-ldap-passdb-alias.conf.ext")
+PASSDB_FILES = ("/etc/dovecot/congvu-alias-login.conf.ext", "/etc/dovecot/dovecot-ldap-passdb-alias.conf.ext",
+                "/etc/dovecot/dovecot-ldap-passdb-deny.conf.ext")
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +118,22 @@ def test_an_alias_wrongly_equal_to_another_address_opens_nothing(stage, person, 
     try:
         testpeople.clear_ppolicy(person.dn)
         assert not imap_ok(stage, person.mail, other.password)  # the address is its owner's
-        assert len(testpeople.attr(person.dn, "pwdFailureTime")) == 1  # one wrong password for it
+        assert not imap_ok(stage, person.mail, "Sai#MatKhau-2028")
+        # two wrong passwords for the owner, nothing on the other account
+        assert len(testpeople.attr(person.dn, "pwdFailureTime")) == 2
         assert not testpeople.attr(other.dn, "pwdFailureTime")
         assert imap_ok(stage, person.mail, PASSWORD)
         assert Webmail(stage).login(person.mail, PASSWORD)[0]
         assert not Webmail(stage).login(person.mail, other.password)[0]
+        # nor when the owner may not log in (locked, Hà Nam Art 7.1): the other account still cannot
+        testpeople.modify(f"dn: {person.dn}\nchangetype: modify\nreplace: congvuAccountState\n"
+                          "congvuAccountState: locked\n")
+        assert not imap_ok(stage, person.mail, other.password)
+        assert not Webmail(stage).login(person.mail, other.password)[0]
+        assert imap_ok(stage, other.mail, other.password)  # its own address, as always
     finally:
+        testpeople.modify(f"dn: {person.dn}\nchangetype: modify\nreplace: congvuAccountState\n"
+                          "congvuAccountState: active\n")
         testpeople.modify(f"dn: {other.dn}\nchangetype: modify\ndelete: congvuMailAlias\n"
                           f"congvuMailAlias: {person.mail}\n")
         testpeople.clear_ppolicy(person.dn)
@@ -130,8 +141,9 @@ def test_an_alias_wrongly_equal_to_another_address_opens_nothing(stage, person, 
 
 def test_old_addresses_stop_logging_in_when_the_day_ends(stage, person, transition):
     node = stage.first("mail_servers")
-    shown = node.out(f"systemctl show -p TimersCalendar -p UnitFileState {UNIT}.timer")
-    assert f"OnCalendar={transition} 23:59:59" in shown and "UnitFileState=enabled" in shown, shown
+    shown = node.out(f"systemctl show -p TimersCalendar -p UnitFileState -p ActiveState {UNIT}.timer")
+    assert f"OnCalendar={transition} 23:59:59" in shown, shown
+    assert "UnitFileState=enabled" in shown and "ActiveState=active" in shown, shown
     for path in PASSDB_FILES:
         node.run(f"cp -a {path} {path}.kiemthu", check=True)
     try:

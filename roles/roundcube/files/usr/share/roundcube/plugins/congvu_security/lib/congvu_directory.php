@@ -83,8 +83,8 @@ class congvu_directory
             $entry = $this->find_one($conn, "(congvuMailAlias=$value)");
         }
         @ldap_unbind($conn);
-        if ($entry === null) {
-            return null;
+        if ($entry === null || $entry === false) {
+            return $entry;  // nobody, or the directory could not be asked
         }
         return [
             'dn'    => $entry['dn'],
@@ -93,11 +93,18 @@ class congvu_directory
         ];
     }
 
-    /** The one mail account matching $match (an LDAP filter item), or null (none, or several). */
+    /**
+     * The one mail account matching $match (an LDAP filter item); null when there is none or
+     * several, false when the search failed (the caller fails closed).
+     */
     private function find_one($conn, $match)
     {
         $filter = "(&(objectClass=congvuMailAccount)$match)";
         $search = @ldap_search($conn, $this->config['base_dn'], $filter, ['mail', 'congvuAccountState'], 0, 2);
+        if ($search === false && ldap_errno($conn) != 4) {  // 4: size limit, i.e. several entries
+            $this->log('search ' . $filter . ' failed: ' . ldap_error($conn));
+            return false;
+        }
         $entries = $search ? ldap_get_entries($conn, $search) : ['count' => 0];
         return ($entries['count'] ?? 0) == 1 ? $entries[0] : null;
     }
