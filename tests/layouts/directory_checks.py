@@ -19,6 +19,7 @@ import shlex
 import subprocess
 
 import pytest
+from mailcore import smtp_send, tls_context
 
 TLS_ENV = "LDAPTLS_CACERT=/etc/ssl/congvu/ca.crt LDAPTLS_REQCERT=demand"
 READER_PASSWORD = "Minh#Reader2026"
@@ -227,6 +228,37 @@ def test_mail_and_alias_are_unique(ldap, testpeople, orgs, accounts):
     assert res.returncode == 19, (res.returncode, res.stderr_text)
     res = ldap.root("ldapmodify", stdin=replace(person.dn, "mail", accounts["reader"].mail))
     assert res.returncode == 19, (res.returncode, res.stderr_text)
+
+
+def test_an_address_two_entries_answer_for_is_deferred_not_delivered_or_sent_as(stage, ldap, testpeople,
+                                                                                 orgs, accounts):
+    """The unique overlay compares mail with mail and alias with alias, not one with the other, so a
+    hand-made alias equal to another person's address is accepted (here written by the agency's
+    admin, or by root where the agency's own mail subdomain keeps the admin to it). Postfix's guard
+    (unique_address.cf) then defers mail to that address (4xx: the sender retries, nothing reaches
+    either mailbox) and lets neither entry send as it; removing the alias ends it."""
+    victim = accounts["other"]
+    person = testpeople.throwaway(orgs["agency"], password="Hijack#Attempt2026")
+    add = replace(person.dn, "congvuMailAlias", victim.mail, op="add")
+    res = ldap.ldif_as("ldapmodify", accounts["admin"].login, add)
+    if res.returncode == 50:  # insufficientAccess: the organisation's subdomain rule (Gia Lai Art 5.2)
+        res = ldap.root("ldapmodify", stdin=add)
+    assert res.returncode == 0, (res.returncode, res.stderr_text)
+    mx = stage.first("mail_servers")
+    ctx = tls_context(stage.ca_file)
+    try:
+        inbound = smtp_send(ctx, mx.address, 25, mail_from="congvan@example.org", rcpts=[victim.mail],
+                            subject="Địa chỉ trùng", timeout=60)
+        code, said = inbound["rcpt"].get(victim.mail, [inbound["code"], inbound["message"]])
+        assert code is not None and 400 <= code < 500, inbound
+        as_victim = smtp_send(ctx, mx.address, 587, user=person.mail, password=person.password,
+                              mail_from=victim.mail, rcpts=[person.mail], subject="Mạo danh", timeout=60)
+        assert not as_victim["ok"] and as_victim["code"] is not None and as_victim["code"] >= 400, as_victim
+    finally:
+        ldap.root("ldapmodify", stdin=replace(person.dn, "congvuMailAlias", victim.mail, op="delete"))
+    own = smtp_send(ctx, mx.address, 587, user=person.mail, password=person.password,
+                    mail_from=person.mail, rcpts=[person.mail], subject="Địa chỉ của mình", timeout=60)
+    assert own["ok"], own
 
 
 # --- users -----------------------------------------------------------------------------------------
