@@ -249,7 +249,7 @@ def test_an_address_two_entries_answer_for_is_deferred_not_delivered_or_sent_as(
     try:
         inbound = smtp_send(ctx, mx.address, 25, mail_from="congvan@example.org", rcpts=[victim.mail],
                             subject="Địa chỉ trùng", timeout=60)
-        code, said = inbound["rcpt"].get(victim.mail, [inbound["code"], inbound["message"]])
+        code = inbound["rcpt"].get(victim.mail, [inbound["code"]])[0]
         assert code is not None and 400 <= code < 500, inbound
         as_victim = smtp_send(ctx, mx.address, 587, user=person.mail, password=person.password,
                               mail_from=victim.mail, rcpts=[person.mail], subject="Mạo danh", timeout=60)
