@@ -48,6 +48,11 @@ options:
     description: Name of the fact to set.
     type: str
     default: congvu_policy
+  today:
+    description:
+      - The day a C(regulation_switch) of the file is judged against (YYYY-MM-DD), default the
+        controller's date. The inventory's C(congvu_policy_date) previews a switch before its day.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -66,9 +71,15 @@ policy_file:
   description: The file that was loaded.
   type: str
   returned: always
+regulation_switch:
+  description:
+    - The file's dated switch of regulation (on, to, file, applied, today, issued_by, decision), or
+      null; the same as C(regulation_switch) in the fact.
+  type: dict
+  returned: success
 """
 
-_ARGS = frozenset({"province", "path", "policies_dir", "overrides", "fact_name"})
+_ARGS = frozenset({"province", "path", "policies_dir", "overrides", "fact_name", "today"})
 
 
 class ActionModule(ActionBase):
@@ -112,7 +123,8 @@ class ActionModule(ActionBase):
                 path = str(policy_path(str(province), directory))
             result["policy_file"] = path
             expected = str(province) if province else None
-            policy = load_policy(path, overrides=_plain(overrides), province=expected)
+            policy = load_policy(path, overrides=_plain(overrides), province=expected,
+                                 today=str(args["today"]) if args.get("today") else None)
         except CongvuError as exc:
             problems = getattr(exc, "problems", None)
             out = {**result, "failed": True, "msg": f"congvu_policy: {exc}"}
@@ -120,5 +132,6 @@ class ActionModule(ActionBase):
                 out["problems"] = problems
             return out
         result["changed"] = False
+        result["regulation_switch"] = policy.get("regulation_switch")
         result["ansible_facts"] = {fact_name: policy}
         return result

@@ -27,8 +27,8 @@ from congvu.report import due_days
 if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
 
-__all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "backup_max_age_hours", "incident_report",
-           "probes", "report_reminders", "targets"]
+__all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "SWITCH_REMINDER_DAYS", "backup_max_age_hours",
+           "incident_report", "probes", "regulation_switch_reminder", "report_reminders", "targets"]
 
 #: How many days before a periodic report is due the operators are reminded (a working fortnight to
 #: collect the agencies' figures and have the report signed).
@@ -129,6 +129,33 @@ def report_reminders(policy: Mapping[str, Any],
                     "article_vi": cite_vi(article, policy) or article, "expr": " or ".join(terms),
                     "test_due_day": at, "test_quiet_day": at - days_ahead - 1})
     return out
+
+
+#: How many days before a dated switch of regulation the operators are reminded to run site.yml.
+SWITCH_REMINDER_DAYS = 14
+_VIETNAM = dt.timezone(dt.timedelta(hours=7))
+
+
+def regulation_switch_reminder(policy: Mapping[str, Any],
+                               days_ahead: int = SWITCH_REMINDER_DAYS) -> dict[str, Any]:
+    """The reminder of a dated switch of regulation (``regulation_switch`` of an effective policy,
+    congvu.policy.switch_policy) that this run has not applied yet, for the alert SapChuyenQuyChe:
+    ``expr`` (a sample from midnight in Vietnam ``days_ahead`` days before the day, and on until a run on or
+    after the day applies the switch, which renders the rules without it), ``from``, ``from_vi``
+    (dd/mm/yyyy), ``to``, ``issued_by``; ``test_first_day`` and ``test_quiet_day``, days on promtool's
+    clock for the rule's tests. Empty without a switch, or once it applies."""
+    switch = policy.get("regulation_switch")
+    if not switch or switch.get("applied"):
+        return {}
+    day = dt.date.fromisoformat(switch["from"])
+    first = day - dt.timedelta(days=days_ahead)
+    start = int(dt.datetime(first.year, first.month, first.day, tzinfo=_VIETNAM).timestamp())
+    # promtool's day N starts at N days after 1970-01-01 00:00 UTC, 07:00 in Vietnam: the window's
+    # first day already fires, the day before it does not
+    epoch_day = (first - dt.date(1970, 1, 1)).days
+    return {"from": day.isoformat(), "from_vi": day.strftime("%d/%m/%Y"), "to": switch["to"],
+            "issued_by": switch["issued_by"], "expr": f"vector(time()) >= {start}",
+            "test_first_day": epoch_day, "test_quiet_day": epoch_day - 1}
 
 
 def incident_report(policy: Mapping[str, Any]) -> dict[str, Any]:

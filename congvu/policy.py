@@ -41,8 +41,17 @@ DISPLAY_FIELDS = ("full_name", "agency", "unit", "given_name", "surname")
 OVERRIDES_SOURCE = "congvu_policy_overrides"
 #: Keys an inventory override may never set: they state what the decision says.
 FIXED_SECTIONS = ("province", "regulation")
+#: A policy file may name a day from which another province's rules apply to it (issue 16: a merged
+#: province keeps a regulation until the new one is issued): ``regulation_switch: {on: <date>, to:
+#: <code>}``, optional, at the top level (docs/policy.md, "A dated switch of regulation").
+SWITCH_KEY = "regulation_switch"
+#: What the switching file keeps on and after the day: who the province is and its addresses. Every
+#: other section, the regulation's bounds and the decision's own keys of ``province`` come from
+#: ``policies/<to>.yml``.
+SWITCH_KEEPS = ("domains", "webmail", "naming")
+SWITCH_PROVINCE_KEEPS = ("code", "name", "kind")
 #: Keys load_policy adds to the effective policy; dropped and recomputed when it is validated again.
-COMPUTED_KEYS = frozenset({"source", "derived"})
+COMPUTED_KEYS = frozenset({"source", "derived", SWITCH_KEY})
 #: Days per unit when a duration is written in words. A month counts as 30 days, a year as 365.
 DURATION_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 #: The lifecycle rules, each cited by ``lifecycle.articles.<rule>`` (docs/lifecycle.md); a rule the
@@ -703,7 +712,11 @@ def validate_policy(data: Any, source: str = "<policy>", overrides: Mapping | No
     fact handed to a module): the computed keys ``source`` and ``derived`` are dropped and recomputed,
     and normalised values (bytes, days, ISO dates) validate as themselves.
     """
+    carried = {}
     if isinstance(data, Mapping) and COMPUTED_KEYS & set(data):
+        # an effective policy: what load_policy found of a dated switch stays as it was (a raw file's
+        # switch is load_policy's to apply, never this function's)
+        carried = {SWITCH_KEY: data[SWITCH_KEY]} if SWITCH_KEY in data and "source" in data else {}
         data = {k: v for k, v in data.items() if k not in COMPUTED_KEYS}
     override_keys: set[str] = set()
     if overrides:
@@ -731,6 +744,7 @@ def validate_policy(data: Any, source: str = "<policy>", overrides: Mapping | No
     problems.raise_if_any()
     policy["source"] = source
     policy["derived"] = _derive(policy)
+    policy.update(carried)
     return policy
 
 
@@ -742,13 +756,104 @@ def place_vi(policy: Mapping[str, Any]) -> str:
     return f"{province['kind']} {province['name']}"
 
 
-def load_policy(path: str | Path, overrides: Mapping | None = None, *, province: str | None = None) -> dict:
+def load_policy(path: str | Path, overrides: Mapping | None = None, *, province: str | None = None,
+                today: dt.date | str | None = None) -> dict:
     """Read ``path`` (YAML), merge ``overrides`` over it and return the effective, normalised policy.
 
     ``province``, when given (the inventory's ``congvu_province``), must be the file's ``province.code``.
+    Where the file has a ``regulation_switch``, both periods are validated on every call and the one
+    that applies on ``today`` (default: this machine's date) is returned; its ``regulation_switch`` key
+    says when, to what, and whether it applies (:func:`switch_policy`). Otherwise that key is None.
     Raises :class:`PolicyError` naming the file, the dotted key and the rule for every problem.
     """
     path = Path(path)
+    if isinstance(today, str):
+        try:
+            today = dt.date.fromisoformat(today)
+        except ValueError:
+            raise PolicyError(f"expected a date as YYYY-MM-DD, got {today!r}", source="congvu_policy_date",
+                              rule="ISO 8601 date") from None
+    data = _read_policy_file(path)
+    switch = data.pop(SWITCH_KEY, None) if isinstance(data, Mapping) else None
+    if switch is None:
+        policy = validate_policy(data, str(path), overrides)
+        policy[SWITCH_KEY] = None
+    else:
+        policy = switch_policy(data, switch, path, overrides, today)
+    if province is not None and policy["province"]["code"] != province:
+        raise PolicyError(f"the file is for {policy['province']['code']!r}, not {province!r}",
+                          source=str(path), key="province.code", rule="province.code == congvu_province")
+    return policy
+
+
+def switch_policy(data: Mapping, switch: Any, path: Path, overrides: Mapping | None,
+                  today: dt.date | None) -> dict:
+    """The policy of ``data`` (a file with a ``regulation_switch``) on ``today``.
+
+    Before the day ``switch.on``: the file as written. From that day: the file's province (code, name,
+    kind), domains, webmail and naming, with every other section of ``policies/<switch.to>.yml`` (the
+    rules, the regulation's bounds, the decision that sets them). Both are validated, with the same
+    overrides, so a bad target or an override the other regulation forbids is reported before the
+    day; the problems of both come in one error."""
+    source = str(path)
+    problems = _Problems(source, set())
+    if not isinstance(switch, Mapping):
+        problems.add(SWITCH_KEY, f"expected a mapping with 'from' and 'to', got {_type_name(switch)}",
+                     "type: mapping")
+        problems.raise_if_any()
+    for key in sorted(set(switch) - {"from", "to"}):
+        problems.add(f"{SWITCH_KEY}.{key}", f"unknown key {key!r}; expected one of: from, to", "known keys")
+    on = t_date()(switch.get("from"), f"{SWITCH_KEY}.from", problems)
+    to = switch.get("to")
+    if not isinstance(to, str) or not _CODE_RE.match(to):
+        problems.add(f"{SWITCH_KEY}.to", f"expected the code of a policy file such as 'ninhbinh', got {to!r}",
+                     "policies/<to>.yml")
+    elif to == path.stem:
+        problems.add(f"{SWITCH_KEY}.to", f"{to!r} is this file", "another province's policy")
+    problems.raise_if_any()
+    target_path = policy_path(to, path.parent)
+    target = _read_policy_file(target_path)
+    if not isinstance(target, Mapping):
+        raise PolicyError(f"expected a mapping, got {_type_name(target)}", source=str(target_path),
+                          key="(top level)", rule="type: mapping")
+    if target.get(SWITCH_KEY) is not None:
+        raise PolicyError(f"{target_path} switches again; a switch names a policy without one",
+                          source=source, key=f"{SWITCH_KEY}.to", rule="one switch at a time")
+    switched = {key: value for key, value in target.items() if key not in (*SWITCH_KEEPS, SWITCH_KEY)}
+    switched.update({key: data[key] for key in SWITCH_KEEPS if key in data})
+    if isinstance(target.get("province"), Mapping) and isinstance(data.get("province"), Mapping):
+        kept = {k: data["province"][k] for k in SWITCH_PROVINCE_KEEPS if k in data["province"]}
+        switched["province"] = {**target["province"], **kept}
+    results, errors = [], []
+    for what, text in ((data, source), (switched, f"{source} from {on} with the rules of {target_path}")):
+        try:
+            results.append(validate_policy(what, text, overrides))
+        except PolicyError as exc:
+            errors.append(exc)
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        items = [p for exc in errors for p in (getattr(exc, "problems", None) or
+                                              [{"source": exc.source, "key": exc.key, "message": exc.message,
+                                                "rule": exc.rule}])]
+        err = PolicyError(f"{len(items)} problems, before and from {on}:\n" + "\n".join(
+            f"- {p['source']}: {p['key']}: {p['message']} [{p['rule']}]" for p in items), source=source)
+        err.problems = items
+        raise err
+    before, after = results
+    day = today or dt.date.today()
+    applied = day >= dt.date.fromisoformat(on)
+    policy = after if applied else before
+    policy[SWITCH_KEY] = {
+        "from": on, "to": to, "file": str(target_path), "applied": applied, "today": day.isoformat(),
+        # the decision that applies from the day (the alert and the play's notice name it)
+        "issued_by": after["province"]["issued_by"], "decision": after["province"]["decision"],
+    }
+    return policy
+
+
+def _read_policy_file(path: Path) -> Any:
+    """The YAML content of a policy file; a PolicyError naming the file when it cannot be read or parsed."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -764,11 +869,7 @@ def load_policy(path: str | Path, overrides: Mapping | None = None, *, province:
         raise PolicyError(f"invalid YAML: {problem}", source=source, key=where, rule="YAML syntax") from exc
     if data is None:
         raise PolicyError("the file is empty", source=source, key="(top level)", rule="type: mapping")
-    policy = validate_policy(data, source, overrides)
-    if province is not None and policy["province"]["code"] != province:
-        raise PolicyError(f"the file is for {policy['province']['code']!r}, not {province!r}", source=source,
-                          key="province.code", rule="province.code == congvu_province")
-    return policy
+    return data
 
 
 def bound_article(policy: Mapping[str, Any], key: str) -> str | None:

@@ -44,7 +44,12 @@ from congvu.backup import clients as backup_clients
 from congvu.backup import remote as backup_remote
 from congvu.backup import schedule as backup_schedule
 from congvu.errors import CongvuError
-from congvu.monitoring import backup_max_age_hours, incident_report, report_reminders
+from congvu.monitoring import (
+    backup_max_age_hours,
+    incident_report,
+    regulation_switch_reminder,
+    report_reminders,
+)
 from congvu.monitoring import probes as monitoring_probes
 from congvu.monitoring import targets as monitoring_targets
 from congvu.policy import place_vi
@@ -553,6 +558,7 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
             "prometheus_backup_max_age_hours": backup_max_age_hours(policy),
             "prometheus_report_reminders": report_reminders(policy),
             "prometheus_incident_report": incident_report(policy),
+            "prometheus_regulation_switch": regulation_switch_reminder(policy),
             # The alerts go to the postmaster mailbox (RFC 2142: the contact for the mail system;
             # the operators read it), through the first mailbox server.
             "alertmanager_email_to": [f"postmaster@{primary}"],

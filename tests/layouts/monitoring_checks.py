@@ -8,6 +8,7 @@ alert, which reaches the postmaster mailbox in Vietnamese."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import email
 import email.message
 import email.policy
@@ -26,7 +27,7 @@ import jinja2
 import pytest
 import yaml
 
-from congvu.monitoring import incident_report
+from congvu.monitoring import incident_report, regulation_switch_reminder
 from congvu.policy import load_policy
 
 try:  # tests/layouts is a plain directory, or a package named layouts
@@ -38,6 +39,7 @@ except ImportError:  # pragma: no cover
 #: Dovecot is imported by name where it applies (the all-in-one layout).
 __all__ = [
     "monitor",
+    "test_a_dated_switch_of_regulation_is_reminded_until_a_run_applies_it",
     "test_an_alert_reaches_the_postmaster_mailbox_through_the_first_mailbox_server",
     "test_an_incident_is_reminded_where_the_regulation_sets_a_deadline",
     "test_cn_monitor_is_read_by_local_root_alone",
@@ -111,8 +113,9 @@ def test_the_alert_rules_pass_their_tests_on_the_host(stage, monitor):
     # the reminder has its own receiver: once a day, and no "resolved" mail after the due day
     routes = {name: monitor.out("amtool config routes test --config.file=/etc/prometheus/alertmanager.yml "
                                 f"alertname={name}").split()
-              for name in ("SapDenHanBaoCao", "DichVuNgung")}
-    assert routes == {"SapDenHanBaoCao": ["reminders"], "DichVuNgung": ["operators"]}, routes
+              for name in ("SapDenHanBaoCao", "SapChuyenQuyChe", "DichVuNgung")}
+    assert routes == {"SapDenHanBaoCao": ["reminders"], "SapChuyenQuyChe": ["reminders"],
+                      "DichVuNgung": ["operators"]}, routes
 
 
 def test_an_incident_is_reminded_where_the_regulation_sets_a_deadline(stage, monitor):
@@ -140,6 +143,42 @@ def test_an_incident_is_reminded_where_the_regulation_sets_a_deadline(stage, mon
     run = monitor.run(f"cd {work} && promtool check rules congvu.yml && promtool test rules congvu_test.yml")
     assert run.returncode == 0, run.stdout_text[-3000:] + run.stderr_text[-3000:]
     assert "SUCCESS" in run.stdout_text + run.stderr_text
+
+
+def test_a_dated_switch_of_regulation_is_reminded_until_a_run_applies_it(stage, monitor, tmp_path):
+    """A policy that switches regulation on a day (here: Hà Nam's file switching to the merged Ninh
+    Bình's rules ten days from now, policies/ninhbinh2025.yml) gets the reminder SapChuyenQuyChe,
+    rendered here as the prometheus role renders it (congvu.monitoring.regulation_switch_reminder)
+    and run by promtool on the monitoring host: it fires from 14 days before the day, in Vietnam's time,
+    not the day before that window; a run on or after the day (the switch applied) renders no reminder.
+    The shipped policies switch nothing: the deployed rules have none."""
+    assert "alert: SapChuyenQuyChe" not in monitor.out("cat /etc/prometheus/rules/congvu.yml")
+    for name in ("hanam", "ninhbinh2025"):
+        (tmp_path / f"{name}.yml").write_text((ROOT / "policies" / f"{name}.yml").read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    day = dt.date.today() + dt.timedelta(days=10)
+    with (tmp_path / "hanam.yml").open("a", encoding="utf-8") as out:
+        out.write(f"\nregulation_switch:\n  from: {day.isoformat()}\n  to: ninhbinh2025\n")
+    reminder = regulation_switch_reminder(load_policy(tmp_path / "hanam.yml"))
+    assert reminder["from"] == day.isoformat() and reminder["issued_by"] == "Ninh Bình"
+    assert regulation_switch_reminder(load_policy(tmp_path / "hanam.yml", today=day)) == {}
+    values = {**yaml.safe_load((ROOT / "roles" / "prometheus" / "defaults" / "main.yml").read_text()),
+              **{k: v for k, v in stage.wiring[monitor.name].items() if k.startswith("prometheus_")},
+              "ansible_managed": "test", "prometheus_regulation_switch": reminder}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
+    work = "/tmp/congvu-switch-test"
+    monitor.out(f"rm -rf {work} && mkdir -p {work}")
+    for name in ("congvu.yml", "congvu_reminders_test.yml"):
+        text = env.from_string((RULES / f"{name}.j2").read_text(encoding="utf-8")).render(**values)
+        assert "SapChuyenQuyChe" in text, name
+        monitor.out(f"cat > {work}/{name}", stdin=text)
+    run = monitor.run(f"cd {work} && promtool check rules congvu.yml && "
+                      "promtool test rules congvu_reminders_test.yml", timeout=300)
+    assert run.returncode == 0, run.stdout_text[-3000:] + run.stderr_text[-3000:]
+    assert "SUCCESS" in run.stdout_text + run.stderr_text
+    # and the live Prometheus evaluates the expression as true today (inside the 14-day window)
+    now = _get(monitor, "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(reminder["expr"]))
+    assert len(now["data"]["result"]) == 1, now
 
 
 def test_every_exporter_and_probe_is_up(stage, monitor):

@@ -219,3 +219,30 @@ def test_the_incident_deadline_comes_from_the_policy():
     assert gialai["article_vi"].startswith("điểm d khoản 3 Điều 8 Quy chế")
     for name in ("hanam", "cantho", "ninhbinh", "hagiang", "tuyenquang", "ninhbinh2025"):
         assert monitoring.incident_report(_policy(name)) == {}, name
+
+
+def test_a_dated_switch_of_regulation_is_reminded_until_applied(tmp_path):
+    """A policy switching regulation on 2026-07-01 (Hà Nam's file to the merged Ninh Bình's rules,
+    docs/policy.md): the reminder SapChuyenQuyChe starts at midnight in Vietnam 14 days before, which
+    is promtool's day test_first_day (07:00 in Vietnam), not its day before; once a run on or after the
+    day applies the switch, no reminder. Policies without a switch have none."""
+    import datetime as dt
+
+    from congvu.policy import load_policy
+
+    for name in ("hanam", "ninhbinh2025"):
+        (tmp_path / f"{name}.yml").write_text((ROOT / "policies" / f"{name}.yml").read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    with (tmp_path / "hanam.yml").open("a", encoding="utf-8") as out:
+        out.write("\nregulation_switch:\n  from: 2026-07-01\n  to: ninhbinh2025\n")
+    reminder = monitoring.regulation_switch_reminder(load_policy(tmp_path / "hanam.yml", today="2026-05-01"))
+    start = int(dt.datetime(2026, 6, 17, tzinfo=dt.timezone(dt.timedelta(hours=7))).timestamp())
+    assert reminder == {"from": "2026-07-01", "from_vi": "01/07/2026", "to": "ninhbinh2025",
+                        "issued_by": "Ninh Bình", "expr": f"vector(time()) >= {start}",
+                        "test_first_day": (dt.date(2026, 6, 17) - dt.date(1970, 1, 1)).days,
+                        "test_quiet_day": (dt.date(2026, 6, 16) - dt.date(1970, 1, 1)).days}
+    assert reminder["test_first_day"] * 86400 >= start > reminder["test_quiet_day"] * 86400
+    applied = load_policy(tmp_path / "hanam.yml", today="2026-07-01")
+    assert monitoring.regulation_switch_reminder(applied) == {}
+    for name in ("hanam", "gialai", "ninhbinh2025"):
+        assert monitoring.regulation_switch_reminder(_policy(name)) == {}, name

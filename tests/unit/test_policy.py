@@ -485,3 +485,97 @@ def test_no_bad_value_crashes_the_validator(province):
                 assert "fuzz.yml" in str(exc)
             checked += 1
     assert checked > 500
+
+
+# --- a dated switch of regulation (issue 16) ---------------------------------------------------------
+
+def _switching(tmp_path: Path, switch: str, target: str = "ninhbinh2025") -> Path:
+    """Hà Nam's file with ``switch`` (YAML) appended, beside a copy of ``target``'s file."""
+    (tmp_path / f"{target}.yml").write_text((POLICIES / f"{target}.yml").read_text(encoding="utf-8"),
+                                            encoding="utf-8")
+    path = tmp_path / "hanam.yml"
+    path.write_text((POLICIES / "hanam.yml").read_text(encoding="utf-8") + "\n" + switch, encoding="utf-8")
+    return path
+
+
+SWITCH = "regulation_switch:\n  from: 2026-07-01\n  to: ninhbinh2025\n"
+
+
+def test_a_switch_applies_the_other_regulation_from_its_day_and_keeps_the_province(tmp_path):
+    """Hà Nam's staff keep Hà Nam's rules until the day; from it Ninh Bình's (the six values the merged
+    file's header lists, Hà Nam Art 8.2.a against Ninh Bình Art 11.2...), with Hà Nam's code, domains,
+    webmail and naming, and Ninh Bình's bounds and decision."""
+    path = _switching(tmp_path, SWITCH)
+    hanam, merged = _policy("hanam"), _policy("ninhbinh2025")
+    before = load_policy(path, today="2026-06-30", province="hanam")
+    after = load_policy(path, today="2026-07-01", province="hanam")
+    for key in ("quota", "passwords", "lifecycle", "operations", "regulation", "calendar", "backup"):
+        assert before[key] == hanam[key], key
+        assert after[key] == merged[key], key
+    for key in ("domains", "webmail", "naming"):
+        assert before[key] == after[key] == hanam[key], key
+    assert after["province"]["code"] == "hanam" and after["province"]["name"] == "Hà Nam"
+    assert after["province"]["issued_by"] == "Ninh Bình"
+    assert after["province"]["decision"] == merged["province"]["decision"]
+    assert before["passwords"]["user"]["max_age"] == 90 and after["passwords"]["user"]["max_age"] == 180
+    assert before["regulation_switch"] == {**after["regulation_switch"], "applied": False,
+                                           "today": "2026-06-30"}
+    assert after["regulation_switch"]["applied"] and after["regulation_switch"]["to"] == "ninhbinh2025"
+    assert after["regulation_switch"]["file"] == str(tmp_path / "ninhbinh2025.yml")
+    # modules validate the fact again: a fixed point, switch included
+    assert validate_policy(after, after["source"]) == after
+    # files without a switch say so
+    assert hanam["regulation_switch"] is None
+
+
+def test_an_override_the_coming_regulation_refuses_is_reported_before_the_day(tmp_path):
+    """Both periods are validated on every run: unblocking executables passes under Hà Nam's rules (no
+    bound on the list) but not Ninh Bình's (Ninh Bình Art 11.6), so a run months before the day
+    already refuses it, naming the switched period."""
+    path = _switching(tmp_path, SWITCH)
+    override = {"attachments": {"blocked_extensions": []}}
+    assert load_policy(POLICIES / "hanam.yml", override)["attachments"]["blocked_extensions"] == []
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, override, today="2026-01-01")
+    assert "from 2026-07-01 with the rules of" in str(info.value), str(info.value)
+    assert "attachments.blocked_extensions" in str(info.value)
+
+
+@pytest.mark.parametrize("switch, key, rule", [
+    ("regulation_switch:\n  from: 1 July\n  to: ninhbinh2025\n", "regulation_switch.from", "ISO 8601 date"),
+    ("regulation_switch:\n  from: 2026-07-01\n  to: nowhere\n", None, "readable file"),
+    ("regulation_switch:\n  from: 2026-07-01\n  to: hanam\n", "regulation_switch.to",
+     "another province's policy"),
+    ("regulation_switch:\n  from: 2026-07-01\n  to: ninhbinh2025\n  at: noon\n", "regulation_switch.at",
+     "known keys"),
+    ("regulation_switch: 2026-07-01\n", "regulation_switch", "type: mapping"),
+])
+def test_a_bad_switch_names_the_file_the_key_and_the_rule(tmp_path, switch, key, rule):
+    path = _switching(tmp_path, switch)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, today="2026-01-01")
+    assert info.value.rule == rule, str(info.value)
+    assert info.value.key == key
+    assert str(tmp_path) in str(info.value)
+
+
+def test_a_switch_to_a_policy_that_switches_again_is_refused(tmp_path):
+    target = tmp_path / "ninhbinh2025.yml"
+    path = _switching(tmp_path, SWITCH)
+    again = "\nregulation_switch:\n  from: 2027-01-01\n  to: hanam\n"
+    target.write_text(target.read_text(encoding="utf-8") + again, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, today="2026-01-01")
+    assert info.value.rule == "one switch at a time" and info.value.key == "regulation_switch.to"
+
+
+def test_the_day_to_judge_must_be_a_date():
+    with pytest.raises(PolicyError) as info:
+        load_policy(POLICIES / "hanam.yml", today="01/07/2026")
+    assert info.value.source == "congvu_policy_date" and info.value.rule == "ISO 8601 date"
+
+
+def test_overrides_cannot_set_a_switch():
+    with pytest.raises(PolicyError) as info:
+        load_policy(POLICIES / "hanam.yml", {"regulation_switch": {"on": "2026-07-01", "to": "ninhbinh"}})
+    assert "regulation_switch" in str(info.value)
