@@ -137,7 +137,7 @@ SERVICES: dict[str, Service] = {
     # The backup server's SSH, where each host's key may run only `borg serve --append-only` on its
     # own repository (docs/backup.md, "Backup server").
     "borg": Service(22, "tcp", "backup_servers", GROUPS, "Borg over SSH to this host's repositories"),
-    # The front (docs/topology.md, "The front"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a;
+    # The front (docs/topology.md, "The front"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.3.a;
     # service 24/24, Ninh Bình Art 15.2): the client ports on the front host, passed to the
     # mailbox servers' proxied listeners, which take the PROXY protocol from the front alone (so
     # Dovecot and Postfix see, log and limit the client's own address, not the front's).
@@ -459,7 +459,7 @@ def _ldap(lay: Layout, host: str) -> tuple[str, bool]:
 
 def _replication(lay: Layout, host: str) -> dict[str, Any]:
     """The openldap role's replication settings of ``host`` (docs/openldap.md, "Replication"; standby
-    capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): with
+    capacity, Hà Nam Art 10.7, Gia Lai Art 8.3.a): with
     several directory servers each is a provider (server ID = its place in the group, from 1) that
     pulls every other one; with one, no replication (server ID 0)."""
     providers = lay.groups["ldap_servers"]
@@ -471,7 +471,7 @@ def _replication(lay: Layout, host: str) -> dict[str, Any]:
 
 def _mail_replica(lay: Layout, host: str) -> str:
     """The dsync target of ``host`` for the dovecot role (``dovecot_replica``; docs/mailcore.md, "Two
-    mailbox servers"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): the other mailbox server
+    mailbox servers"; standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.3.a): the other mailbox server
     over TLS, or "" where there is one mailbox server."""
     servers = lay.groups["mail_servers"]
     if host not in servers or len(servers) < 2:
@@ -540,7 +540,7 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_clamav": monitor is not None and lay.local(host, "filter_servers"),
         # Rspamd's own figures (its controller's /metrics) where it runs
         "exporters_rspamd": monitor is not None and lay.local(host, "filter_servers"),
-        # replication lag (Hà Nam Art 10.7, Gia Lai Art 8.1.a: standby capacity that actually holds
+        # replication lag (Hà Nam Art 10.7, Gia Lai Art 8.3.a: standby capacity that actually holds
         # the data): each directory server's contextCSN, each mailbox server's replicator queues
         "exporters_ldap_base_dn":
             base_dn(primary) if monitor and _replication(lay, host)["openldap_server_id"] else "",
@@ -712,7 +712,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # Cần Thơ Art 11.3: inbox and sent mail of organisation mailboxes are not deleted.
             "dovecot_lazy_expunge_org_mailboxes":
                 (policy.get("retention") or {}).get("organisation_delete", "allow") != "allow",
-            # Hà Nam Art 10.7, Gia Lai Art 8.1.a (standby capacity): two mailbox servers replicate.
+            # Hà Nam Art 10.7, Gia Lai Art 8.3.a (standby capacity): two mailbox servers replicate.
             "dovecot_replica": _mail_replica(lay, host),
             # the port the firewall opens to the other mailbox server (SERVICES) is the one it listens on
             "dovecot_doveadm_port": SERVICES["doveadm"].port,

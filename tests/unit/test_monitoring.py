@@ -166,7 +166,7 @@ def shipped_split():
 
 
 def test_replication_facts_where_there_is_replication(shipped_split):
-    """Standby capacity that holds the data (Hà Nam Art 10.7, Gia Lai Art 8.1.a): each of several
+    """Standby capacity that holds the data (Hà Nam Art 10.7, Gia Lai Art 8.3.a): each of several
     directory servers exports its contextCSN, each of two mailbox servers its replicator's queues;
     nothing of the kind on the other hosts or on a layout that does not replicate."""
     hosts, groups, _ = shipped_split

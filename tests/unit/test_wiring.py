@@ -176,7 +176,7 @@ def test_the_transition_reaches_dovecot_and_the_webmail_alike(shipped):
 
 
 def test_two_mailbox_servers_replicate_each_other(hanam):
-    """docs/mailcore.md, "Two mailbox servers" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a):
+    """docs/mailcore.md, "Two mailbox servers" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.3.a):
     each one's dsync target is the other over TLS, the doveadm port opens to the other alone, both are
     MX, the webmail uses the first and only the first runs the lifecycle."""
     groups = {**GROUPS_SPLIT, "mail_servers": ["mx.hanam.gov.vn", "mx2.hanam.gov.vn"]}
@@ -206,7 +206,7 @@ TWO_MX_ADDRS = {**ADDRS, "mx2.hanam.gov.vn": "192.0.2.14"}
 
 
 def test_front_passes_the_client_ports_to_the_mailbox_servers(hanam):
-    """docs/topology.md, "The front" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.1.a): HAProxy on
+    """docs/topology.md, "The front" (standby capacity, Hà Nam Art 10.7, Gia Lai Art 8.3.a): HAProxy on
     the front host listens on the client ports for everyone and passes each to the mailbox servers'
     proxied port, the first server active and the second its backup; the proxied ports open to the
     front alone, which alone may send the PROXY protocol; the webmail and the SRV records use the

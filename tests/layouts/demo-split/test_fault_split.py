@@ -1,4 +1,4 @@
-"""The fault test of the split layout (issue 14, item 5; Hà Nam Art 10.7, Gia Lai Art 8.1.a: "khả năng
+"""The fault test of the split layout (issue 14, item 5; Hà Nam Art 10.7, Gia Lai Art 8.3.a: "khả năng
 dự phòng"; Ninh Bình Art 15.2: service 24/24): a stream of 500 messages submitted through the front
 (docs/topology.md, "The front") while the first mailbox server and the first directory server are
 killed outright. Every message that got a 250 must end up exactly once in the mailbox on both servers

@@ -1,7 +1,7 @@
 """The front for mail clients on the split layout (docs/topology.md, "The front"; issue 14, item 3):
 HAProxy on the front host passes IMAP, POP3, submission and ManageSieve to the first mailbox server
 while it answers and to the second when it does not, with the client's own address (PROXY protocol),
-and brings clients back to the first when it returns (Hà Nam Art 10.7, Gia Lai Art 8.1.a: "khả năng
+and brings clients back to the first when it returns (Hà Nam Art 10.7, Gia Lai Art 8.3.a: "khả năng
 dự phòng"; Ninh Bình Art 15.2: service 24/24). The clients run on the test runner, outside the layout.
 """
 

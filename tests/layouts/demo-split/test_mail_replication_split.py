@@ -1,7 +1,7 @@
 """Two mailbox servers on the split layout (docs/mailcore.md, "Two mailbox servers"; issue 14, item 2):
 Dovecot's replicator keeps every mailbox on both, both ways, over TLS; both are MX; a mailbox server
 killed outright loses no accepted message, the other goes on receiving and serving, and the killed one
-catches up when it is back (Hà Nam Art 10.7, Gia Lai Art 8.1.a: "khả năng dự phòng").
+catches up when it is back (Hà Nam Art 10.7, Gia Lai Art 8.3.a: "khả năng dự phòng").
 The loss and rebuild of the first mailbox server from nothing is drilled in test_recovery_split.py."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_mail_delivered_on_either_server_is_on_the_other_within_seconds(pair, pe
 
 
 def test_a_killed_mailbox_server_loses_nothing_and_catches_up(stage, pair, person):
-    """Gia Lai Art 8.1.a (khả năng dự phòng): the first mailbox server killed outright (podman kill
+    """Gia Lai Art 8.3.a (khả năng dự phòng): the first mailbox server killed outright (podman kill
     --signal KILL) just after it took mail, the second, the other MX, accepts the province's mail and
     serves it over IMAP; back up, both have every message accepted by either (what the first took just
     before it died included), each once."""

@@ -1,6 +1,6 @@
 """Two directory servers on the split layout (docs/openldap.md, "Replication"; issue 14, item 1):
 multi-provider replication both ways over StartTLS as cn=replicator, and mail, logins and the
-webmail going on while the first directory server is down (Hà Nam Art 10.7, Gia Lai Art 8.1.a:
+webmail going on while the first directory server is down (Hà Nam Art 10.7, Gia Lai Art 8.3.a:
 "khả năng dự phòng").
 The loss and rebuild of a directory server is drilled in test_recovery_split.py."""
 
@@ -104,7 +104,7 @@ def delivered(mx, mail: str, tag: str) -> int:
 
 
 def test_mail_and_logins_go_on_while_the_first_directory_server_is_down(stage, providers, person):
-    """Gia Lai Art 8.1.a (khả năng dự phòng): slapd stopped on the first directory server, the mail
+    """Gia Lai Art 8.3.a (khả năng dự phòng): slapd stopped on the first directory server, the mail
     host still accepts and delivers mail to the person (Postfix's lookups fail over), the person logs
     in over IMAP (Dovecot's) and the webmail; a change made on the second server meanwhile is on the
     first once it is back."""
