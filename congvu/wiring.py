@@ -54,6 +54,7 @@ from congvu.monitoring import probes as monitoring_probes
 from congvu.monitoring import targets as monitoring_targets
 from congvu.policy import place_vi
 from congvu.reconcile import base_dn
+from congvu.replies import refusal_replies
 from congvu.workdays import public_calendar
 
 __all__ = ["ALL_GROUPS", "FRONTED", "GROUPS", "LDAPS_CLIENTS", "OPTIONAL_GROUPS", "SERVICES", "SETTINGS",
@@ -628,6 +629,7 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
     webui = bool(admin_networks)
     quota_personal = int(policy["derived"]["quota_bytes"].get("personal") or 0)
     classified = policy.get("classified") or {}
+    replies = refusal_replies(policy)
     filter_host = lay.first("filter_servers")
     mail_host = lay.first("mail_servers")
     # Where the webmail and the SRV records send mail clients: the front where there is one.
@@ -689,6 +691,8 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             "postfix_message_size_limit": int(policy["derived"]["message_size_limit"]),
             # Hà Nam Art 4.5, Ninh Bình Art 12.5: where a Sieve redirect may go.
             "postfix_forward_allowed_domains": forward,
+            # what a refused redirect is told, citing this province's article alone (congvu.replies)
+            "postfix_forward_refusal": replies["forward"],
             "postfix_milters": [f"inet:{'127.0.0.1' if host == filter_host else filter_host}:"
                                 f"{SERVICES['rspamd_milter'].port}"],
             # RFC 5321 §4.5.1, RFC 2142: postmaster@ and abuse@ of every domain mail is received for.
@@ -736,6 +740,10 @@ def wire(policy: Mapping[str, Any], catalogue: Any, groups: Mapping[str, Iterabl
             # Hà Giang Art 3.4: mail bearing a classification stamp (MẬT, TỐI MẬT, TUYỆT MẬT).
             "rspamd_classified_action": classified.get("action") or "hold",
             "rspamd_classified_stamps": list(classified.get("stamps") or ["MẬT", "TỐI MẬT", "TUYỆT MẬT"]),
+            # the refusals' replies cite the article of this province's regulation, or none
+            "rspamd_executable_reject_message": replies["executable"],
+            "rspamd_encrypted_archive_message": replies["encrypted_archive"],
+            "rspamd_classified_message": replies["classified"],
             # --- roundcube ---
             "roundcube_server_name": webmail_name,
             # Issue 18: the login page and title bar name the province; its support link mails the
