@@ -50,8 +50,8 @@ options:
     default: congvu_policy
   today:
     description:
-      - The day a C(regulation_switch) of the file is judged against (YYYY-MM-DD), default the
-        controller's date. The inventory's C(congvu_policy_date) previews a switch before its day.
+      - The day a C(regulation_switch) of the file is judged against (YYYY-MM-DD), default today
+        in Vietnam (UTC+7). The inventory's C(congvu_policy_date) previews a switch before its day.
     type: str
 """
 
@@ -73,7 +73,7 @@ policy_file:
   returned: always
 regulation_switch:
   description:
-    - The file's dated switch of regulation (on, to, file, applied, today, issued_by, decision), or
+    - The file's dated switch of regulation (from, to, file, applied, today, issued_by, decision), or
       null; the same as C(regulation_switch) in the fact.
   type: dict
   returned: success

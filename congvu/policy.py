@@ -42,7 +42,7 @@ OVERRIDES_SOURCE = "congvu_policy_overrides"
 #: Keys an inventory override may never set: they state what the decision says.
 FIXED_SECTIONS = ("province", "regulation")
 #: A policy file may name a day from which another province's rules apply to it (issue 16: a merged
-#: province keeps a regulation until the new one is issued): ``regulation_switch: {on: <date>, to:
+#: province keeps a regulation until the new one is issued): ``regulation_switch: {from: <date>, to:
 #: <code>}``, optional, at the top level (docs/policy.md, "A dated switch of regulation").
 SWITCH_KEY = "regulation_switch"
 #: What the switching file keeps on and after the day: who the province is and its addresses. Every
@@ -62,6 +62,8 @@ LIFECYCLE_RULES = ("inactivity_lock", "default_password_lock", "reclaim", "leave
 #: The audit log feeds yearly reports (Hà Nam Art 11.8, Ninh Bình Art 13.6): keep at least a year.
 AUDIT_RETENTION_MIN_DAYS = 365
 
+#: A regulation's day begins at midnight in Vietnam (UTC+7, no daylight saving time).
+_VIETNAM = dt.timezone(dt.timedelta(hours=7))
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9][a-z0-9_-]{0,15}$")
@@ -762,7 +764,7 @@ def load_policy(path: str | Path, overrides: Mapping | None = None, *, province:
 
     ``province``, when given (the inventory's ``congvu_province``), must be the file's ``province.code``.
     Where the file has a ``regulation_switch``, both periods are validated on every call and the one
-    that applies on ``today`` (default: this machine's date) is returned; its ``regulation_switch`` key
+    that applies on ``today`` (default: today in Vietnam) is returned; its ``regulation_switch`` key
     says when, to what, and whether it applies (:func:`switch_policy`). Otherwise that key is None.
     Raises :class:`PolicyError` naming the file, the dotted key and the rule for every problem.
     """
@@ -790,7 +792,7 @@ def switch_policy(data: Mapping, switch: Any, path: Path, overrides: Mapping | N
                   today: dt.date | None) -> dict:
     """The policy of ``data`` (a file with a ``regulation_switch``) on ``today``.
 
-    Before the day ``switch.on``: the file as written. From that day: the file's province (code, name,
+    Before the day ``switch.from``: the file as written. From that day: the file's province (code, name,
     kind), domains, webmail and naming, with every other section of ``policies/<switch.to>.yml`` (the
     rules, the regulation's bounds, the decision that sets them). Both are validated, with the same
     overrides, so a bad target or an override the other regulation forbids is reported before the
@@ -841,7 +843,8 @@ def switch_policy(data: Mapping, switch: Any, path: Path, overrides: Mapping | N
         err.problems = items
         raise err
     before, after = results
-    day = today or dt.date.today()
+    # the day as it is in Vietnam, where the regulation's day begins (the controller may run on UTC)
+    day = today or dt.datetime.now(_VIETNAM).date()
     applied = day >= dt.date.fromisoformat(on)
     policy = after if applied else before
     policy[SWITCH_KEY] = {
