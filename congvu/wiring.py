@@ -546,6 +546,10 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
         "exporters_ldap_base_dn":
             base_dn(primary) if monitor and _replication(lay, host)["openldap_server_id"] else "",
         "exporters_dovecot_replication": bool(monitor and _mail_replica(lay, host)),
+        # an address two entries hold (a hand-made alias equal to another's address): Postfix defers
+        # its mail (docs/directory.md); the first directory server looks for them (alert DiaChiTrung)
+        "exporters_address_base_dn":
+            base_dn(primary) if monitor and host == lay.first("ldap_servers") else "",
         # slapd's own figures (cn=Monitor: connections, operations, waiters) on every directory server
         "exporters_ldap_monitor": monitor is not None and lay.local(host, "ldap_servers"),
         # the webmail's web server (nginx's stub_status) and its PHP-FPM pool (its status page)

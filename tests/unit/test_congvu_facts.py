@@ -34,7 +34,8 @@ def load(tmp_path: Path, **settings) -> types.ModuleType:
     env.filters["to_json"] = json.dumps
     values = {"ansible_managed": "test", "exporters_textfile_dir": str(tmp_path),
               "exporters_clamav": False, "exporters_clamav_db_dir": "/var/lib/clamav",
-              "exporters_ldap_base_dn": "", "exporters_dovecot_replication": False,
+              "exporters_ldap_base_dn": "", "exporters_address_base_dn": "",
+              "exporters_dovecot_replication": False,
               "exporters_ldap_monitor": True, "exporters_webmail": False,
               "exporters_phpfpm_status_uri": "http://127.0.0.1:8081/fpm-status",
               "exporters_rspamd": False, "exporters_rspamd_metrics_uri": "http://127.0.0.1:11334/metrics",
@@ -305,3 +306,60 @@ def test_the_reading_uses_the_read_only_password_and_says_when_it_fails(tmp_path
     secret.write_text("Rk3b9TqLw2\n", encoding="utf-8")
     assert families(facts.rspamd()) == {"congvu_rspamd_up": {"": 0}}  # no controller
     assert load(tmp_path).RSPAMD_METRICS_URI == ""  # not a filter host: not read at all
+
+
+# --- addresses two entries hold (docs/directory.md; alert DiaChiTrung) ------------------------------
+
+DOUBLED = """dn: uid=vanthu.sotc,o=sotc,ou=organisations,dc=x,dc=gov,dc=vn
+mail: vanthu.sotc@x.gov.vn
+
+dn: uid=nguoila,o=sct,ou=organisations,dc=x,dc=gov,dc=vn
+mail: nguoila@x.gov.vn
+congvuMailAlias: Vanthu.SoTC@x.gov.vn
+congvuMailAlias: nguoila.cu@x.gov.vn
+
+dn: cn=ds-sotc,o=sotc,ou=organisations,dc=x,dc=gov,dc=vn
+mail: ds-sotc@x.gov.vn
+congvumailalias: nguoila.cu@x.gov.vn
+
+dn: uid=khac,o=sotc,ou=organisations,dc=x,dc=gov,dc=vn
+mail: khac@x.gov.vn
+congvuMailAlias: khac.cu@x.gov.vn
+"""
+
+
+def test_addresses_two_entries_hold_are_found_in_any_mix(tmp_path):
+    """A mail equal to another entry's alias (in another case), and an alias two entries hold (a
+    person and a list); an entry's own aliases are not doubles."""
+    facts = load(tmp_path, exporters_address_base_dn="dc=x,dc=gov,dc=vn")
+    assert facts.doubled_addresses(DOUBLED) == ["nguoila.cu@x.gov.vn", "vanthu.sotc@x.gov.vn"]
+    assert facts.doubled_addresses(DOUBLED.split("\n\ndn: cn=ds-sotc")[0]) == ["vanthu.sotc@x.gov.vn"]
+
+
+def test_the_address_check_reads_the_whole_tree_as_root_and_says_when_it_fails(tmp_path, monkeypatch):
+    facts = load(tmp_path, exporters_address_base_dn="dc=x,dc=gov,dc=vn", exporters_ldap_monitor=False)
+    asked = []
+
+    def answer(argv):
+        asked.append(argv)
+        return DOUBLED
+    monkeypatch.setattr(facts, "run", answer)
+    good = "\n".join(facts.addresses())
+    assert asked[0][asked[0].index("-b") + 1] == "dc=x,dc=gov,dc=vn" and "ldapi:///" in asked[0]
+    assert "pr=1000/noprompt" in asked[0] and "mail" in asked[0] and "congvuMailAlias" in asked[0]
+    assert "congvu_directory_addresses_ok 1" in good and "congvu_directory_doubled_addresses 2" in good
+    assert 'congvu_directory_doubled_address{address="vanthu.sotc@x.gov.vn"} 1' in good
+
+    def fail(argv):
+        raise subprocess.CalledProcessError(255, argv)
+    monkeypatch.setattr(facts, "run", fail)
+    assert facts.addresses()[-1] == "congvu_directory_addresses_ok 0"
+    # written by main() on the directory server that has the setting, alone
+    monkeypatch.setattr(facts, "run", answer)
+    facts.main()
+    assert "congvu_directory_doubled_addresses 2" in (tmp_path / "congvu_addresses.prom").read_text()
+    other = tmp_path / "other"
+    other.mkdir()
+    quiet = load(other, exporters_ldap_monitor=False)
+    quiet.main()
+    assert not (other / "congvu_addresses.prom").exists()

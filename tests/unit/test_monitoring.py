@@ -191,6 +191,17 @@ def test_slapds_own_figures_on_every_directory_server(shipped_split):
     assert not any(v["exporters_ldap_monitor"] for v in unmonitored.values())
 
 
+def test_the_first_directory_server_looks_for_doubled_addresses(shipped_split):
+    """docs/directory.md: one directory server (the first; the data is replicated) looks every 15
+    minutes for an address two entries hold (alert DiaChiTrung); none without a monitoring host."""
+    hosts, groups, _ = shipped_split
+    first = groups["ldap_servers"][0]
+    assert {h for h, v in hosts.items() if v["exporters_address_base_dn"]} == {first}
+    assert hosts[first]["exporters_address_base_dn"] == "dc=gialai,dc=gov,dc=vn"
+    unmonitored, _, _, _ = wired(ROOT / "inventories" / "demo-split")
+    assert not any(v["exporters_address_base_dn"] for v in unmonitored.values())
+
+
 def test_slapds_figures_follow_the_openldap_role_switch():
     """group_vars/all/wiring.yml: an inventory that turns the monitor database off
     (openldap_monitor_enabled: false) turns its reading off too, so no "unreadable" alert follows; the
