@@ -30,12 +30,14 @@ from congvu.notices import Message, cite_vi, place_vi, signature_vi, system_send
 from congvu.policy import bound_article
 from congvu.workdays import Calendar
 
-__all__ = ["DowntimeNotice", "parse_local", "plan_notice"]
+__all__ = ["DowntimeNotice", "parse_local", "plan_incident_notice", "plan_notice"]
 
 LEAD_RULE = ("a planned stop is announced at least operations.downtime_notice_working_days whole working "
              "days before the day it starts")
 DAYS_OFF_RULE = "with operations.downtime_on_days_off, a planned stop falls on days off only"
 WINDOW_RULE = "a stop window is 'YYYY-MM-DD HH:MM' (province time), ending after it starts, in the future"
+INCIDENT_RULE = ("an unplanned stop is announced while it lasts: it began at most 7 days ago and its "
+                 "recovery time, in the future, is said")
 MAX_WINDOW = dt.timedelta(days=7)
 _WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
@@ -48,14 +50,16 @@ class DowntimeNotice:
 
     start: dt.datetime
     end: dt.datetime
-    lead: int
+    lead: int | None
     required: int
     earliest_start: dt.date
     article: str | None
     message: Message
+    kind: str = "planned"
 
     def summary(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(" ", "minutes"), "end": self.end.isoformat(" ", "minutes"),
+        return {"kind": self.kind,
+                "start": self.start.isoformat(" ", "minutes"), "end": self.end.isoformat(" ", "minutes"),
                 "lead_working_days": self.lead, "required_working_days": self.required,
                 "earliest_start": self.earliest_start.isoformat(), "article": self.article,
                 "subject": self.message.subject, "summary_en": self.message.summary_en}
@@ -166,3 +170,62 @@ def plan_notice(policy: Mapping[str, Any], calendar: Calendar, start: Any, end: 
                       body="\n".join(lines) + "\n", summary_en=summary_en)
     return DowntimeNotice(start=start, end=end, lead=lead, required=required, earliest_start=earliest,
                           article=article, message=message)
+
+
+def plan_incident_notice(policy: Mapping[str, Any], start: Any, end: Any, reason: str, now: dt.datetime,
+                         contact: str = "") -> DowntimeNotice:
+    """The notice of an unplanned stop, sent while it lasts: the system stopped at ``start`` (now or in
+    the last 7 days) for ``reason`` (Vietnamese, completing "Do ..."), and is expected back at ``end``
+    (in the future, within 7 days). Hà Giang Art 10.2.b asks that such a notice say when the system
+    will be back, Gia Lai Art 8.3.d that the agencies be told of a forced stop
+    (``operations.incident_notice_article``, cited where set). No lead time applies. Raises
+    :class:`PolicyError` naming the key and the rule."""
+    start = start if isinstance(start, dt.datetime) else parse_local(start, "downtime_start")
+    end = end if isinstance(end, dt.datetime) else parse_local(end, "downtime_end")
+    if start > now:
+        raise PolicyError(f"an incident began at {start:%Y-%m-%d %H:%M}, after now ({now:%Y-%m-%d %H:%M}): a "
+                          "stop still to come is planned (downtime_kind=planned)",
+                          source="notice.yml", key="downtime_start", rule=INCIDENT_RULE)
+    if now - start > MAX_WINDOW:
+        raise PolicyError(f"the incident began more than {MAX_WINDOW.days} days ago ({start:%Y-%m-%d %H:%M})",
+                          source="notice.yml", key="downtime_start", rule=INCIDENT_RULE)
+    if end <= now:
+        raise PolicyError(f"the recovery time ({end:%Y-%m-%d %H:%M}) is not in the future: the system is "
+                          "back, or say when it will be", source="notice.yml", key="downtime_end",
+                          rule=INCIDENT_RULE)
+    if end - now > MAX_WINDOW:
+        raise PolicyError(f"a recovery more than {MAX_WINDOW.days} days ahead: announce the time known now "
+                          "and send another notice when it changes", source="notice.yml", key="downtime_end",
+                          rule=INCIDENT_RULE)
+    if not str(reason or "").strip():
+        raise PolicyError("say what happened, in Vietnamese (e.g. 'sự cố phần cứng máy chủ thư')",
+                          source="notice.yml", key="downtime_reason", rule="the notice names the reason")
+    article = policy["operations"].get("incident_notice_article") or None
+    place = place_vi(policy)
+    cite = cite_vi(article, policy) if article else None
+    subject = (f"Thông báo sự cố Hệ thống thư điện tử công vụ {place}: dự kiến hoạt động trở lại "
+               f"lúc {end:%H:%M} ngày {fmt_date_vi(end.date())}")
+    lines = [
+        f"Kính gửi: Các cơ quan, đơn vị và cá nhân sử dụng Hệ thống thư điện tử công vụ {place}.",
+        "",
+        f"Do {str(reason).strip().rstrip('.')}, Hệ thống thư điện tử công vụ {place} bị ngừng hoạt động "
+        f"từ {_when_vi(start)}.",
+        "Đơn vị vận hành đang khắc phục sự cố. Thời gian dự kiến hệ thống hoạt động trở lại: "
+        f"{_when_vi(end)}.",
+        "",
+        "Trong thời gian này, quý cơ quan, đơn vị và cá nhân có thể không gửi, nhận được thư hoặc không "
+        "đăng nhập được vào hộp thư. Thư do hệ thống khác gửi đến trong thời gian này thường được máy chủ "
+        "gửi giữ lại và chuyển lại khi hệ thống hoạt động trở lại. Nếu thời gian khắc phục thay đổi, đơn vị "
+        "vận hành sẽ có thông báo tiếp.",
+    ]
+    if cite:
+        lines += ["", f"Thông báo này được gửi theo quy định tại {cite}."]
+    if contact.strip():
+        lines += ["", f"Mọi vướng mắc xin liên hệ: {contact.strip()}."]
+    lines += ["", "Trân trọng thông báo./.", "", signature_vi(policy)]
+    summary_en = (f"unplanned stop since {start:%Y-%m-%d %H:%M}, expected back {end:%Y-%m-%d %H:%M}"
+                  + (f" ({article})" if article else ""))
+    message = Message(kind="incident_notice", sender=system_sender(policy), to=(), subject=subject,
+                      body="\n".join(lines) + "\n", summary_en=summary_en)
+    return DowntimeNotice(start=start, end=end, lead=None, required=0, earliest_start=now.date(),
+                          article=article, message=message, kind="incident")

@@ -370,6 +370,7 @@ SCHEMA: dict[str, Any] = {
         "report_due": t_list(t_str(_DAY_RE, "a day of the year as MM-DD")),
         "report_article": t_str(nullable=True),
         "incident_report_hours": t_int(1, 720, nullable=True),
+        "incident_notice_article": t_str(nullable=True),
     },
     "calendar": {
         "confirmed_years": t_list(t_int(2000, 2100)),
@@ -620,6 +621,10 @@ def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
                 article.startswith(f"{name} Art ") or article.startswith("default: seed silent")):
             problems.add(key, f"{article!r} must start with '{name} Art ' or 'default: seed silent'",
                          "article of this province")
+    incident = (policy.get("operations") or {}).get("incident_notice_article")
+    if isinstance(incident, str) and isinstance(name, str) and not incident.startswith(f"{name} Art "):
+        problems.add("operations.incident_notice_article", f"{incident!r} must start with '{name} Art '",
+                     "article of this province")
     retention = (policy.get("logs") or {}).get("audit_retention")
     if isinstance(retention, int) and retention < AUDIT_RETENTION_MIN_DAYS:
         problems.add("logs.audit_retention", f"{retention} days is shorter than the year a yearly report "

@@ -1,5 +1,6 @@
-"""Jinja2 filter of playbooks/notice.yml: a thin wrapper around :func:`congvu.downtime.plan_notice`
-(docs/operations.md, "Planned downtime notice")."""
+"""Jinja2 filter of playbooks/notice.yml: a thin wrapper around :func:`congvu.downtime.plan_notice` and
+:func:`congvu.downtime.plan_incident_notice` (docs/operations.md, "Planned downtime notice", "Incident
+notice")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ansible.errors import AnsibleFilterError
 
-from congvu.downtime import plan_notice
+from congvu.downtime import plan_incident_notice, plan_notice
 from congvu.errors import CongvuError
 from congvu.mailbox import render
 from congvu.workdays import Calendar
@@ -22,6 +23,9 @@ description:
     today and the day the stop starts, on the province's calendar) and C(operations.downtime_on_days_off),
     and returns the Vietnamese notice as a MIME message ready for C(sendmail).
   - Fails naming the policy file, the key, the article and the earliest start the rule allows.
+  - With C(kind=incident), the notice of an unplanned stop sent while it lasts (no lead time; it began
+    at most 7 days ago, its expected recovery C(end) is in the future), citing
+    C(operations.incident_notice_article) where set.
 options:
   _input:
     description: The effective policy (the fact C(congvu_policy)).
@@ -43,6 +47,10 @@ options:
     description: Who to call, printed in the notice (optional).
     type: str
     default: ""
+  kind:
+    description: C(planned) (a stop to come) or C(incident) (a stop under way, C(end) its expected recovery).
+    type: str
+    default: planned
 """
 
 EXAMPLES = r"""
@@ -53,22 +61,31 @@ notice: >-
 RETURN = r"""
 _value:
   description: >-
-    C(start), C(end), C(lead_working_days), C(required_working_days), C(earliest_start), C(article),
-    C(subject), C(summary_en), C(sender) and C(message) (the MIME text).
+    C(kind), C(start), C(end), C(lead_working_days) (null for an incident), C(required_working_days),
+    C(earliest_start), C(article), C(subject), C(summary_en), C(sender) and C(message) (the MIME text).
   type: dict
 """
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # every province of Vietnam
 
 
-def congvu_downtime_notice(policy: Any, start: Any, end: Any, reason: Any, contact: Any = "") -> dict:
+def congvu_downtime_notice(policy: Any, start: Any, end: Any, reason: Any, contact: Any = "",
+                           kind: Any = "planned") -> dict:
     if not isinstance(policy, dict) or "operations" not in policy:
         raise AnsibleFilterError("congvu_downtime_notice: the input must be the effective policy "
                                  "(congvu_policy)")
+    if kind not in ("planned", "incident"):
+        raise AnsibleFilterError("congvu_downtime_notice: downtime_kind must be planned or incident, "
+                                 f"got {kind!r}")
     now = dt.datetime.now(TIMEZONE)
+    local = now.replace(tzinfo=None, second=0, microsecond=0)
     try:
-        notice = plan_notice(policy, Calendar.from_policy(policy), start, end, str(reason or ""),
-                             now.replace(tzinfo=None, second=0, microsecond=0), contact=str(contact or ""))
+        if kind == "incident":
+            notice = plan_incident_notice(policy, start, end, str(reason or ""), local,
+                                          contact=str(contact or ""))
+        else:
+            notice = plan_notice(policy, Calendar.from_policy(policy), start, end, str(reason or ""), local,
+                                 contact=str(contact or ""))
     except CongvuError as exc:
         raise AnsibleFilterError(str(exc)) from None
     domain = policy["domains"]["primary"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from source_files import load
 
-from congvu.downtime import plan_notice
+from congvu.downtime import plan_incident_notice, plan_notice
 from congvu.errors import PolicyError
 from congvu.mailbox import render
 from congvu.policy import load_policy
@@ -145,3 +145,55 @@ def test_the_filter_wraps_the_check_and_names_the_error():
     with pytest.raises(AnsibleFilterError, match="effective policy"):
         flt({"domains": {}}, "x", "y", REASON)
     assert hanam["operations"]["downtime_on_days_off"] is True  # Hà Nam Art 10.5
+
+
+# --- the notice of an unplanned stop (Hà Giang Art 10.2.b, Gia Lai Art 8.3.d) -----------------------
+
+INCIDENT = "sự cố phần cứng máy chủ lưu trữ hộp thư"
+
+
+def test_an_incident_is_announced_while_it_lasts_with_its_recovery_time():
+    """Hà Giang Art 10.2.b: an incident that stops the system is announced with the time of recovery;
+    no lead time, any day; the article cited in Vietnamese."""
+    hagiang = policy("hagiang")
+    n = plan_incident_notice(hagiang, "2026-12-08 09:10", "2026-12-08 15:00", INCIDENT,
+                             at("2026-12-08 09:40"), contact="Trung tâm CNTT-TT, 0219 3866 999")
+    assert n.kind == "incident" and n.lead is None and n.article == "Hà Giang Art 10.2.b"
+    m = n.message
+    assert m.kind == "incident_notice"
+    assert "dự kiến hoạt động trở lại lúc 15:00 ngày 08/12/2026" in m.subject
+    assert f"Do {INCIDENT}, Hệ thống thư điện tử công vụ tỉnh Hà Giang bị ngừng hoạt động" in m.body
+    assert "Thời gian dự kiến hệ thống hoạt động trở lại: 15 giờ 00" in m.body
+    assert "khoản 2 Điều 10" in m.body and "0219 3866 999" in m.body
+    assert n.summary()["kind"] == "incident"
+    # Gia Lai Art 8.3.d; Hà Nam's regulation is silent: the notice goes out all the same, citing nothing
+    assert plan_incident_notice(policy("gialai"), "2026-12-08 09:10", "2026-12-08 15:00", INCIDENT,
+                                at("2026-12-08 09:40")).article == "Gia Lai Art 8.3.d"
+    hanam = plan_incident_notice(policy("hanam"), "2026-12-08 09:10", "2026-12-08 15:00", INCIDENT,
+                                 at("2026-12-08 09:40"))
+    assert hanam.article is None and "theo quy định tại" not in hanam.message.body
+
+
+@pytest.mark.parametrize("start, end, key", [
+    ("2026-12-08 10:00", "2026-12-08 15:00", "downtime_start"),   # not begun: a planned stop
+    ("2026-11-30 09:00", "2026-12-08 15:00", "downtime_start"),   # began more than 7 days ago
+    ("2026-12-08 09:10", "2026-12-08 09:30", "downtime_end"),     # recovery already past
+    ("2026-12-08 09:10", "2026-12-16 09:30", "downtime_end"),     # recovery beyond 7 days
+])
+def test_an_incident_window_the_rule_refuses_names_the_key(start, end, key):
+    with pytest.raises(PolicyError) as info:
+        plan_incident_notice(policy("hagiang"), start, end, INCIDENT, at("2026-12-08 09:40"))
+    assert info.value.key == key and "unplanned stop" in info.value.rule
+
+
+def test_an_incident_needs_its_cause():
+    with pytest.raises(PolicyError) as info:
+        plan_incident_notice(policy("hagiang"), "2026-12-08 09:10", "2026-12-08 15:00", " ",
+                             at("2026-12-08 09:40"))
+    assert info.value.key == "downtime_reason"
+
+
+def test_the_incident_article_belongs_to_the_province():
+    with pytest.raises(PolicyError) as info:
+        policy("hanam", incident_notice_article="Hà Giang Art 10.2.b")
+    assert "operations.incident_notice_article" in str(info.value)

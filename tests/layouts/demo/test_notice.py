@@ -23,9 +23,11 @@ REASON = "nâng cấp phần mềm các máy chủ thư điện tử"
 ACTIVE = "(&(objectClass=congvuMailAccount)(congvuAccountState=active)(!(congvuLeavingSince=*))(mail=*))"
 
 
-def notice(stage, start: dt.datetime, end: dt.datetime, *extra: str):
+def notice(stage, start: dt.datetime, end: dt.datetime, *extra: str, kind: str = "planned",
+           reason: str = REASON):
     window = {"downtime_start": f"{start:%Y-%m-%d %H:%M}", "downtime_end": f"{end:%Y-%m-%d %H:%M}",
-              "downtime_reason": REASON, "downtime_contact": "Phòng Quản trị hệ thống, số máy lẻ 123"}
+              "downtime_reason": reason, "downtime_contact": "Phòng Quản trị hệ thống, số máy lẻ 123",
+              "downtime_kind": kind}
     return playbook(stage, "notice.yml", "-e", json.dumps(window, ensure_ascii=False), *extra)
 
 
@@ -144,3 +146,56 @@ def test_the_notice_reaches_every_active_mailbox_once_in_vietnamese(stage, testp
     assert "Hand the notice to Postfix" not in again.stdout
     assert len(pending()) == 1
     monitor.out(f"amtool --alertmanager.url=http://127.0.0.1:9093 silence expire {silenced[0]['id']}")
+
+
+INCIDENT = "sự cố phần cứng máy chủ lưu trữ hộp thư"
+
+
+def province_now(stage) -> dt.datetime:
+    text = stage.first("mail_servers").out("TZ=Asia/Ho_Chi_Minh date '+%F %H:%M'").strip()
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
+
+
+def test_an_unplanned_stop_is_announced_with_its_recovery_time_and_silences_nothing(stage, testpeople):
+    """Hà Giang Art 10.2.b (an incident that stops the system is announced with the time of recovery),
+    Gia Lai Art 8.3.d: downtime_kind=incident sends at once, no lead time, citing the province's
+    article where its policy has one (operations.incident_notice_article; Hà Nam's has none) and
+    silencing no alert: the operators must see the incident's. A stop that has not begun is refused
+    before anything is read."""
+    mx = stage.first("mail_servers")
+    org = testpeople.top_level()[0]
+    person = testpeople.ensure("kiemthu.thongbao", "Kiểm Thử Thông Báo", org, "Initial#Pass2026")
+    now = province_now(stage)
+    future = notice(stage, now + dt.timedelta(hours=1), now + dt.timedelta(hours=3), kind="incident",
+                    reason=INCIDENT)
+    assert future.returncode != 0 and "downtime_start" in future.flat and "unplanned stop" in future.flat
+    assert "Read the active mailboxes" not in future.stdout
+    start, end = now - dt.timedelta(minutes=20), now + dt.timedelta(hours=3)
+
+    def notices() -> list[str]:
+        return mx.out(f"doveadm search -u {person.mail} mailbox INBOX "
+                      "header X-Congvu-Notice incident_notice").split("\n")[:-1]
+
+    before = len(notices())
+    monitor = stage.first("monitoring_servers")
+    silenced_before = len(silences(monitor))
+    run = notice(stage, start, end, kind="incident", reason=INCIDENT)
+    assert run.returncode == 0, run.flat[-3000:]
+    deadline = time.monotonic() + 90
+    while len(notices()) < before + 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(notices()) == before + 1
+    with imap_session(stage, person, mx) as imap:
+        imap.select("INBOX", readonly=True)
+        _, found = imap.search(None, "HEADER", "X-Congvu-Notice", "incident_notice")
+        _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
+    msg = email.message_from_bytes(data[0][1])
+    subject = str(make_header(decode_header(msg["Subject"])))
+    assert subject.startswith("Thông báo sự cố Hệ thống thư điện tử công vụ "), subject
+    assert f"dự kiến hoạt động trở lại lúc {end:%H:%M} ngày {end:%d/%m/%Y}" in subject
+    body = msg.get_payload(decode=True).decode("utf-8")
+    assert f"Do {INCIDENT}, Hệ thống" in body and "Thời gian dự kiến hệ thống hoạt động trở lại" in body
+    article = stage.policy["operations"].get("incident_notice_article")
+    assert ("theo quy định tại" in body) == bool(article)
+    assert len(silences(monitor)) == silenced_before  # no silence for an incident
+    mx.run(f"rm -f /var/lib/congvu/notices/incident-{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}.json")
