@@ -479,9 +479,10 @@ def test_admin_reset_password_must_be_changed(stage, accounts):
 # --- finding 5: antivirus --------------------------------------------------------------------------
 
 def test_eicar_refused_and_missing_signatures_are_loud(stage, reader):
-    """Finding 5 (the operators' antivirus duty, Hà Giang Art 3.3, Ninh Bình Art 11.5). Staging has no
-    official signatures: EICAR is still refused (the local test set), and every accepted message says
-    that official signatures are missing (CONGVU_ANTIVIRUS_UNUSABLE), as does Rspamd's log."""
+    """Finding 5 (the operators' antivirus duty, Hà Nam Art 10.6, Gia Lai Art 8.3.b, Cần Thơ Art 9.8,
+    Hà Giang Art 10.2.c). Staging has no official signatures: EICAR is still refused (the local test
+    set), and every accepted message says that official signatures are missing
+    (CONGVU_ANTIVIRUS_UNUSABLE), as does Rspamd's log."""
     tag = uuid.uuid4().hex[:8]
     eicar = (f"From: virus@example.net\r\nTo: {reader.mail}\r\nSubject: EICAR {tag}\r\nMIME-Version: 1.0\r\n"
              "Content-Type: multipart/mixed; boundary=b\r\n\r\n"

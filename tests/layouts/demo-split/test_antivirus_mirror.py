@@ -1,5 +1,6 @@
 """The private ClamAV mirror over the wire (docs/filtering.md, "ClamAV signatures and the private
-mirror"; docs/security.md, finding 5; the antivirus duty of Hà Giang Art 3.3 and Ninh Bình Art 11.5).
+mirror"; docs/security.md, finding 5; the antivirus duty of Hà Nam Art 10.6, Gia Lai Art 8.3.b,
+Cần Thơ Art 9.8 and Hà Giang Art 10.2.c).
 
 The split layout's inventory points `rspamd_clamav_private_mirror` at this machine (the containers'
 default gateway). Here a mirror answers there for the length of the test, serving a `daily.cvd`
