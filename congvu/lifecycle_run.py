@@ -48,12 +48,15 @@ from congvu.lifecycle_dir import (
     request_changes,
     snapshot,
 )
-from congvu.notices import messages
+from congvu.notices import messages, request_replies
 
 __all__ = ["SENT_ACTIONS", "TERMINAL_ACTIONS", "Settings", "replica_run", "run"]
 
 TERMINAL_ACTIONS = ("reclaim", "retire_leaver")
 SENT_ACTIONS = ("notify_agency", "warn_password_expiry", "warn_inactivity")
+#: Actions carried out on an agency's request: the admin who filed it gets the answer
+#: (notices.request_replies).
+ANSWERED_ACTIONS = ("reopen", "hold", "reclaim")
 
 
 @dataclass
@@ -136,6 +139,8 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
         report["messages"] = [{"kind": m.kind, "to": list(m.to), "subject": m.subject,
                                "summary": m.summary_en}
                               for m in messages(Plan(p.province, p.today, tuple(p.of(*SENT_ACTIONS))),
+                                                snap.accounts, policy)
+                              + request_replies(Plan(p.province, p.today, tuple(p.of(*ANSWERED_ACTIONS))),
                                                 snap.accounts, policy)]
         report["applied"] = False
         timings["total"] = round(time.monotonic() - started, 3)
@@ -202,6 +207,9 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     after = {a.mail: a for a in _after(snap, p, state)}
     sent_ok = []
     outgoing = list(messages(Plan(p.province, p.today, tuple(sent_actions)), after.values(), policy))
+    # the answers to the agencies' requests carried out (not retried if they fail: the run reports it)
+    answered = tuple(a for a in applied if a.action in ANSWERED_ACTIONS)
+    outgoing += request_replies(Plan(p.province, p.today, answered), after.values(), policy)
 
     def send(message: Any) -> Any:
         if mailer is None:

@@ -325,7 +325,8 @@ def render(message: Any, now: dt.datetime, domain: str) -> bytes:
     # marked as the system's own, so that its delivery is not the reader's mail activity (congvu.activity)
     msg["Message-ID"] = make_msgid(idstring=NOTICE_MSGID, domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Congvu-Notice" if message.kind == "downtime_notice" else "X-Congvu-Lifecycle"] = message.kind
+    notice = message.kind in ("downtime_notice", "incident_notice")  # notice.yml's, to every mailbox
+    msg["X-Congvu-Notice" if notice else "X-Congvu-Lifecycle"] = message.kind
     return msg.as_bytes()
 
 

@@ -24,8 +24,8 @@ from typing import Any
 from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
 from congvu.policy import place_vi
 
-__all__ = ["Message", "agency_notices", "cite_vi", "messages", "place_vi", "signature_vi", "system_sender",
-           "user_warnings"]
+__all__ = ["REQUEST_KINDS_VI", "Message", "agency_notices", "cite_vi", "messages", "place_vi",
+           "request_replies", "signature_vi", "system_sender", "user_warnings"]
 
 _ARTICLE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.([a-zđ](?:-[a-zđ])?))?$")
 
@@ -234,6 +234,51 @@ def _role(account: Account | None) -> str:
     if account is None:
         return "user"
     return account.role
+
+
+#: The requests an agency's admin files (docs/lifecycle.md, "Agency requests"), as the reply names them.
+REQUEST_KINDS_VI = {"reopen": "mở lại", "hold": "giữ hộp thư (không tạm khóa, không thu hồi)",
+                    "reclaim": "thu hồi"}
+
+
+def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
+    """The answer to each agency request ``plan`` carried out (its reopen, hold and reclaim actions),
+    to the delegated admin who filed it through the directory (``source: console``): what was done,
+    on which day, under which article (Hà Nam Art 6.2.b, Ninh Bình Art 6.2, Cần Thơ Art 6.2 and Hà
+    Giang Art 5.3 ask that the requesting agency get an answer). A request the operator recorded from
+    a letter (``source: operator``) is answered by the operator's own letter."""
+    by_mail = {a.mail: a for a in accounts}
+    out = []
+    for action in plan.of("reopen", "hold", "reclaim"):
+        if action.source != "console" or "@" not in action.actor or "received" not in action.details:
+            continue
+        account = by_mail.get(action.mail)
+        who = f"{account.name} ({action.mail})" if account and account.name else action.mail
+        received = action.details["received"]
+        cite = cite_vi(action.article, policy)
+        if action.action == "reopen":
+            done = (f"hộp thư {who} đã được mở lại. Mật khẩu cũ đã được xóa: đề nghị quản trị viên của cơ "
+                    "quan đặt mật khẩu ban đầu mới và chuyển cho người dùng; người dùng phải đổi mật khẩu ở "
+                    "lần đăng nhập đầu tiên.")
+        elif action.action == "hold":
+            until = action.details.get("until")
+            done = (f"hộp thư {who} được giữ: không tạm khóa, không thu hồi vì không hoạt động"
+                    + (f" đến hết ngày {fmt_date_vi(until)}." if until else "."))
+        else:
+            done = (f"hộp thư {who} đã được thu hồi; thư trong hộp thư được lưu trữ theo quy định trước khi "
+                    "thu hồi.")
+        body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({action.actor})\n\n"
+                f"Đề nghị {REQUEST_KINDS_VI[action.action]} hộp thư {action.mail}, nhận ngày "
+                f"{fmt_date_vi(received)}, đã được thực hiện ngày {fmt_date_vi(plan.today)}: {done}"
+                + (f"\n\nViệc xử lý đề nghị thực hiện theo {cite}." if cite else "")
+                + f"\n\nTrân trọng.\n{signature_vi(policy)}\n")
+        out.append(Message(kind="request_reply", sender=system_sender(policy), to=(action.actor,),
+                           subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[action.action].split(' (')[0]} "
+                                   f"hộp thư {action.mail}",
+                           body=body, agency=action.agency, mails=(action.mail,),
+                           summary_en=f"{action.mail}: the {action.action} request of {action.actor} "
+                                      f"(received {received.isoformat()}) carried out"))
+    return out
 
 
 def messages(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:

@@ -349,6 +349,14 @@ def test_an_agency_admin_asks_through_a_request_and_cannot_write_the_state(lc):
     assert "userPassword" not in state and state.get("pwdReset") == ["TRUE"], state
     gone = ldap_root(lc.stage, f"ldapsearch -LLL -b '{request}' -s base dn", check=False)
     assert gone.returncode == 32, gone.stdout_text  # noSuchObject: carried out and removed
+    # the admin who asked gets the answer, in Vietnamese (Hà Nam Art 6.2.b; congvu.notices.request_replies)
+    (answer,) = [m for m in report["messages"] if m["kind"] == "request_reply"]
+    assert answer["to"] == [lc.boxes["quantri"].mail] and answer["sent"], answer
+    subject = f"Kết quả xử lý đề nghị mở lại hộp thư {lc.boxes['moi'].mail}"
+    found = wait_for(lambda: [m for s, m in lc.on_host("quantri") if s == subject], timeout=60)
+    assert found, "no answer in the admin's INBOX"
+    body = found[-1].get_content()
+    assert "đã được mở lại" in body and "đặt mật khẩu ban đầu mới" in body
 
 
 def test_the_inactivity_warning_reaches_the_user_in_vietnamese(lc):

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from congvu.lifecycle import Account, plan
-from congvu.notices import agency_notices, cite_vi, messages, place_vi, user_warnings
+from congvu.notices import agency_notices, cite_vi, messages, place_vi, request_replies, user_warnings
 from congvu.policy import load_policy
 
 D = dt.date
@@ -163,3 +163,38 @@ def test_gialai_notice_cites_that_a_locked_mailbox_still_receives_mail():
                                   "Căn cứ điểm a khoản 2 Điều 6 Quy chế")
     assert ("không đăng nhập, gửi hay nhận thư trong thời gian 03 tháng. Theo quy định tại khoản 1 Điều 6 "
             "Quy chế, hộp thư bị tạm khóa không đăng nhập được nhưng vẫn nhận thư đến.\n") in notice.body
+
+
+def test_the_admin_who_asked_gets_the_answer_in_vietnamese():
+    """Hà Nam Art 6.2.b: a request is answered. A reopen and a hold filed by the agency's admin through
+    the directory (source console) get one answer each, to that admin, with what was done and the
+    article; a request the operator recorded from a letter gets none (the operator's letter answers)."""
+    policy = _policy("hanam")
+    domain, today = "hanam.gov.vn", D(2027, 3, 2)
+    accounts = [
+        _account("minhnv.stttt", domain, today, name="Nguyễn Văn Minh", state="locked",
+                 lock_reason="inactivity"),
+        _account("hoapt.stttt", domain, today, name="Phạm Thị Hoa"),
+        _account("lanntt.stttt", domain, today, name="Nguyễn Thị Thu Lan", admin=True),
+        _account("binhnt.stttt", domain, today, name="Ngô Thanh Bình"),
+    ]
+    admin = f"lanntt.stttt@{domain}"
+    requests = [
+        {"kind": "reopen", "mail": f"minhnv.stttt@{domain}", "received": "2027-03-01", "by": admin},
+        {"kind": "hold", "mail": f"hoapt.stttt@{domain}", "received": "2027-03-01", "by": admin,
+         "until": "2027-09-30", "reason": "Đi học dài hạn"},
+        {"kind": "hold", "mail": f"binhnt.stttt@{domain}", "received": "2027-03-01", "by": "Văn phòng Sở",
+         "source": "operator", "until": "2027-09-30"},
+    ]
+    p = plan(policy, accounts, today, requests=requests)
+    replies = request_replies(p, accounts, policy)
+    assert [(r.to, r.mails) for r in replies] == [((admin,), (f"minhnv.stttt@{domain}",)),
+                                                   ((admin,), (f"hoapt.stttt@{domain}",))]
+    reopen, hold = replies
+    assert reopen.kind == "request_reply"
+    assert reopen.subject == f"Kết quả xử lý đề nghị mở lại hộp thư minhnv.stttt@{domain}"
+    assert "nhận ngày 01/03/2027, đã được thực hiện ngày 02/03/2027" in reopen.body
+    assert "Nguyễn Văn Minh" in reopen.body and "đổi mật khẩu ở lần đăng nhập đầu tiên" in reopen.body
+    assert "Quy chế" in reopen.body  # the article, in Vietnamese
+    assert "đến hết ngày 30/09/2027" in hold.body
+    assert reopen.sender.startswith("postmaster@")
