@@ -48,7 +48,7 @@ from congvu.lifecycle_dir import (
     request_changes,
     snapshot,
 )
-from congvu.notices import messages, request_replies
+from congvu.notices import messages, request_refusal, request_replies
 
 __all__ = ["SENT_ACTIONS", "TERMINAL_ACTIONS", "Settings", "replica_run", "run"]
 
@@ -210,6 +210,8 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     # the answers to the agencies' requests carried out (not retried if they fail: the run reports it)
     answered = tuple(a for a in applied if a.action in ANSWERED_ACTIONS)
     outgoing += request_replies(Plan(p.province, p.today, answered), after.values(), policy)
+    # and the requests set aside, with the reason (sent once: the entry is marked refused above)
+    outgoing += [m for r, problem in refused if (m := request_refusal(r.request, problem, policy, s.today))]
 
     def send(message: Any) -> Any:
         if mailer is None:

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from congvu.lifecycle import MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
+from congvu.lifecycle import ADMIN_RULE, MEASURES_SAID, Account, Action, Plan, fmt_date_vi, period_vi
 from congvu.policy import place_vi
 
 __all__ = ["REQUEST_KINDS_VI", "Message", "agency_notices", "cite_vi", "messages", "place_vi",
-           "request_replies", "signature_vi", "system_sender", "user_warnings"]
+           "request_refusal", "request_replies", "signature_vi", "system_sender", "user_warnings"]
 
 _ARTICLE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.([a-zđ](?:-[a-zđ])?))?$")
 
@@ -279,6 +279,46 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
                            summary_en=f"{action.mail}: the {action.action} request of {action.actor} "
                                       f"(received {received.isoformat()}) carried out"))
     return out
+
+
+#: Why a request was not carried out, in Vietnamese, by the rule congvu.lifecycle.check_requests names.
+REFUSAL_REASONS_VI = {
+    "the account must exist in the directory": "không có hộp thư này trong danh bạ của hệ thống",
+    "one request of a kind per account": "cùng một đề nghị cho hộp thư này đã được gửi trước đó",
+    ADMIN_RULE: "người gửi đề nghị không phải quản trị viên đang hoạt động của cơ quan quản lý hộp thư này",
+    "a request is dated the day it arrived": "ngày nhận đề nghị không hợp lệ",
+    "retired accounts are not reopened": ("hộp thư đã bị thu hồi; việc khôi phục từ bản lưu trữ do đơn vị "
+                                          "vận hành thực hiện theo văn bản đề nghị"),
+    "a hold ends in the future": "thời hạn giữ hộp thư phải là một ngày trong tương lai",
+    "only a locked mailbox is reopened": "hộp thư không ở trạng thái tạm khóa nên không cần mở lại",
+    "a leaver comes back through the roster, not a reopen request": (
+        "người dùng đang được ghi là nghỉ việc trong danh sách cán bộ; việc trở lại làm việc được cập "
+        "nhật qua danh sách cán bộ của cơ quan"),
+}
+
+
+def request_refusal(request: Mapping[str, Any], problem: str, policy: Mapping[str, Any],
+                    today: Any) -> Message | None:
+    """The answer to a request an agency's admin filed that the run could not carry out (Hà Giang Art
+    5.3, Cần Thơ Art 6.2: "nếu không thực hiện nêu rõ lý do"), to the admin who filed it, with the
+    reason in Vietnamese (the rule named in ``problem``, a message of check_requests); None when the
+    request names no address to answer."""
+    by = str(request.get("by") or "")
+    if "@" not in by:
+        return None
+    mail = str(request.get("mail") or "")
+    kind = REQUEST_KINDS_VI.get(str(request.get("kind") or ""), "")
+    rule = problem.rsplit("[", 1)[-1].rstrip("]").strip() if problem.endswith("]") else ""
+    reason = REFUSAL_REASONS_VI.get(rule, "đề nghị chưa đủ thông tin hoặc không đúng mẫu")
+    what = f"Đề nghị {kind} hộp thư {mail}".replace("  ", " ") if kind else f"Đề nghị về hộp thư {mail}"
+    body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({by})\n\n"
+            f"{what} không được thực hiện ngày {fmt_date_vi(today)}. Lý do: {reason}.\n\n"
+            "Đề nghị quý cơ quan kiểm tra lại và gửi đề nghị mới nếu cần.\n\n"
+            f"Trân trọng.\n{signature_vi(policy)}\n")
+    return Message(kind="request_refused", sender=system_sender(policy), to=(by,),
+                   subject=f"Kết quả xử lý đề nghị về hộp thư {mail}: không thực hiện", body=body,
+                   mails=(mail,) if mail else (),
+                   summary_en=f"{mail}: the request of {by} refused ({problem})")
 
 
 def messages(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:

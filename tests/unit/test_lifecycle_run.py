@@ -313,9 +313,21 @@ def test_bad_requests_are_refused_naming_their_entry_and_the_good_one_is_applied
     foreign = _request(directory, "stttt", "r3", "hold", "tranthilan@hanam.gov.vn", "quantri.stttt", **until)
     past = _request(directory, "snv", "r4", "hold", "tranthilan@hanam.gov.vn", "quantri.snv",
                     congvuHoldUntil=[day_time(D(2027, 3, 1))])
-    report = run(_settings(today, audit_dir=str(tmp_path)), directory, FakeMailboxes([]), FakeMailer([]))
+    mailer = FakeMailer([])
+    report = run(_settings(today, audit_dir=str(tmp_path)), directory, FakeMailboxes([]), mailer)
     refused = {r["entry"]: r["problem"] for r in report["refused"]}
     assert set(refused) == {unknown, foreign, past}
+    # Hà Giang Art 5.3, Cần Thơ Art 6.2: the admin who asked is answered, the reason in Vietnamese, and
+    # the carried-out hold too (Hà Nam Art 6.2.b)
+    answers = {(m.kind, m.to[0], m.mails[0]): m for m in mailer.sent if m.kind.startswith("request_")}
+    assert set(answers) == {("request_reply", "quantri.stttt@hanam.gov.vn", "nguyenvanminh@hanam.gov.vn"),
+                            ("request_refused", "quantri.stttt@hanam.gov.vn", "khongco@hanam.gov.vn"),
+                            ("request_refused", "quantri.stttt@hanam.gov.vn", "tranthilan@hanam.gov.vn"),
+                            ("request_refused", "quantri.snv@hanam.gov.vn", "tranthilan@hanam.gov.vn")}
+    said = answers[("request_refused", "quantri.snv@hanam.gov.vn", "tranthilan@hanam.gov.vn")].body
+    assert "không được thực hiện" in said and "thời hạn giữ hộp thư phải là một ngày trong tương lai" in said
+    said = answers[("request_refused", "quantri.stttt@hanam.gov.vn", "tranthilan@hanam.gov.vn")].body
+    assert "không phải quản trị viên đang hoạt động của cơ quan quản lý hộp thư này" in said
     assert refused[unknown].startswith(f"{unknown} (hold khongco@hanam.gov.vn): no such account")
     assert "quantri.stttt@hanam.gov.vn administers stttt, the account belongs to snv" in refused[foreign]
     assert "a date in the past" in refused[past]
@@ -329,8 +341,10 @@ def test_bad_requests_are_refused_naming_their_entry_and_the_good_one_is_applied
     audit_text = (tmp_path / "audit-2027-03.jsonl").read_text(encoding="utf-8")
     assert '"actor": "quantri.stttt@hanam.gov.vn"' in audit_text and '"source": "console"' in audit_text
     assert audit_text.count('"action": "request_refused"') == 3
-    again = run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]))
+    quiet = FakeMailer([])
+    again = run(_settings(today), directory, FakeMailboxes([]), quiet)
     assert not again["changed"] and not again["refused"]  # refused entries wait for their admin
+    assert quiet.sent == []  # each answered once
 
 
 def test_operator_requests_must_all_be_valid_or_nothing_runs():
