@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
 
 __all__ = ["EXPORTERS", "PROBES", "REPORT_REMINDER_DAYS", "SWITCH_REMINDER_DAYS", "backup_max_age_hours",
-           "incident_report", "probes", "regulation_switch_reminder", "report_reminders", "targets"]
+           "incident_report", "probes", "regulation_switch_reminder", "report_reminders",
+           "summary_report_reminders", "targets"]
 
 #: How many days before a periodic report is due the operators are reminded (a working fortnight to
 #: collect the agencies' figures and have the report signed).
@@ -108,9 +109,21 @@ def report_reminders(policy: Mapping[str, Any],
 
     The window is written as month and day-of-month ranges, so it holds in any year: a range that runs
     on into the next month ends at day 31 (29 February included)."""
-    article = policy["operations"].get("report_article") or ""
+    return _reminders(policy, "report_due", policy["operations"].get("report_article") or "", days_ahead)
+
+
+def summary_report_reminders(policy: Mapping[str, Any],
+                             days_ahead: int = REPORT_REMINDER_DAYS) -> list[dict[str, Any]]:
+    """The same reminders for the managing department's own roll-up of the agencies' reports to the
+    province (``operations.summary_report_due``: Cần Thơ Art 9.11, 15.2, 15 June and 15 December),
+    for the alert SapDenHanBaoCaoTongHop. Empty where the regulation sets none."""
+    ops = policy["operations"]
+    return _reminders(policy, "summary_report_due", ops.get("summary_report_article") or "", days_ahead)
+
+
+def _reminders(policy: Mapping[str, Any], key: str, article: str, days_ahead: int) -> list[dict[str, Any]]:
     out = []
-    for month, day in due_days(policy):
+    for month, day in due_days(policy, key):
         due = dt.date(2027, month, min(day, 28) if month == 2 else day)  # 2027: no 29 February
         spans: dict[tuple[int, int], list[int]] = {}
         for n in range(days_ahead, -1, -1):

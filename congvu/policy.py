@@ -369,6 +369,8 @@ SCHEMA: dict[str, Any] = {
         "downtime_on_days_off": t_bool(),
         "report_due": t_list(t_str(_DAY_RE, "a day of the year as MM-DD")),
         "report_article": t_str(nullable=True),
+        "summary_report_due": t_list(t_str(_DAY_RE, "a day of the year as MM-DD")),
+        "summary_report_article": t_str(nullable=True),
         "incident_report_hours": t_int(1, 720, nullable=True),
         "incident_notice_article": t_str(nullable=True),
     },

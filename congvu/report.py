@@ -128,9 +128,11 @@ class AgencyReport:
         return out
 
 
-def due_days(policy: Mapping[str, Any]) -> list[tuple[int, int]]:
+def due_days(policy: Mapping[str, Any], key: str = "report_due") -> list[tuple[int, int]]:
+    """The (month, day) of each day of ``operations.<key>`` (``report_due``: the agencies' reports;
+    ``summary_report_due``: the managing department's roll-up), sorted."""
     days = []
-    for index, text in enumerate(policy["operations"].get("report_due") or ()):
+    for index, text in enumerate(policy["operations"].get(key) or ()):
         month, _, day = str(text).partition("-")
         try:
             days.append((int(month), int(day)))
@@ -139,7 +141,7 @@ def due_days(policy: Mapping[str, Any]) -> list[tuple[int, int]]:
             raise PolicyError(
                 f"{text!r} is not a day as MM-DD",
                 source=str(policy.get("source") or "<policy>"),
-                key=f"operations.report_due[{index}]",
+                key=f"operations.{key}[{index}]",
                 rule=DUE_RULE,
             ) from None
     return sorted(days)

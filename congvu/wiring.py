@@ -49,6 +49,7 @@ from congvu.monitoring import (
     incident_report,
     regulation_switch_reminder,
     report_reminders,
+    summary_report_reminders,
 )
 from congvu.monitoring import probes as monitoring_probes
 from congvu.monitoring import targets as monitoring_targets
@@ -562,6 +563,7 @@ def _monitoring(policy: Mapping[str, Any], lay: Layout, host: str, monitor: str 
             "prometheus_probes": monitoring_probes(lay),
             "prometheus_backup_max_age_hours": backup_max_age_hours(policy),
             "prometheus_report_reminders": report_reminders(policy),
+            "prometheus_summary_report_reminders": summary_report_reminders(policy),
             "prometheus_incident_report": incident_report(policy),
             "prometheus_regulation_switch": regulation_switch_reminder(policy),
             # The alerts go to the postmaster mailbox (RFC 2142: the contact for the mail system;

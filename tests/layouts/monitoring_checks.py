@@ -27,7 +27,7 @@ import jinja2
 import pytest
 import yaml
 
-from congvu.monitoring import incident_report, regulation_switch_reminder
+from congvu.monitoring import incident_report, regulation_switch_reminder, summary_report_reminders
 from congvu.policy import load_policy
 
 try:  # tests/layouts is a plain directory, or a package named layouts
@@ -113,9 +113,9 @@ def test_the_alert_rules_pass_their_tests_on_the_host(stage, monitor):
     # the reminder has its own receiver: once a day, and no "resolved" mail after the due day
     routes = {name: monitor.out("amtool config routes test --config.file=/etc/prometheus/alertmanager.yml "
                                 f"alertname={name}").split()
-              for name in ("SapDenHanBaoCao", "SapChuyenQuyChe", "DichVuNgung")}
-    assert routes == {"SapDenHanBaoCao": ["reminders"], "SapChuyenQuyChe": ["reminders"],
-                      "DichVuNgung": ["operators"]}, routes
+              for name in ("SapDenHanBaoCao", "SapDenHanBaoCaoTongHop", "SapChuyenQuyChe", "DichVuNgung")}
+    assert routes == {"SapDenHanBaoCao": ["reminders"], "SapDenHanBaoCaoTongHop": ["reminders"],
+                      "SapChuyenQuyChe": ["reminders"], "DichVuNgung": ["operators"]}, routes
 
 
 def test_an_incident_is_reminded_where_the_regulation_sets_a_deadline(stage, monitor):
@@ -162,9 +162,12 @@ def test_a_dated_switch_of_regulation_is_reminded_until_a_run_applies_it(stage, 
     reminder = regulation_switch_reminder(load_policy(tmp_path / "hanam.yml"))
     assert reminder["from"] == day.isoformat() and reminder["issued_by"] == "Ninh Bình"
     assert regulation_switch_reminder(load_policy(tmp_path / "hanam.yml", today=day)) == {}
+    # with Cần Thơ's roll-up reminders (Art 9.11, 15.2), which no demo deploys, run by promtool too
+    cantho = summary_report_reminders(load_policy(ROOT / "policies" / "cantho.yml"))
     values = {**yaml.safe_load((ROOT / "roles" / "prometheus" / "defaults" / "main.yml").read_text()),
               **{k: v for k, v in stage.wiring[monitor.name].items() if k.startswith("prometheus_")},
-              "ansible_managed": "test", "prometheus_regulation_switch": reminder}
+              "ansible_managed": "test", "prometheus_regulation_switch": reminder,
+              "prometheus_summary_report_reminders": cantho}
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
     work = "/tmp/congvu-switch-test"
     monitor.out(f"rm -rf {work} && mkdir -p {work}")

@@ -141,6 +141,15 @@ def test_operators_are_reminded_of_each_periodic_report_in_the_fortnight_before_
     (hagiang,) = monitoring.report_reminders(_policy("hagiang"))
     assert (hagiang["article"], _window(hagiang["expr"])) == ("Hà Giang Art 14", [(12, 17, 31)])
     assert monitoring.report_reminders(_policy("gialai")) == []
+    # Cần Thơ Art 9.11, 15.2: the department's roll-up to the city, 15 June and 15 December, on an
+    # alert of its own (its window overlaps the agencies' 05 December one)
+    summary = monitoring.summary_report_reminders(_policy("cantho"))
+    assert [(r["due"], r["article"], _window(r["expr"])) for r in summary] == [
+        ("06-15", "Cần Thơ Art 9.11, 15.2", [(6, 1, 15)]),
+        ("12-15", "Cần Thơ Art 9.11, 15.2", [(12, 1, 15)])]
+    assert summary[0]["article_vi"].startswith("khoản 11 Điều 9, khoản 2 Điều 15 Quy chế")
+    for name in ("hanam", "gialai", "ninhbinh", "hagiang"):
+        assert monitoring.summary_report_reminders(_policy(name)) == [], name
 
 
 def test_a_reminder_across_new_year_and_its_promtool_days():
