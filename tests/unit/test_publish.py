@@ -215,3 +215,29 @@ def test_lists_leave_the_order_of_people_as_it_was(files, with_lists):
     before = [r["Họ và tên"] for r in csv_rows(files["stttt/danh-ba.csv"])[1:]]
     after = [r["Họ và tên"] for r in csv_rows(with_lists["stttt/danh-ba.csv"]) if r["Loại"] == "Cá nhân"]
     assert before == after == ["Lê Văn Dũng", "Trần Văn Đức", "Nguyễn Thị Thanh Hà"]  # Dũng < Đức < Hà
+
+
+@pytest.mark.parametrize("province, article, cited", [
+    ("hanam", "Hà Nam Art 11.5", "Điều 11 khoản 5"),
+    ("gialai", "Gia Lai Art 10.5", "Điều 10 khoản 5"),
+    ("ninhbinh", "Ninh Bình Art 13.4", "Điều 13 khoản 4"),
+    ("hagiang", "Hà Giang Art 6", "Điều 6 Quy chế"),
+    ("cantho", None, None),  # Cần Thơ's regulation asks for no published directory: cited nowhere
+])
+def test_each_province_cites_its_own_article_for_the_published_directory(province, article, cited):
+    """Hà Nam Art 11.5, Gia Lai Art 10.5, Ninh Bình Art 13.4 (each agency publishes its addresses) and
+    Hà Giang Art 6 (the whole directory on the provincial portal): every page says which article it
+    is published under, the province's own."""
+    policy = load_policy(ROOT / f"policies/{province}.yml")
+    catalogue = load_catalogue(ROOT / f"data/catalogues/{province}.yml")
+    domain = policy["domains"]["primary"]
+    base = ",".join(f"dc={part}" for part in domain.split("."))
+    agency = next(code for code in catalogue if catalogue.agency_of(code).code == code
+                  and catalogue[code].kind != "province")
+    org_dn = f"o={agency},ou=organisations,{base}"
+    out = directory_files([entry("Nguyễn Văn An", f"an@{domain}", org_dn, "Chuyên viên")], policy, catalogue)
+    page = out["toan-tinh/index.html"]
+    if cited is None:
+        assert "Danh bạ công khai theo" not in page
+    else:
+        assert f"Danh bạ công khai theo {cited}" in page, (article, page[-800:])
