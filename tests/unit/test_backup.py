@@ -45,6 +45,8 @@ def test_ha_giang_backs_up_every_friday_at_the_end_of_the_working_day():
 
 @pytest.mark.parametrize("province", ["hanam", "gialai", "cantho", "ninhbinh", "ninhbinh2025"])
 def test_the_other_provinces_back_up_nightly_and_keep_a_month(province):
+    """The operator's backup duty without a schedule in the seed (Hà Nam Art 10.7, Gia Lai Art 8.3.b,
+    Cần Thơ Art 9.8, Ninh Bình Art 15.5: "lưu trữ dự phòng"): nightly at 23:00, a month kept."""
     plan = schedule(policy(province))
     assert plan == {"on_calendar": "*-*-* 23:00:00", "keep_within_days": 30, "keep_last": 31}
 
