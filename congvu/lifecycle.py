@@ -74,10 +74,11 @@ MAILBOX_CLASSES = ("personal", "unit", "agency")
 #: (compromise, prohibited use: Hà Nam Art 7.2.b-c, Gia Lai Art 6.2.b-c, Ninh Bình Art 7.1).
 LOCK_REASONS = ("inactivity", "default_password", "leaver", "violation")
 MEASURES = ("login", "mail", "any")
-REQUEST_KINDS = ("reopen", "hold", "reclaim")
+REQUEST_KINDS = ("reopen", "hold", "reclaim", "lock")
 REQUEST_SOURCES = ("console", "operator")
 #: Every action, in the order a plan lists them (and applies them).
-ACTIONS = ("reopen", "hold", "unlock_returned", "transfer", "drop_alias", "lock_leaver", "apply_quota",
+ACTIONS = ("reopen", "hold", "lock_violation", "unlock_returned", "transfer", "drop_alias", "lock_leaver",
+           "apply_quota",
            "warn_password_expiry", "warn_inactivity", "lock_default_password", "lock_inactive",
            "notify_agency", "reclaim", "retire_leaver")
 _ORDER = {name: i for i, name in enumerate(ACTIONS)}
@@ -87,7 +88,7 @@ ACTION_RULE = {
     "drop_alias": "transfer", "apply_quota": "quota", "warn_password_expiry": "password_expiry",
     "warn_inactivity": "inactivity_lock", "lock_default_password": "default_password_lock",
     "lock_inactive": "inactivity_lock", "lock_leaver": "leaver", "notify_agency": "reclaim",
-    "reclaim": "reclaim", "retire_leaver": "leaver",
+    "reclaim": "reclaim", "retire_leaver": "leaver", "lock_violation": "violation_lock",
 }
 #: Rule of a delegated administrator's reach (the openldap role's ACLs, docs/directory.md).
 ADMIN_RULE = "a delegated admin acts on its own agency only (docs/directory.md; Gia Lai Art 5.2, 10.8)"
@@ -232,7 +233,7 @@ class Request:
     """What an agency asks (through its delegated admin, ``source: console``) or the operator records
     from an official letter (``source: operator``)."""
 
-    kind: str  # reopen, hold, reclaim
+    kind: str  # reopen, hold, reclaim, lock
     mail: str
     received: dt.date
     by: str  # the delegated admin's address, or the operator's name
@@ -256,6 +257,9 @@ class Request:
         values["until"] = to_date(values.get("until"), where, "until")
         if values["kind"] == "hold" and values["until"] is None:
             raise LifecycleError("until: a hold needs the day it ends", source=where, rule="required")
+        if values["kind"] == "lock" and not str(values.get("reason") or "").strip():
+            raise LifecycleError("reason: a lock says what the account did or what happened to it",
+                                 source=where, rule="required")
         return cls(**values)
 
 
@@ -357,6 +361,9 @@ REASONS = {
     "hold": ("Cơ quan đã thông báo lý do{ref}{why}: không tạm khóa, không thu hồi vì không hoạt động đến "
              "hết ngày {until}",
              "The agency gave a reason{ref}{why}: no inactivity lock or reclaim until {until}"),
+    "lock_violation": ("Tạm khóa theo đề nghị{ref}: {why}; hộp thư vẫn nhận thư, mở lại khi cơ quan đề nghị",
+                       "Locked on request{ref}: {why}; mail still delivered, reopened on the agency's "
+                       "request"),
     "unlock_returned": ("Trở lại danh sách cán bộ của cơ quan: mở lại hộp thư",
                         "Back on the agency's roster: unlocked"),
     "transfer": ("Chuyển công tác sang {to}: cấp địa chỉ theo cơ quan mới, địa chỉ cũ vẫn nhận thư {keep}",
@@ -555,6 +562,10 @@ def _request_actions(a: Account, c: _Context) -> list[Action]:
                                **common))
         elif r.kind == "reopen":
             out.append(_action(c, a, "reopen", r.received, deadline, _say("reopen", ref=ref), **common))
+        elif r.kind == "lock":
+            out.append(_action(c, a, "lock_violation", r.received, deadline,
+                               _say("lock_violation", ref=ref, why=r.reason), reason=r.reason, **common,
+                               **c.receives))
         else:
             said = _say("hold", ref=ref, why=f", {r.reason}" if r.reason else "", until=r.until)
             out.append(_action(c, a, "hold", r.received, deadline, said, until=r.until, reason=r.reason,
@@ -786,6 +797,8 @@ def _effect(a: Account, action: Action, today: dt.date, new_mail: str | None = N
                                    notice_sent=None, warned_password=None, warned_inactivity=None)
     if kind == "hold":
         return dataclasses.replace(a, hold_until=d["until"], confirmed=_later(a.confirmed, d["received"]))
+    if kind == "lock_violation":
+        return dataclasses.replace(a, state="locked", lock_reason="violation")
     if kind == "unlock_returned":
         return dataclasses.replace(a, state="active", lock_reason=None)
     if kind == "transfer":
@@ -900,6 +913,10 @@ def check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: Ma
             problems.append((i, f"{where}: until {r.until} is not after today ({today}), a date in the past "
                             "[a hold ends in the future]"))
             continue
+        if r.kind == "lock" and target.state != "active":
+            problems.append((i, f"{where}: the account is {target.state}, not active "
+                             "[only an active mailbox is locked]"))
+            continue
         if r.kind == "reopen" and target.state != "locked":
             problems.append((i, f"{where}: the account is {target.state}, not locked "
                              "[only a locked mailbox is reopened]"))
@@ -936,6 +953,9 @@ def _applied(r: Request, a: Account) -> bool:
         return a.state == "retired"
     if r.kind == "reopen":
         return a.confirmed is not None and a.confirmed >= r.received and a.state != "locked"
+    if r.kind == "lock":  # locked for it, or reopened since (the agency's later word stands)
+        return ((a.state == "locked" and a.lock_reason == "violation")
+                or (a.confirmed is not None and a.confirmed > r.received))
     return a.hold_until == r.until and a.confirmed is not None and a.confirmed >= r.received
 
 

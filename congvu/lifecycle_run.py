@@ -56,7 +56,7 @@ TERMINAL_ACTIONS = ("reclaim", "retire_leaver")
 SENT_ACTIONS = ("notify_agency", "warn_password_expiry", "warn_inactivity")
 #: Actions carried out on an agency's request: the admin who filed it gets the answer
 #: (notices.request_replies).
-ANSWERED_ACTIONS = ("reopen", "hold", "reclaim")
+ANSWERED_ACTIONS = ("reopen", "hold", "reclaim", "lock_violation")
 
 
 @dataclass

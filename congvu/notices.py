@@ -238,7 +238,9 @@ def _role(account: Account | None) -> str:
 
 #: The requests an agency's admin files (docs/lifecycle.md, "Agency requests"), as the reply names them.
 REQUEST_KINDS_VI = {"reopen": "mở lại", "hold": "giữ hộp thư (không tạm khóa, không thu hồi)",
-                    "reclaim": "thu hồi"}
+                    "reclaim": "thu hồi", "lock": "tạm khóa"}
+#: The action that carries out each kind of request.
+_REQUEST_OF_ACTION = {"reopen": "reopen", "hold": "hold", "reclaim": "reclaim", "lock_violation": "lock"}
 
 
 def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
@@ -249,7 +251,8 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
     a letter (``source: operator``) is answered by the operator's own letter."""
     by_mail = {a.mail: a for a in accounts}
     out = []
-    for action in plan.of("reopen", "hold", "reclaim"):
+    for action in plan.of(*_REQUEST_OF_ACTION):
+        kind = _REQUEST_OF_ACTION[action.action]
         if action.source != "console" or "@" not in action.actor or "received" not in action.details:
             continue
         account = by_mail.get(action.mail)
@@ -260,6 +263,9 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
             done = (f"hộp thư {who} đã được mở lại. Mật khẩu cũ đã được xóa: đề nghị quản trị viên của cơ "
                     "quan đặt mật khẩu ban đầu mới và chuyển cho người dùng; người dùng phải đổi mật khẩu ở "
                     "lần đăng nhập đầu tiên.")
+        elif action.action == "lock_violation":
+            done = (f"hộp thư {who} đã bị tạm khóa ({action.details.get('reason') or 'theo đề nghị'}); hộp "
+                    "thư vẫn nhận thư. Khi xử lý xong, đề nghị cơ quan gửi đề nghị mở lại hộp thư.")
         elif action.action == "hold":
             until = action.details.get("until")
             done = (f"hộp thư {who} được giữ: không tạm khóa, không thu hồi vì không hoạt động"
@@ -268,12 +274,12 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
             done = (f"hộp thư {who} đã được thu hồi; thư trong hộp thư được lưu trữ theo quy định trước khi "
                     "thu hồi.")
         body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({action.actor})\n\n"
-                f"Đề nghị {REQUEST_KINDS_VI[action.action]} hộp thư {action.mail}, nhận ngày "
+                f"Đề nghị {REQUEST_KINDS_VI[kind]} hộp thư {action.mail}, nhận ngày "
                 f"{fmt_date_vi(received)}, đã được thực hiện ngày {fmt_date_vi(plan.today)}: {done}"
                 + (f"\n\nViệc xử lý đề nghị thực hiện theo {cite}." if cite else "")
                 + f"\n\nTrân trọng.\n{signature_vi(policy)}\n")
         out.append(Message(kind="request_reply", sender=system_sender(policy), to=(action.actor,),
-                           subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[action.action].split(' (')[0]} "
+                           subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[kind].split(' (')[0]} "
                                    f"hộp thư {action.mail}",
                            body=body, agency=action.agency, mails=(action.mail,),
                            summary_en=f"{action.mail}: the {action.action} request of {action.actor} "

@@ -58,7 +58,7 @@ DURATION_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 #: policy switches on must cite its article. ``lifecycle.<rule>`` values that switch a rule on:
 LIFECYCLE_RULES = ("inactivity_lock", "default_password_lock", "reclaim", "leaver", "request", "reopen",
                    "password_expiry", "quota", "transfer", "locked_mailbox_receives",
-                   "organisation_mailboxes")
+                   "organisation_mailboxes", "violation_lock")
 #: The audit log feeds yearly reports (Hà Nam Art 11.8, Ninh Bình Art 13.6): keep at least a year.
 AUDIT_RETENTION_MIN_DAYS = 365
 

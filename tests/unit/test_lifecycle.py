@@ -834,3 +834,35 @@ def test_locked_mailbox_must_keep_receiving():
 def test_today_must_be_a_date():
     with pytest.raises(LifecycleError):
         run("hanam", [], dt.datetime(2026, 6, 1, 8, 0))
+
+
+def test_a_compromised_or_misused_mailbox_is_locked_on_request_and_reopened_by_the_agency():
+    """Hà Nam Art 7.2.b-c: a mailbox taken over by a virus or someone else, whose password leaked, or
+    used for what Art 4 forbids, is locked. A lock request (the agency's admin, or the operator on a
+    security warning) says why; the lock keeps the mail coming (Hà Nam Art 7.1) and a reopen request
+    ends it with a new password (Art 7.3). Filed again, the carried-out lock does nothing; a lock of
+    a mailbox not active, or without its reason, is refused."""
+    today = D(2027, 3, 2)
+    admin = acct("hanam", "lanntt.stttt", today, admin=True)
+    minh = acct("hanam", "minhnv.stttt", today)
+    lock = Request(kind="lock", mail=minh.mail, received=today, by=admin.mail,
+                   reason="lộ mật khẩu, thư rác gửi đi từ hộp thư")
+    p, after = settle("hanam", [admin, minh], today, [lock])
+    assert kinds(p) == [("lock_violation", "minhnv.stttt")]
+    action = p.actions[0]
+    assert action.article == "Hà Nam Art 7.2.b-c" and action.actor == admin.mail
+    assert "lộ mật khẩu" in action.reason_vi and "vẫn nhận thư" in action.reason_vi
+    assert after[1].state == "locked" and after[1].lock_reason == "violation"
+    assert not run("hanam", after, today, [lock])  # carried out: nothing again
+    later = D(2027, 3, 9)
+    reopen = Request(kind="reopen", mail=minh.mail, received=later, by=admin.mail)
+    p, back = settle("hanam", after, later, [lock, reopen])
+    assert kinds(p) == [("reopen", "minhnv.stttt")]
+    assert back[1].state == "active" and back[1].must_change_password
+    assert not run("hanam", back, later, [lock, reopen])  # the reopen after the lock stands
+    idle = acct("hanam", "cu.stttt", today, state="locked", lock_reason="inactivity")
+    with pytest.raises(LifecycleError, match="only an active mailbox is locked"):
+        run("hanam", [admin, idle], today,
+            [Request(kind="lock", mail=idle.mail, received=today, by=admin.mail, reason="phát tán mã độc")])
+    with pytest.raises(LifecycleError, match="reason"):
+        Request.from_mapping({"kind": "lock", "mail": minh.mail, "received": "2027-03-02", "by": admin.mail})
