@@ -347,6 +347,29 @@ def test_bad_requests_are_refused_naming_their_entry_and_the_good_one_is_applied
     assert quiet.sent == []  # each answered once
 
 
+def test_an_agency_admin_locks_a_compromised_mailbox_through_a_request(tmp_path):
+    # Hà Nam Art 7.2.b: a mailbox whose password leaked is locked on the agency's request; the
+    # directory gets the state and the reason, the request entry goes, the admin is answered, the
+    # audit log has the lock with its article.
+    today = D(2027, 3, 3)
+    minh = _person("nguyenvanminh", recent=today)
+    directory = _directory(minh, recent=today)
+    lock = _request(directory, "stttt", "r1", "lock", "nguyenvanminh@hanam.gov.vn", "quantri.stttt",
+                    congvuRequestReason=["lộ mật khẩu"])
+    mailer = FakeMailer([])
+    report = run(_settings(today, audit_dir=str(tmp_path)), directory, FakeMailboxes([]), mailer)
+    assert [(a["action"], a["article"]) for a in report["plan"]] == [("lock_violation", "Hà Nam Art 7.2.b-c")]
+    assert directory.attr("nguyenvanminh@hanam.gov.vn", "congvuAccountState") == ["locked"]
+    assert directory.attr("nguyenvanminh@hanam.gov.vn", "congvuLockReason") == ["violation"]
+    assert lock not in directory.entries
+    (answer,) = [m for m in mailer.sent if m.kind == "request_reply"]
+    assert answer.to == ("quantri.stttt@hanam.gov.vn",) and "đã bị tạm khóa (lộ mật khẩu)" in answer.body
+    audit_text = (tmp_path / "audit-2027-03.jsonl").read_text(encoding="utf-8")
+    assert '"action": "lock_violation"' in audit_text and "Hà Nam Art 7.2.b-c" in audit_text
+    again = run(_settings(today), directory, FakeMailboxes([]), FakeMailer([]))
+    assert again["plan"] == []
+
+
 def test_operator_requests_must_all_be_valid_or_nothing_runs():
     # Hà Nam Art 6.2.b: requests the operator records from letters; a bad one stops the run before writing.
     today = D(2027, 3, 3)
