@@ -18,7 +18,8 @@ The rules, in the order they are evaluated for one account:
   Ninh Bình Art 7.1 "đề nghị mở lại", Cần Thơ Art 5.4 "xác nhận", Hà Giang Art 5.1.a); ``hold``
   records the reason the agency gives for an inactivity (Hà Nam Art 7.2.a, Gia Lai Art 6.2.a "mà
   không thông báo lý do"): no inactivity lock or reclaim until its date, the clock restarting then;
-  ``reclaim`` on request.
+  ``reclaim`` on request; ``lock`` locks an active mailbox taken over or misused, with its reason
+  (Hà Nam Art 7.2.b-c, Gia Lai Art 6.2.b-c, Ninh Bình Art 7.1, Cần Thơ Art 14.2).
 * **leavers** (``congvuLeavingSince``, set by the roster apply): locked at once, mail still delivered,
   retired ``lifecycle.leaver_deadline_working_days`` working days after the request
   (Ninh Bình Art 7.2; Hà Nam Art 6.2.a-b, Gia Lai Art 5.3, Cần Thơ Art 5.3, Hà Giang Art 5.1.a);
@@ -70,8 +71,9 @@ __all__ = ["ACTIONS", "Account", "Action", "Plan", "Request", "apply_plan", "arc
 
 STATES = ("active", "locked", "retired")
 MAILBOX_CLASSES = ("personal", "unit", "agency")
-#: Why a locked account is locked (``congvuLockReason``); ``violation`` is set by an operator
-#: (compromise, prohibited use: Hà Nam Art 7.2.b-c, Gia Lai Art 6.2.b-c, Ninh Bình Art 7.1).
+#: Why a locked account is locked (``congvuLockReason``); ``violation`` by a ``lock`` request of the
+#: agency's admin or the operator (compromise, prohibited use: Hà Nam Art 7.2.b-c, Gia Lai Art
+#: 6.2.b-c, Ninh Bình Art 7.1, Cần Thơ Art 14.2).
 LOCK_REASONS = ("inactivity", "default_password", "leaver", "violation")
 MEASURES = ("login", "mail", "any")
 REQUEST_KINDS = ("reopen", "hold", "reclaim", "lock")
@@ -917,6 +919,11 @@ def check_requests(requests: Iterable[Request | Mapping[str, Any]], accounts: Ma
             problems.append((i, f"{where}: the account is {target.state}, not active "
                              "[only an active mailbox is locked]"))
             continue
+        if r.kind == "lock" and target.confirmed is not None and target.confirmed > r.received:
+            problems.append((i, f"{where}: received {r.received}, before the agency's later confirmation, "
+                             f"hold or reopen of {target.confirmed} [a lock is dated after the agency's last "
+                             "word on the mailbox]"))
+            continue
         if r.kind == "reopen" and target.state != "locked":
             problems.append((i, f"{where}: the account is {target.state}, not locked "
                              "[only a locked mailbox is reopened]"))
@@ -953,9 +960,8 @@ def _applied(r: Request, a: Account) -> bool:
         return a.state == "retired"
     if r.kind == "reopen":
         return a.confirmed is not None and a.confirmed >= r.received and a.state != "locked"
-    if r.kind == "lock":  # locked for it, or reopened since (the agency's later word stands)
-        return ((a.state == "locked" and a.lock_reason == "violation")
-                or (a.confirmed is not None and a.confirmed > r.received))
+    if r.kind == "lock":  # a lock older than the agency's last word is refused (check_requests)
+        return a.state == "locked" and a.lock_reason == "violation"
     return a.hold_until == r.until and a.confirmed is not None and a.confirmed >= r.received
 
 

@@ -86,6 +86,12 @@ def _line(a: Any) -> str:
             + (f" (by {a.actor})" if a.source != "lifecycle" else ""))
 
 
+
+def _refusal_answers(refused: list, policy: Any, today: dt.date) -> list:
+    """The answers to the requests set aside, to the admins who filed them (congvu.notices)."""
+    answers = (request_refusal(r.request, problem, policy, today) for r, problem in refused)
+    return [m for m in answers if m is not None]
+
 def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, journal: Any = None,
         ) -> dict[str, Any]:
     timings: dict[str, float] = {}
@@ -141,7 +147,8 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
                               for m in messages(Plan(p.province, p.today, tuple(p.of(*SENT_ACTIONS))),
                                                 snap.accounts, policy)
                               + request_replies(Plan(p.province, p.today, tuple(p.of(*ANSWERED_ACTIONS))),
-                                                snap.accounts, policy)]
+                                                snap.accounts, policy)
+                              + _refusal_answers(refused, policy, s.today)]
         report["applied"] = False
         timings["total"] = round(time.monotonic() - started, 3)
         return report
@@ -211,7 +218,7 @@ def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, 
     answered = tuple(a for a in applied if a.action in ANSWERED_ACTIONS)
     outgoing += request_replies(Plan(p.province, p.today, answered), after.values(), policy)
     # and the requests set aside, with the reason (sent once: the entry is marked refused above)
-    outgoing += [m for r, problem in refused if (m := request_refusal(r.request, problem, policy, s.today))]
+    outgoing += _refusal_answers(refused, policy, s.today)
 
     def send(message: Any) -> Any:
         if mailer is None:

@@ -237,14 +237,13 @@ def _role(account: Account | None) -> str:
 
 
 #: The requests an agency's admin files (docs/lifecycle.md, "Agency requests"), as the reply names them.
-REQUEST_KINDS_VI = {"reopen": "mở lại", "hold": "giữ hộp thư (không tạm khóa, không thu hồi)",
-                    "reclaim": "thu hồi", "lock": "tạm khóa"}
+REQUEST_KINDS_VI = {"reopen": "mở lại", "hold": "giữ", "reclaim": "thu hồi", "lock": "tạm khóa"}
 #: The action that carries out each kind of request.
 _REQUEST_OF_ACTION = {"reopen": "reopen", "hold": "hold", "reclaim": "reclaim", "lock_violation": "lock"}
 
 
 def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
-    """The answer to each agency request ``plan`` carried out (its reopen, hold and reclaim actions),
+    """The answer to each agency request ``plan`` carried out (its reopen, hold, reclaim and lock actions),
     to the delegated admin who filed it through the directory (``source: console``): what was done,
     on which day, under which article (Hà Nam Art 6.2.b, Ninh Bình Art 6.2, Cần Thơ Art 6.2 and Hà
     Giang Art 5.3 ask that the requesting agency get an answer). A request the operator recorded from
@@ -265,7 +264,7 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
                     "lần đăng nhập đầu tiên.")
         elif action.action == "lock_violation":
             done = (f"hộp thư {who} đã bị tạm khóa ({action.details.get('reason') or 'theo đề nghị'}); hộp "
-                    "thư vẫn nhận thư. Khi xử lý xong, đề nghị cơ quan gửi đề nghị mở lại hộp thư.")
+                    "thư vẫn nhận thư. Sau khi khắc phục, cơ quan gửi đề nghị mở lại hộp thư.")
         elif action.action == "hold":
             until = action.details.get("until")
             done = (f"hộp thư {who} được giữ: không tạm khóa, không thu hồi vì không hoạt động"
@@ -279,7 +278,7 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
                 + (f"\n\nViệc xử lý đề nghị thực hiện theo {cite}." if cite else "")
                 + f"\n\nTrân trọng.\n{signature_vi(policy)}\n")
         out.append(Message(kind="request_reply", sender=system_sender(policy), to=(action.actor,),
-                           subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[kind].split(' (')[0]} "
+                           subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[kind]} "
                                    f"hộp thư {action.mail}",
                            body=body, agency=action.agency, mails=(action.mail,),
                            summary_en=f"{action.mail}: the {action.action} request of {action.actor} "
@@ -297,6 +296,11 @@ REFUSAL_REASONS_VI = {
                                           "vận hành thực hiện theo văn bản đề nghị"),
     "a hold ends in the future": "thời hạn giữ hộp thư phải là một ngày trong tương lai",
     "only a locked mailbox is reopened": "hộp thư không ở trạng thái tạm khóa nên không cần mở lại",
+    "only an active mailbox is locked": "hộp thư không ở trạng thái hoạt động (đã bị tạm khóa hoặc thu hồi)",
+    "a lock is dated after the agency's last word on the mailbox": (
+        "đề nghị tạm khóa có ngày nhận trước đề nghị mở lại, giữ hộp thư hoặc xác nhận gần nhất của cơ "
+        "quan; nếu vẫn cần tạm khóa, đề nghị gửi đề nghị mới"),
+    "required": "đề nghị thiếu thông tin bắt buộc (lý do tạm khóa, thời hạn giữ hộp thư hoặc ngày nhận)",
     "a leaver comes back through the roster, not a reopen request": (
         "người dùng đang được ghi là nghỉ việc trong danh sách cán bộ; việc trở lại làm việc được cập "
         "nhật qua danh sách cán bộ của cơ quan"),
@@ -316,7 +320,7 @@ def request_refusal(request: Mapping[str, Any], problem: str, policy: Mapping[st
     kind = REQUEST_KINDS_VI.get(str(request.get("kind") or ""), "")
     rule = problem.rsplit("[", 1)[-1].rstrip("]").strip() if problem.endswith("]") else ""
     reason = REFUSAL_REASONS_VI.get(rule, "đề nghị chưa đủ thông tin hoặc không đúng mẫu")
-    what = f"Đề nghị {kind} hộp thư {mail}".replace("  ", " ") if kind else f"Đề nghị về hộp thư {mail}"
+    what = f"Đề nghị {kind} hộp thư {mail}" if kind else f"Đề nghị về hộp thư {mail}"
     body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({by})\n\n"
             f"{what} không được thực hiện ngày {fmt_date_vi(today)}. Lý do: {reason}.\n\n"
             "Đề nghị quý cơ quan kiểm tra lại và gửi đề nghị mới nếu cần.\n\n"

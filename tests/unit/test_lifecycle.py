@@ -859,7 +859,10 @@ def test_a_compromised_or_misused_mailbox_is_locked_on_request_and_reopened_by_t
     p, back = settle("hanam", after, later, [lock, reopen])
     assert kinds(p) == [("reopen", "minhnv.stttt")]
     assert back[1].state == "active" and back[1].must_change_password
-    assert not run("hanam", back, later, [lock, reopen])  # the reopen after the lock stands
+    assert not run("hanam", back, later, [reopen])  # carried out
+    # the old lock given again after the reopen is refused, not carried out again nor skipped quietly
+    with pytest.raises(LifecycleError, match="dated after the agency's last word"):
+        run("hanam", back, later, [lock, reopen])
     idle = acct("hanam", "cu.stttt", today, state="locked", lock_reason="inactivity")
     with pytest.raises(LifecycleError, match="only an active mailbox is locked"):
         run("hanam", [admin, idle], today,

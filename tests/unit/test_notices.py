@@ -7,7 +7,14 @@ from functools import cache
 from pathlib import Path
 
 from congvu.lifecycle import Account, plan
-from congvu.notices import agency_notices, cite_vi, messages, place_vi, request_replies, user_warnings
+from congvu.notices import (
+    agency_notices,
+    cite_vi,
+    messages,
+    place_vi,
+    request_replies,
+    user_warnings,
+)
 from congvu.policy import load_policy
 
 D = dt.date
@@ -197,4 +204,52 @@ def test_the_admin_who_asked_gets_the_answer_in_vietnamese():
     assert "Nguyễn Văn Minh" in reopen.body and "đổi mật khẩu ở lần đăng nhập đầu tiên" in reopen.body
     assert "Quy chế" in reopen.body  # the article, in Vietnamese
     assert "đến hết ngày 30/09/2027" in hold.body
+    assert hold.subject == f"Kết quả xử lý đề nghị giữ hộp thư hoapt.stttt@{domain}"
+    assert "hộp thư hộp thư" not in hold.body + reopen.body
     assert reopen.sender.startswith("postmaster@")
+
+
+def test_every_rule_a_request_is_refused_under_has_its_vietnamese_reason():
+    """Hà Giang Art 5.3, Cần Thơ Art 6.2 ("nếu không thực hiện nêu rõ lý do"): every way
+    congvu.lifecycle.check_requests refuses a request reads in Vietnamese in the answer, none falls
+    back on the generic text."""
+    from congvu.lifecycle import check_requests
+    from congvu.notices import request_refusal
+
+    policy = _policy("hanam")
+    domain, today = "hanam.gov.vn", D(2027, 3, 2)
+    accounts = {a.mail: a for a in [
+        _account("lan", domain, today, admin=True),
+        _account("khac", domain, today, admin=True, organisation="snv"),
+        _account("thuong", domain, today),
+        _account("khoa", domain, today, state="locked", lock_reason="inactivity"),
+        _account("nghi", domain, today, state="locked", lock_reason="leaver", leaving_since=D(2027, 2, 1)),
+        _account("thuhoi", domain, today, state="retired"),
+        _account("giu", domain, today, confirmed=D(2027, 3, 1)),
+    ]}
+    by, other = f"lan@{domain}", f"khac@{domain}"
+
+    def req(kind, local, **kw):
+        return {"kind": kind, "mail": f"{local}@{domain}", "received": "2027-02-27", "by": by, **kw}
+
+    requests = [
+        req("hold", "khongco", until="2027-09-01"),                      # no such account
+        req("reopen", "khoa"), req("reopen", "khoa"),                    # the same twice
+        req("hold", "thuong", until="2027-09-01", by=f"thuong@{domain}"),  # not an admin
+        req("hold", "thuong", until="2027-09-01", by=other),             # another agency's admin
+        req("reclaim", "thuong", received="2027-03-09"),                 # received after today
+        req("reclaim", "thuong", received="2023-01-01"),                 # before the mailbox was issued
+        req("reopen", "thuhoi"),                                         # retired
+        req("hold", "thuong", until="2027-03-01"),                       # a hold in the past
+        req("reopen", "thuong"),                                         # not locked
+        req("reopen", "nghi"),                                           # a leaver
+        req("lock", "khoa", reason="lộ mật khẩu"),                       # not active
+        req("lock", "giu", reason="lộ mật khẩu"),                        # older than the agency's word
+        req("lock", "thuong"),                                           # no reason
+    ]
+    _, problems = check_requests(requests, accounts, today)
+    assert len(problems) == len(requests) - 1, problems  # the first of the two reopens stands
+    generic = "đề nghị chưa đủ thông tin hoặc không đúng mẫu"
+    for i, problem in problems:
+        answer = request_refusal(requests[i], problem, policy, today)
+        assert answer is not None and generic not in answer.body, problem
