@@ -44,7 +44,8 @@ scenarios: setup ## every layout and molecule scenario, or one: make scenarios S
 # Lint and pytest run in the background beside the scenarios' first steps (creating containers,
 # installing packages: mostly waiting), which takes a few minutes off the hour (docs/testing.md);
 # their output is printed in one piece when they end, and the scenarios' summary comes last. The
-# scenarios stay in the foreground, so Ctrl-C stops them.
+# scenarios stay in the foreground, so Ctrl-C stops them (a background job of this shell ignores
+# it: lint and pytest, a few minutes long, finish on their own).
 test: setup ## everything CI runs: lint, unit, integration, the scenarios (all run; fails if any failed)
 	@rc=0; mkdir -p .cache; \
 	( qrc=0; { $(ACT) scripts/lint || qrc=1; $(ACT) pytest -q tests/unit tests/integration || qrc=1; } \
