@@ -242,7 +242,7 @@ def test_published_directory(host, tmp_path):
     playbook("-e", f"publish_dir={tmp_path}", book="publish.yml")
     page = (tmp_path / "stttt/index.html").read_text(encoding="utf-8")
     assert "Nguyễn Thị Thanh Hà" in page and "nguyenthithanhha@hanam.gov.vn" in page
-    assert "Điều 11 khoản 5" in page  # Hà Nam Art 11.5
+    assert "khoản 5 Điều 11" in page  # Hà Nam Art 11.5
     assert "tranvanan@hanam.gov.vn" not in page  # leaving: not published
     rows = (tmp_path / "toan-tinh/danh-ba.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0] == "STT,Họ và tên,Chức vụ,Đơn vị,Cơ quan,Địa chỉ thư,Loại"
