@@ -89,6 +89,12 @@ def _days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
     return out
 
 
+def _closing(contact: str, policy: Mapping[str, Any]) -> list[str]:
+    """The end of a notice: who to call where given, the formal closing, who runs the system."""
+    lines = ["", f"Mọi vướng mắc xin liên hệ: {contact.strip()}."] if contact.strip() else []
+    return [*lines, "", "Trân trọng thông báo./.", "", signature_vi(policy)]
+
+
 def plan_notice(policy: Mapping[str, Any], calendar: Calendar, start: Any, end: Any, reason: str,
                 now: dt.datetime, contact: str = "") -> DowntimeNotice:
     """Check the window [``start``, ``end``) against the policy's notice rules and write the notice.
@@ -161,9 +167,7 @@ def plan_notice(policy: Mapping[str, Any], calendar: Calendar, start: Any, end: 
     ]
     if cite:
         lines += ["", f"Thông báo này được gửi trước {lead} ngày làm việc, theo quy định tại {cite}."]
-    if contact.strip():
-        lines += ["", f"Mọi vướng mắc xin liên hệ: {contact.strip()}."]
-    lines += ["", "Trân trọng thông báo./.", "", signature_vi(policy)]
+    lines += _closing(contact, policy)
     summary_en = (f"planned stop {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}, announced {lead} working "
                   f"day(s) ahead ({required} required" + (f", {article})" if article else ")"))
     message = Message(kind="downtime_notice", sender=system_sender(policy), to=(), subject=subject,
@@ -220,9 +224,7 @@ def plan_incident_notice(policy: Mapping[str, Any], start: Any, end: Any, reason
     ]
     if cite:
         lines += ["", f"Thông báo này được gửi theo quy định tại {cite}."]
-    if contact.strip():
-        lines += ["", f"Mọi vướng mắc xin liên hệ: {contact.strip()}."]
-    lines += ["", "Trân trọng thông báo./.", "", signature_vi(policy)]
+    lines += _closing(contact, policy)
     summary_en = (f"unplanned stop since {start:%Y-%m-%d %H:%M}, expected back {end:%Y-%m-%d %H:%M}"
                   + (f" ({article})" if article else ""))
     message = Message(kind="incident_notice", sender=system_sender(policy), to=(), subject=subject,

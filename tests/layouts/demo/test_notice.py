@@ -31,6 +31,28 @@ def notice(stage, start: dt.datetime, end: dt.datetime, *extra: str, kind: str =
     return playbook(stage, "notice.yml", "-e", json.dumps(window, ensure_ascii=False), *extra)
 
 
+def received(stage, mx, person, kind: str, send) -> email.message.Message:
+    """Run ``send`` (a notice.yml run that must succeed), wait for one more message of ``kind``
+    (X-Congvu-Notice) in the person's INBOX, and read it as the user does: IMAP over TLS with the
+    person's password."""
+    def notices() -> list[str]:
+        return mx.out(f"doveadm search -u {person.mail} mailbox INBOX "
+                      f"header X-Congvu-Notice {kind}").split("\n")[:-1]
+
+    before = len(notices())
+    run = send()
+    assert run.returncode == 0, run.flat[-3000:]
+    deadline = time.monotonic() + 90
+    while len(notices()) < before + 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(notices()) == before + 1
+    with imap_session(stage, person, mx) as imap:
+        imap.select("INBOX", readonly=True)
+        _, found = imap.search(None, "HEADER", "X-Congvu-Notice", kind)
+        _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
+    return email.message_from_bytes(data[0][1])
+
+
 @pytest.fixture(scope="module")
 def rules(stage):
     policy = stage.policy
@@ -92,24 +114,7 @@ def test_the_notice_reaches_every_active_mailbox_once_in_vietnamese(stage, testp
     stamp = f"/var/lib/congvu/notices/downtime-{start:%Y%m%d%H%M}.json"
     mx.run(f"rm -f {stamp}")  # an earlier run of this test announced the same window
 
-    def notices() -> list[str]:
-        found = mx.out(f"doveadm search -u {person.mail} mailbox INBOX "
-                       "header X-Congvu-Notice downtime_notice")
-        return found.split("\n")[:-1]
-
-    before = len(notices())
-    run = notice(stage, start, end)
-    assert run.returncode == 0, run.flat[-3000:]
-    deadline = time.monotonic() + 90
-    while len(notices()) < before + 1 and time.monotonic() < deadline:
-        time.sleep(1)
-    assert len(notices()) == before + 1
-    # read as the user reads it: IMAP over TLS with the person's password
-    with imap_session(stage, person, mx) as imap:
-        imap.select("INBOX", readonly=True)
-        _, found = imap.search(None, "HEADER", "X-Congvu-Notice", "downtime_notice")
-        _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
-    msg = email.message_from_bytes(data[0][1])
+    msg = received(stage, mx, person, "downtime_notice", lambda: notice(stage, start, end))
     subject = str(make_header(decode_header(msg["Subject"])))
     assert subject.startswith("Thông báo tạm ngừng Hệ thống thư điện tử công vụ ")
     assert f"từ 20:00 ngày {start:%d/%m/%Y} đến 00:00 ngày {end:%d/%m/%Y}" in subject
@@ -172,24 +177,10 @@ def test_an_unplanned_stop_is_announced_with_its_recovery_time_and_silences_noth
     assert "Read the active mailboxes" not in future.stdout
     start, end = now - dt.timedelta(minutes=20), now + dt.timedelta(hours=3)
 
-    def notices() -> list[str]:
-        return mx.out(f"doveadm search -u {person.mail} mailbox INBOX "
-                      "header X-Congvu-Notice incident_notice").split("\n")[:-1]
-
-    before = len(notices())
     monitor = stage.first("monitoring_servers")
     silenced_before = len(silences(monitor))
-    run = notice(stage, start, end, kind="incident", reason=INCIDENT)
-    assert run.returncode == 0, run.flat[-3000:]
-    deadline = time.monotonic() + 90
-    while len(notices()) < before + 1 and time.monotonic() < deadline:
-        time.sleep(1)
-    assert len(notices()) == before + 1
-    with imap_session(stage, person, mx) as imap:
-        imap.select("INBOX", readonly=True)
-        _, found = imap.search(None, "HEADER", "X-Congvu-Notice", "incident_notice")
-        _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[])")
-    msg = email.message_from_bytes(data[0][1])
+    msg = received(stage, mx, person, "incident_notice",
+                   lambda: notice(stage, start, end, kind="incident", reason=INCIDENT))
     subject = str(make_header(decode_header(msg["Subject"])))
     assert subject.startswith("Thông báo sự cố Hệ thống thư điện tử công vụ "), subject
     assert f"dự kiến hoạt động trở lại lúc {end:%H:%M} ngày {end:%d/%m/%Y}" in subject
