@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from congvu.notices import cite_vi
 from congvu.policy import bound_article
 from congvu.report import due_days
+from congvu.workdays import VN_TZ
 
 if TYPE_CHECKING:  # pragma: no cover
     from congvu.wiring import Layout
@@ -146,7 +147,6 @@ def _reminders(policy: Mapping[str, Any], key: str, article: str, days_ahead: in
 
 #: How many days before a dated switch of regulation the operators are reminded to run site.yml.
 SWITCH_REMINDER_DAYS = 14
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
 
 
 def regulation_switch_reminder(policy: Mapping[str, Any],
@@ -162,7 +162,7 @@ def regulation_switch_reminder(policy: Mapping[str, Any],
         return {}
     day = dt.date.fromisoformat(switch["from"])
     first = day - dt.timedelta(days=days_ahead)
-    start = int(dt.datetime(first.year, first.month, first.day, tzinfo=_VIETNAM).timestamp())
+    start = int(dt.datetime(first.year, first.month, first.day, tzinfo=VN_TZ).timestamp())
     # promtool's day N starts at N days after 1970-01-01 00:00 UTC, 07:00 in Vietnam: the window's
     # first day already fires, the day before it does not
     epoch_day = (first - dt.date(1970, 1, 1)).days

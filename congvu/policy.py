@@ -31,6 +31,7 @@ from congvu.addresses import DOMAIN_RE as _DOMAIN_RE
 from congvu.errors import CongvuError, PolicyError
 from congvu.naming import SCHEMES as NAMING_SCHEMES
 from congvu.naming import validate_naming
+from congvu.workdays import VN_TZ
 
 # A province is configuration: policies/<code>.yml (province.code), whose naming.scheme names any of
 # the NAMING_SCHEMES registered in congvu.schemes. No list of provinces lives in the code.
@@ -62,8 +63,6 @@ LIFECYCLE_RULES = ("inactivity_lock", "default_password_lock", "reclaim", "leave
 #: The audit log feeds yearly reports (Hà Nam Art 11.8, Ninh Bình Art 13.6): keep at least a year.
 AUDIT_RETENTION_MIN_DAYS = 365
 
-#: A regulation's day begins at midnight in Vietnam (UTC+7, no daylight saving time).
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 _EXT_RE = re.compile(r"^\.[a-z0-9][a-z0-9_-]{0,15}$")
@@ -851,7 +850,7 @@ def switch_policy(data: Mapping, switch: Any, path: Path, overrides: Mapping | N
         raise err
     before, after = results
     # the day as it is in Vietnam, where the regulation's day begins (the controller may run on UTC)
-    day = today or dt.datetime.now(_VIETNAM).date()
+    day = today or dt.datetime.now(VN_TZ).date()
     applied = day >= dt.date.fromisoformat(on)
     policy = after if applied else before
     policy[SWITCH_KEY] = {
