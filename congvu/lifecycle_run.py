@@ -86,11 +86,11 @@ def _line(a: Any) -> str:
             + (f" (by {a.actor})" if a.source != "lifecycle" else ""))
 
 
-
 def _refusal_answers(refused: list, policy: Any, today: dt.date) -> list:
     """The answers to the requests set aside, to the admins who filed them (congvu.notices)."""
     answers = (request_refusal(r.request, problem, policy, today) for r, problem in refused)
     return [m for m in answers if m is not None]
+
 
 def run(s: Settings, directory: Any, mailboxes: Any = None, mailer: Any = None, journal: Any = None,
         ) -> dict[str, Any]:

@@ -272,11 +272,9 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
         else:
             done = (f"hộp thư {who} đã được thu hồi; thư trong hộp thư được lưu trữ theo quy định trước khi "
                     "thu hồi.")
-        body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({action.actor})\n\n"
-                f"Đề nghị {REQUEST_KINDS_VI[kind]} hộp thư {action.mail}, nhận ngày "
-                f"{fmt_date_vi(received)}, đã được thực hiện ngày {fmt_date_vi(plan.today)}: {done}"
-                + (f"\n\nViệc xử lý đề nghị thực hiện theo {cite}." if cite else "")
-                + f"\n\nTrân trọng.\n{signature_vi(policy)}\n")
+        body = _to_admin(action.actor, f"Đề nghị {REQUEST_KINDS_VI[kind]} hộp thư {action.mail}, nhận ngày "
+                         f"{fmt_date_vi(received)}, đã được thực hiện ngày {fmt_date_vi(plan.today)}: {done}"
+                         + (f"\n\nViệc xử lý đề nghị thực hiện theo {cite}." if cite else ""), policy)
         out.append(Message(kind="request_reply", sender=system_sender(policy), to=(action.actor,),
                            subject=f"Kết quả xử lý đề nghị {REQUEST_KINDS_VI[kind]} "
                                    f"hộp thư {action.mail}",
@@ -284,6 +282,12 @@ def request_replies(plan: Plan, accounts: Iterable[Account], policy: Mapping[str
                            summary_en=f"{action.mail}: the {action.action} request of {action.actor} "
                                       f"(received {received.isoformat()}) carried out"))
     return out
+
+
+def _to_admin(admin: str, text: str, policy: Mapping[str, Any]) -> str:
+    """The body of an answer to an agency's delegated admin: greeting, ``text``, closing."""
+    return (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({admin})\n\n{text}\n\n"
+            f"Trân trọng.\n{signature_vi(policy)}\n")
 
 
 #: Why a request was not carried out, in Vietnamese, by the rule congvu.lifecycle.check_requests names.
@@ -321,10 +325,8 @@ def request_refusal(request: Mapping[str, Any], problem: str, policy: Mapping[st
     rule = problem.rsplit("[", 1)[-1].rstrip("]").strip() if problem.endswith("]") else ""
     reason = REFUSAL_REASONS_VI.get(rule, "đề nghị chưa đủ thông tin hoặc không đúng mẫu")
     what = f"Đề nghị {kind} hộp thư {mail}" if kind else f"Đề nghị về hộp thư {mail}"
-    body = (f"Kính gửi: Quản trị viên hộp thư của cơ quan ({by})\n\n"
-            f"{what} không được thực hiện ngày {fmt_date_vi(today)}. Lý do: {reason}.\n\n"
-            "Đề nghị quý cơ quan kiểm tra lại và gửi đề nghị mới nếu cần.\n\n"
-            f"Trân trọng.\n{signature_vi(policy)}\n")
+    body = _to_admin(by, f"{what} không được thực hiện ngày {fmt_date_vi(today)}. Lý do: {reason}.\n\n"
+                         "Đề nghị quý cơ quan kiểm tra lại và gửi đề nghị mới nếu cần.", policy)
     return Message(kind="request_refused", sender=system_sender(policy), to=(by,),
                    subject=f"Kết quả xử lý đề nghị về hộp thư {mail}: không thực hiện", body=body,
                    mails=(mail,) if mail else (),

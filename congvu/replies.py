@@ -1,5 +1,6 @@
 """The replies the mail path gives when the province's policy refuses a message, citing the article of
-that province's regulation and no other province's (docs/filtering.md, "Why a message was refused").
+that province's regulation and no other province's (docs/filtering.md, "Rules and the articles they
+implement").
 
 Each reply cites the article of the ``regulation:`` bound on the rule's policy key when the province's
 regulation sets one (Ninh Bình Art 11.6 on the blocked extensions, Hà Nam Art 4.5 on the forwarding
