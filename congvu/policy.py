@@ -352,6 +352,7 @@ SCHEMA: dict[str, Any] = {
     "classified": {
         "action": t_enum("off", "hold", "reject"),
         "stamps": t_list(t_str()),
+        "takedown_article": t_str(nullable=True),
     },
     "retention": {
         "organisation_delete": t_enum("allow", "keep_copy", "deny"),
@@ -622,10 +623,11 @@ def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
                 article.startswith(f"{name} Art ") or article.startswith("default: seed silent")):
             problems.add(key, f"{article!r} must start with '{name} Art ' or 'default: seed silent'",
                          "article of this province")
-    incident = (policy.get("operations") or {}).get("incident_notice_article")
-    if isinstance(incident, str) and isinstance(name, str) and not incident.startswith(f"{name} Art "):
-        problems.add("operations.incident_notice_article", f"{incident!r} must start with '{name} Art '",
-                     "article of this province")
+    for section, key in (("operations", "incident_notice_article"), ("classified", "takedown_article")):
+        cited = (policy.get(section) or {}).get(key)
+        if isinstance(cited, str) and isinstance(name, str) and not cited.startswith(f"{name} Art "):
+            problems.add(f"{section}.{key}", f"{cited!r} must start with '{name} Art '",
+                         "article of this province")
     retention = (policy.get("logs") or {}).get("audit_retention")
     if isinstance(retention, int) and retention < AUDIT_RETENTION_MIN_DAYS:
         problems.add("logs.audit_retention", f"{retention} days is shorter than the year a yearly report "

@@ -1,0 +1,4 @@
+"""Taking a message down (Ninh Bình Art 14.3) on the split layout, where every mailbox is on two
+replicating servers: the shared checks of tests/layouts/takedown_checks.py."""
+
+from takedown_checks import *  # noqa: F403  (pytest collects the imported tests and fixtures)
