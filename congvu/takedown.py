@@ -160,17 +160,19 @@ def run(job: Mapping[str, Any]) -> dict[str, Any]:
 def audit_records(results: Sequence[Mapping[str, Any]], *, actor: str, reason: str, article: str,
                   ts: dt.datetime) -> list[Record]:
     """One audit record per mailbox a message was taken from (``results``: each server's
-    :func:`run` with its ``host``), naming the folders, the reason and the article."""
+    :func:`run` with its ``host``), naming the folders, the servers, the reason and the article;
+    ``messages`` counts a message two replicating servers held (same folder and UID) once."""
     per_mail: dict[str, dict[str, Any]] = {}
     for result in results:
         for hit in result.get("removed") or ():
-            entry = per_mail.setdefault(hit["mail"], {"folders": set(), "hosts": set(), "messages": 0})
+            entry = per_mail.setdefault(hit["mail"], {"folders": set(), "hosts": set(), "messages": set()})
             entry["folders"].add(hit["folder"])
             entry["hosts"].add(str(result.get("host") or ""))
-            entry["messages"] += 1
+            entry["messages"].add((hit["folder"], hit["uid"]))
     return [Record(ts=ts, actor=actor, source="operator", action="takedown", mail=mail, article=article,
                    details={"message_id": results[0]["message_id"], "folders": sorted(e["folders"]),
-                            "hosts": sorted(e["hosts"] - {""}), "messages": e["messages"], "reason": reason})
+                            "hosts": sorted(e["hosts"] - {""}), "messages": len(e["messages"]),
+                            "reason": reason})
             for mail, e in sorted(per_mail.items())]
 
 
@@ -182,7 +184,9 @@ def report_vi(results: Sequence[Mapping[str, Any]], policy: Mapping[str, Any], *
     retention ends). ``policy``: the effective policy (its ``classified.takedown_article`` is cited)."""
     local = ts.astimezone(VN_TZ)
     message_id = results[0]["message_id"] if results else ""
-    hits = [hit for r in results for hit in (r.get("removed") or ())]
+    # a replica's copy is the same message (same folder and UID): listed once
+    hits = list({(h["mail"], h["folder"], h["uid"]): h
+                 for r in results for h in (r.get("removed") or ())}.values())
     queued = sorted({q for r in results for q in (r.get("queued") or ())})
     left = [h for r in results for h in [*(r.get("left") or ()), *(r.get("queue_left") or ())]]
     cite = cite_vi(str(policy["classified"].get("takedown_article") or ""), policy)
