@@ -19,7 +19,9 @@ The rules, in the order they are evaluated for one account:
   records the reason the agency gives for an inactivity (Hà Nam Art 7.2.a, Gia Lai Art 6.2.a "mà
   không thông báo lý do"): no inactivity lock or reclaim until its date, the clock restarting then;
   ``reclaim`` on request; ``lock`` locks an active mailbox taken over or misused, with its reason
-  (Hà Nam Art 7.2.b-c, Gia Lai Art 6.2.b-c, Ninh Bình Art 7.1, Cần Thơ Art 14.2).
+  (Hà Nam Art 7.2.b-c, Gia Lai Art 6.2.b-c, Ninh Bình Art 7.1, Cần Thơ Art 14.2); where
+  ``violation_reclaim`` is set (Ninh Bình Art 7.1) the agency is notified and the mailbox reclaimed
+  after the notice period, as for an inactivity lock.
 * **leavers** (``congvuLeavingSince``, set by the roster apply): locked at once, mail still delivered,
   retired ``lifecycle.leaver_deadline_working_days`` working days after the request
   (Ninh Bình Art 7.2; Hà Nam Art 6.2.a-b, Gia Lai Art 5.3, Cần Thơ Art 5.3, Hà Giang Art 5.1.a);
@@ -391,6 +393,10 @@ REASONS = {
                       "{reply_by} nếu cơ quan không xác nhận hoặc đề nghị mở lại",
                       "Agency notified: locked for {measure} since {since}; reclaimed after {reply_by} "
                       "unless the agency confirms or asks to reopen by then"),
+    "notify_agency_violation": ("Thông báo cơ quan: hộp thư bị tạm khóa do vi phạm quy chế; thu hồi sau ngày "
+                                "{reply_by} nếu cơ quan không đề nghị mở lại",
+                                "Agency notified: locked for a violation; reclaimed after {reply_by} unless "
+                                "the agency asks to reopen it by then"),
     "notify_agency_info": ("Thông báo cơ quan: hộp thư bị tạm khóa do {measure} từ ngày {since}; {on}",
                            "Agency notified: locked for {measure} since {since}; {on}"),
     "notify_agency_kept": ("Thông báo cơ quan: hộp thư của cơ quan, đơn vị bị tạm khóa do {measure} từ ngày "
@@ -464,6 +470,9 @@ class _Context:
         self.warn_inactivity = life["inactivity_warning_days"]
         self.policy = policy
         self.reclaim_org = life["reclaim_organisation_mailboxes"]
+        # the locks whose notice to the agency starts the reclaim countdown (Ninh Bình Art 7.1 names the
+        # violation lock beside the inactivity one)
+        self.noticed_locks = ("inactivity", "violation") if life["violation_reclaim"] else ("inactivity",)
         self.readdress = life["transfer_readdress"]
         self.alias_keep = life["transfer_alias_keep"]
         self.quota = {c: policy["quota"][c] for c in MAILBOX_CLASSES}
@@ -596,7 +605,7 @@ def _terminal(a: Account, c: _Context) -> Action | None:
     reclaimable = a.mailbox_class == "personal" or c.reclaim_org
     if not reclaimable or _held(a, today) or a.leaving_since is not None:
         return None
-    if (c.notice_days is not None and a.state == "locked" and a.lock_reason == "inactivity"
+    if (c.notice_days is not None and a.state == "locked" and a.lock_reason in c.noticed_locks
             and _notice_valid(a, today)):
         # "Sau 15 ngày làm việc" (Cần Thơ Art 5.4, Ninh Bình Art 7.1): the agency may answer until the end
         # of the last working day; the mailbox goes the day after.
@@ -711,6 +720,8 @@ def _rule_notify(a: Account, c: _Context) -> Action | None:
     Ninh Bình Art 7.1) it is the formal notice that starts the working-day countdown; elsewhere it says
     when the mailbox will be reclaimed if it stays unused (Hà Nam Art 6.2.c, Gia Lai Art 5.4), so the agency
     can give the reason the lock waits for or ask to reopen it (Hà Nam Art 7.3, Gia Lai Art 6.3)."""
+    if a.state == "locked" and a.lock_reason == "violation" and "violation" in c.noticed_locks:
+        return _notify_violation(a, c)
     if (c.lock is None or a.state != "locked" or a.lock_reason != "inactivity"
             or _held(a, c.today) or a.leaving_since is not None or _notice_valid(a, c.today)):
         return None
@@ -737,6 +748,27 @@ def _rule_notify(a: Account, c: _Context) -> Action | None:
     said = _say("notify_agency_kept", measure=_measure(c.measure), since=since,
                 article=c.article("organisation_mailboxes"))
     return _action(c, a, "notify_agency", c.today, c.today, said, since=since, reply_by=None)
+
+
+
+def _notify_violation(a: Account, c: _Context) -> Action | None:
+    """Ninh Bình Art 7.1: a mailbox suspended for a violation (request kind ``lock``) is notified to its
+    agency, and removed ``reclaim_notice_working_days`` working days after that notice unless the agency
+    asks to reopen it (``lifecycle.violation_reclaim``). The notice goes the day of the lock (the rules
+    run after the requests) or, if it could not be sent, with the next run; an organisation mailbox
+    is told about but kept (``reclaim_organisation_mailboxes``)."""
+    if _held(a, c.today) or a.leaving_since is not None or _notice_valid(a, c.today):
+        return None
+    if a.mailbox_class == "personal" or c.reclaim_org:
+        reply_by = c.add_working_days(c.today, c.notice_days,
+                                      f"the reclaim deadline of {a.mail} ({c.article('reclaim')})")
+        said = _say("notify_agency_violation", reply_by=reply_by)
+        return _action(c, a, "notify_agency", c.today, reply_by, said, since=c.today, reply_by=reply_by,
+                       cause="violation", rule="violation_lock")
+    said = _say("notify_agency_kept", measure=("vi phạm quy chế", "a violation"), since=c.today,
+                article=c.article("organisation_mailboxes"))
+    return _action(c, a, "notify_agency", c.today, c.today, said, since=c.today, reply_by=None,
+                   cause="violation", rule="violation_lock")
 
 
 #: The rules after the requests, transfers, aliases and the reclaim/retire check, in ACTIONS order.

@@ -102,14 +102,18 @@ def signature_vi(policy: Mapping[str, Any]) -> str:
 def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str, Any]) -> list[Message]:
     """One notice per agency with ``notify_agency`` actions in ``plan``."""
     by_mail = {a.mail: a for a in accounts}
-    groups: dict[str, list[Action]] = {}
+    # one notice per agency and cause: inactivity, or a violation (Ninh Bình Art 7.1,
+    # lifecycle.violation_reclaim), each with its own wording
+    groups: dict[tuple[str, str], list[Action]] = {}
     for action in plan.of("notify_agency"):
-        groups.setdefault(action.agency, []).append(action)
+        groups.setdefault((action.agency, action.details.get("cause") or "inactivity"), []).append(action)
     life = policy["lifecycle"]
     measure_vi = MEASURES_SAID[life["inactivity_measure"]][0]
     reclaim_vi = MEASURES_SAID[life["reclaim_measure"]][0]
     out = []
-    for agency, actions in sorted(groups.items()):
+    for (agency, cause), actions in sorted(groups.items()):
+        violation = cause == "violation"
+        cause_vi = "vi phạm quy chế" if violation else measure_vi
         members = [a for a in by_mail.values() if a.agency == agency and a.state != "retired"]
         recipients = sorted({a.mail for a in members if a.mailbox_class == "agency"}
                             | {a.mail for a in members if a.admin}) or [system_sender(policy)]
@@ -133,7 +137,7 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
                 kept = cite_vi(policy["lifecycle"]["articles"].get("organisation_mailboxes") or "", policy,
                                regulation=False)
                 until = "không thu hồi" + (f" ({kept})" if kept else "")
-            rows.append(f"{i}. {who} <{action.mail}>: tạm khóa do {measure_vi} từ ngày "
+            rows.append(f"{i}. {who} <{action.mail}>: tạm khóa do {cause_vi} từ ngày "
                         f"{fmt_date_vi(action.details['since'])}; căn cứ {short_cite}; {until}.")
         first_cite = cite_vi(actions[0].article, policy) or actions[0].article
         kept_for = f" trong {period_vi(life['archive_keep'])}" if life["archive_keep"] else ""
@@ -159,7 +163,8 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
             f"Kính gửi: {agency_name}",
             "",
             f"Căn cứ {first_cite}, các hộp thư điện tử công vụ dưới đây của cơ quan đã bị tạm khóa do "
-            f"{measure_vi} trong thời gian {period_vi(life['inactivity_lock'])}. {still}",
+            + ("vi phạm quy chế (bị chiếm quyền sử dụng, lộ mật khẩu hoặc sử dụng trái quy định)" if violation
+               else f"{measure_vi} trong thời gian {period_vi(life['inactivity_lock'])}") + f". {still}",
             "",
             *rows,
             "",
@@ -170,7 +175,8 @@ def agency_notices(plan: Plan, accounts: Iterable[Account], policy: Mapping[str,
         ])
         out.append(Message(
             kind="agency_notice", sender=system_sender(policy), to=tuple(recipients),
-            subject=f"Thông báo tạm khóa hộp thư điện tử công vụ không sử dụng - {agency_name}",
+            subject=(f"Thông báo tạm khóa hộp thư điện tử công vụ "
+                     f"{'do vi phạm quy chế' if violation else 'không sử dụng'} - {agency_name}"),
             body=body + "\n",
             summary_en=_notice_summary(agency, recipients, actions),
             agency=agency, mails=tuple(a.mail for a in actions)))
@@ -184,8 +190,9 @@ def _notice_summary(agency: str, recipients: list[str], actions: list[Action]) -
                                   if a.details.get("reclaim_on")}))
         return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
                 f"inactivity, reclaimed on {dates} if still unused ({actions[0].article})")
+    cause = "a violation" if actions[0].details.get("cause") == "violation" else "inactivity"
     return (f"Notice to {agency} ({', '.join(recipients)}): {len(actions)} mailbox(es) locked for "
-            f"inactivity, reclaimed after {dates or 'no date (organisation mailboxes)'} unless confirmed "
+            f"{cause}, reclaimed after {dates or 'no date (organisation mailboxes)'} unless confirmed "
             f"({actions[0].article})")
 
 

@@ -343,6 +343,7 @@ SCHEMA: dict[str, Any] = {
         "inactivity_warning_days": t_int(0, 90),
         "archive_keep": t_duration(nullable=True),
         "reclaim_organisation_mailboxes": t_bool(),
+        "violation_reclaim": t_bool(),
         "transfer_readdress": t_bool(),
         "transfer_alias_keep": t_duration(nullable=True),
         "articles": {rule: t_str(nullable=True) for rule in LIFECYCLE_RULES},
@@ -606,6 +607,10 @@ def _lifecycle_checks(policy: dict, problems: _Problems) -> None:
     articles = life.get("articles") if isinstance(life.get("articles"), dict) else {}
     province = policy.get("province") or {}
     name = province.get("issued_by") or province.get("name")  # whose decision the articles belong to
+    if life.get("violation_reclaim") is True and life.get("reclaim_notice_working_days") is None:
+        problems.add("lifecycle.violation_reclaim", "a violation lock is reclaimed a number of working days "
+                     "after the agency's notice, and lifecycle.reclaim_notice_working_days gives none",
+                     "violation_reclaim needs reclaim_notice_working_days")
     switched_on = {
         "inactivity_lock": life.get("inactivity_lock") is not None,
         "default_password_lock": life.get("default_password_lock") is not None,

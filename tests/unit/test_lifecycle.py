@@ -21,6 +21,7 @@ import pytest
 from congvu import audit
 from congvu.errors import LifecycleError, PolicyError
 from congvu.lifecycle import ACTIONS, Account, Request, apply_plan, plan
+from congvu.notices import agency_notices
 from congvu.policy import load_policy
 
 D = dt.date
@@ -869,3 +870,46 @@ def test_a_compromised_or_misused_mailbox_is_locked_on_request_and_reopened_by_t
             [Request(kind="lock", mail=idle.mail, received=today, by=admin.mail, reason="phát tán mã độc")])
     with pytest.raises(LifecycleError, match="reason"):
         Request.from_mapping({"kind": "lock", "mail": minh.mail, "received": "2027-03-02", "by": admin.mail})
+
+
+def test_ninhbinh_a_violation_lock_is_notified_and_the_mailbox_removed_fifteen_working_days_later():
+    """Ninh Bình Art 7.1 suspends a mailbox used for what Art 12 forbids as it suspends one unused for six
+    months: the agency is notified, and the mailbox is removed 15 working days after the notice unless the
+    agency asks to reopen it (lifecycle.violation_reclaim). Elsewhere (Hà Nam above) it stays locked."""
+    today = D(2027, 3, 2)  # a Tuesday; no holiday until 30 April
+    admin = acct("ninhbinh", "lanntt.stttt", today, admin=True)
+    minh = acct("ninhbinh", "minhnv.stttt", today)
+    lock = Request(kind="lock", mail=minh.mail, received=today, by=admin.mail,
+                   reason="phát tán thư có nội dung bị cấm (Điều 12)")
+    p, after = settle("ninhbinh", [admin, minh], today, [lock])
+    assert kinds(p) == [("lock_violation", "minhnv.stttt"), ("notify_agency", "minhnv.stttt")]
+    notice = p.actions[1]
+    assert notice.article == "Ninh Bình Art 7.1" and notice.details["cause"] == "violation"
+    assert notice.deadline == D(2027, 3, 23) and "vi phạm" in notice.reason_vi
+    (message,) = agency_notices(p, after, _policy("ninhbinh"))
+    assert message.subject.startswith("Thông báo tạm khóa hộp thư điện tử công vụ do vi phạm quy chế - ")
+    assert "khoản 1 Điều 7" in message.body
+    assert ("tạm khóa do vi phạm quy chế từ ngày 02/03/2027; căn cứ khoản 1 Điều 7; thu hồi sau ngày "
+            "23/03/2027") in message.body, message.body
+    assert "không sử dụng" not in message.body
+    assert not run("ninhbinh", after, D(2027, 3, 23), [lock])
+    removal = run("ninhbinh", after, D(2027, 3, 24), [lock])
+    assert kinds(removal) == [("reclaim", "minhnv.stttt")]
+    assert removal.actions[0].details["trigger"] == "notice"
+    # a reopen request before the deadline keeps it
+    reopen = Request(kind="reopen", mail=minh.mail, received=D(2027, 3, 15), by=admin.mail)
+    _, back = settle("ninhbinh", after, D(2027, 3, 15), [reopen])
+    assert back[1].state == "active" and back[1].notice_sent is None
+    assert not run("ninhbinh", back, D(2027, 3, 24), [reopen]).of("reclaim")
+    # an organisation mailbox is told about but kept (reclaim_organisation_mailboxes: false)
+    office = acct("ninhbinh", "vanphong.stttt", today, mailbox_class="unit")
+    leak = Request(kind="lock", mail=office.mail, received=today, by=admin.mail, reason="lộ mật khẩu")
+    p, after = settle("ninhbinh", [admin, office], today, [leak])
+    assert kinds(p) == [("lock_violation", "vanphong.stttt"), ("notify_agency", "vanphong.stttt")]
+    assert p.actions[1].details["reply_by"] is None
+    assert not run("ninhbinh", after, D(2027, 6, 1)).of("reclaim")
+
+
+def test_violation_reclaim_needs_the_notice_period():
+    with pytest.raises(PolicyError, match="violation_reclaim needs reclaim_notice_working_days"):
+        load_policy(POLICIES / "hanam.yml", {"lifecycle": {"violation_reclaim": True}})
