@@ -750,7 +750,6 @@ def _rule_notify(a: Account, c: _Context) -> Action | None:
     return _action(c, a, "notify_agency", c.today, c.today, said, since=since, reply_by=None)
 
 
-
 def _notify_violation(a: Account, c: _Context) -> Action | None:
     """Ninh Bình Art 7.1: a mailbox suspended for a violation (request kind ``lock``) is notified to its
     agency, and removed ``reclaim_notice_working_days`` working days after that notice unless the agency
