@@ -5,7 +5,8 @@ A policy file has two kinds of content (docs/policy.md describes every key):
 - the operator's **values** (``quota``, ``attachments``, ``passwords``, ``lifecycle``...), which an
   inventory variable (``congvu_policy_overrides``) may change;
 - the ``regulation:`` block, a map from the dotted path of a value to the bound the province's
-  decision sets on it (``min``, ``max``, ``equals``, ``includes``) with the article that sets it. It is
+  decision sets on it (``min``, ``max``, ``equals``, ``one_of``, ``includes``, ``within``, ``required``)
+  with the article that sets it. It is
   checked against the *effective* values, after overrides, so no override can go below the regulation.
   Overrides may not touch ``regulation`` nor ``province``.
 
@@ -383,8 +384,8 @@ SCHEMA: dict[str, Any] = {
     "regulation": "regulation",
 }
 
-BOUND_KEYS = ("min", "max", "equals", "includes", "within", "required", "article")
-_OPS = ("min", "max", "equals", "includes", "within", "required")
+BOUND_KEYS = ("min", "max", "equals", "one_of", "includes", "within", "required", "article")
+_OPS = ("min", "max", "equals", "one_of", "includes", "within", "required")
 
 
 def _leaf_at(path: str) -> Leaf | None:
@@ -461,6 +462,8 @@ def _compare(kind: str, value: Any, bound: Any, op: str) -> bool:
     """``value`` satisfies ``op`` ``bound``; for sizes and durations None means unlimited/never."""
     if op == "equals":
         return value == bound
+    if op == "one_of":
+        return value in bound
     if op == "required":
         return not bound or (value is not None and value != [] and value != "")
     if op == "includes":
@@ -487,6 +490,8 @@ def _show(kind: str, value: Any) -> str:
 def _bound_rule(op: str, kind: str, bound: Any) -> str:
     if op in ("includes", "within"):
         return f"{op} {bound!r}"
+    if op == "one_of":
+        return f"one of {bound!r}"
     if op == "required":
         return "required"
     return {"min": ">=", "max": "<=", "equals": "=="}[op] + " " + _show(kind, bound)
@@ -500,6 +505,8 @@ def _bound_message(op: str, kind: str, value: Any, bound: Any, article: str) -> 
                 f"({article})")
     if op == "required":
         return f"a value is required ({article})"
+    if op == "one_of":
+        return f"{value!r} is not one of {bound!r} set by {article}"
     words = {"min": "below the minimum", "max": "above the maximum", "equals": "different from"}[op]
     return f"{_show(kind, value)} is {words} {_show(kind, bound)} set by {article}"
 
@@ -541,8 +548,13 @@ def _check_regulation(raw: Any, policy: dict, problems: _Problems) -> dict:
             if listy and leaf.kind != "list":
                 problems.add(f"{where}.{op}", f"'{op}' only applies to lists", "bound kind")
                 continue
+            if op == "one_of" and leaf.kind == "list":
+                problems.add(f"{where}.{op}", "'one_of' only applies to single values", "bound kind")
+                continue
             if op == "required":
                 value = t_bool()(bound[op], f"{where}.{op}", problems)
+            elif op == "one_of":
+                value = t_list(leaf)(bound[op], f"{where}.{op}", problems)
             elif listy:
                 value = t_list(leaf.item)(bound[op], f"{where}.{op}", problems)
             else:

@@ -579,3 +579,27 @@ def test_overrides_cannot_set_a_switch():
     with pytest.raises(PolicyError) as info:
         load_policy(POLICIES / "hanam.yml", {"regulation_switch": {"on": "2026-07-01", "to": "ninhbinh"}})
     assert "regulation_switch" in str(info.value)
+
+
+@pytest.mark.parametrize("province", sorted(PROVINCES))
+def test_no_override_turns_the_classification_rule_off(province):
+    # every regulation forbids state secrets by mail (Hà Nam Art 4.1, Gia Lai Art 3.2, Cần Thơ Art 7.1,
+    # Hà Giang Art 3.4, Ninh Bình Art 14.3): a stamped message is held or refused, never delivered
+    policy = _policy(province)
+    article = bound_article(policy, "classified.action")
+    assert article and article.startswith(f"{policy['province']['issued_by']} Art ")
+    with pytest.raises(PolicyError, match=r"classified\.action: 'off' is (not one of|different from)"):
+        _policy(province, {"classified": {"action": "off"}})
+
+
+def test_one_of_takes_single_values_of_the_key_s_own_kind(tmp_path):
+    line = "  classified.action: {one_of: [hold, reject], article: Hà Nam Art 4.1}\n"
+    bad_value = _variant(tmp_path, "hanam", line,
+                         "  classified.action: {one_of: [hold, drop], article: Hà Nam Art 4.1}\n")
+    with pytest.raises(PolicyError, match=r"regulation\.classified\.action\.one_of"):
+        load_policy(bad_value)
+    on_a_list = _variant(tmp_path, "hanam", line, line
+                         + "  classified.stamps: {one_of: [[MẬT]], article: Hà Nam Art 4.1}\n")
+    with pytest.raises(PolicyError, match="'one_of' only applies to single values"):
+        load_policy(on_a_list)
+    assert _policy("hanam", {"classified": {"action": "reject"}})["classified"]["action"] == "reject"
