@@ -36,6 +36,9 @@ def test_replies_cite_the_bound_that_binds_the_rule():
     assert refusal_replies(hanam)["forward"] == ("554 5.7.1 Automatic forwarding is only allowed to "
                                                  "state-issued mailboxes (Ha Nam Art 4.5)")
     assert refusal_replies(hagiang)["classified"].endswith("(Ha Giang Art 3.4)")
+    # the bound that keeps the rule from off cites the province's own ban on state secrets by mail
+    assert refusal_replies(hanam)["classified"].endswith("(Ha Nam Art 4.1)")
+    assert refusal_replies(gialai)["classified"].endswith("(Gia Lai Art 3.2)")
     # Hà Nam's regulation binds no extension list: its executables' refusal cites nothing
     assert refusal_replies(hanam)["executable"] == REPLIES["executable"][0]
     # Gia Lai sets no bound on forwarding: the reply is the plain refusal
