@@ -157,23 +157,31 @@ def run(job: Mapping[str, Any]) -> dict[str, Any]:
             "found": found, "removed": removed, "left": left}
 
 
+def _distinct(results: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every message the servers removed, once: a replica's copy is the same message (same mailbox,
+    folder and UID; Dovecot's replication keeps UIDs). Each carries the servers it was removed on."""
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for result in results:
+        for hit in result.get("removed") or ():
+            entry = out.setdefault((hit["mail"], hit["folder"], hit["uid"]), {**hit, "hosts": set()})
+            entry["hosts"].add(str(result.get("host") or ""))
+    return out
+
+
 def audit_records(results: Sequence[Mapping[str, Any]], *, actor: str, reason: str, article: str,
                   ts: dt.datetime) -> list[Record]:
     """One audit record per mailbox a message was taken from (``results``: each server's
     :func:`run` with its ``host``), naming the folders, the servers, the reason and the article;
-    ``messages`` counts a message two replicating servers held (same folder and UID) once."""
-    per_mail: dict[str, dict[str, Any]] = {}
-    for result in results:
-        for hit in result.get("removed") or ():
-            entry = per_mail.setdefault(hit["mail"], {"folders": set(), "hosts": set(), "messages": set()})
-            entry["folders"].add(hit["folder"])
-            entry["hosts"].add(str(result.get("host") or ""))
-            entry["messages"].add((hit["folder"], hit["uid"]))
+    ``messages`` counts a message two replicating servers held once (:func:`_distinct`)."""
+    per_mail: dict[str, list[dict[str, Any]]] = {}
+    for hit in _distinct(results).values():
+        per_mail.setdefault(hit["mail"], []).append(hit)
     return [Record(ts=ts, actor=actor, source="operator", action="takedown", mail=mail, article=article,
-                   details={"message_id": results[0]["message_id"], "folders": sorted(e["folders"]),
-                            "hosts": sorted(e["hosts"] - {""}), "messages": len(e["messages"]),
-                            "reason": reason})
-            for mail, e in sorted(per_mail.items())]
+                   details={"message_id": results[0]["message_id"],
+                            "folders": sorted({h["folder"] for h in hits}),
+                            "hosts": sorted(set().union(*(h["hosts"] for h in hits)) - {""}),
+                            "messages": len(hits), "reason": reason})
+            for mail, hits in sorted(per_mail.items())]
 
 
 def report_vi(results: Sequence[Mapping[str, Any]], policy: Mapping[str, Any], *, reason: str,
@@ -184,9 +192,7 @@ def report_vi(results: Sequence[Mapping[str, Any]], policy: Mapping[str, Any], *
     retention ends). ``policy``: the effective policy (its ``classified.takedown_article`` is cited)."""
     local = ts.astimezone(VN_TZ)
     message_id = results[0]["message_id"] if results else ""
-    # a replica's copy is the same message (same folder and UID): listed once
-    hits = list({(h["mail"], h["folder"], h["uid"]): h
-                 for r in results for h in (r.get("removed") or ())}.values())
+    hits = list(_distinct(results).values())
     queued = sorted({q for r in results for q in (r.get("queued") or ())})
     left = [h for r in results for h in [*(r.get("left") or ()), *(r.get("queue_left") or ())]]
     cite = cite_vi(str(policy["classified"].get("takedown_article") or ""), policy)
